@@ -1,0 +1,22 @@
+// The shape every CLI command has, and argument parsing shared by all of them (node:util parseArgs,
+// strict: unknown options are usage errors with exit code 2).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UserError } from '../errors.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parseCommandArgs<O extends Options>(argv: string[], options: O, usage: string, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UserError(`${(e as Error).message}\nusage: ${usage}`);
+  }
+}
+
+export const EXIT = { ok: 0, violations: 1, usage: 2 } as const;

@@ -1,0 +1,69 @@
+import semver from 'semver';
+import { formatDiagnostic } from '../diagnostics.ts';
+import { WorkingTreeSource } from '../registry-source.ts';
+import type { Registry } from '../registry.ts';
+import { validateRegistry } from '../validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
+import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { printJson, table } from './output.ts';
+
+const usage = 'model-gitops ls [--repo DIR] [--json]';
+
+export interface Placement { environment: string; role: 'champion' | 'canary' | 'rollback'; weight?: string }
+
+/** For every model and version: the environments that run it, and in which role. */
+export function placements(reg: Registry): Map<string, Map<string, Placement[]>> {
+  const out = new Map<string, Map<string, Placement[]>>();
+  for (const m of reg.models.values()) {
+    const versions = new Map<string, Placement[]>();
+    for (const v of [...m.versions.keys()].sort(semver.rcompare)) versions.set(v, []);
+    out.set(m.name, versions);
+  }
+  for (const env of reg.environments.values()) {
+    for (const [model, d] of env.deployments) {
+      const versions = out.get(model);
+      versions?.get(d.version)?.push({ environment: env.name, role: 'champion' });
+      if (d.canary) versions?.get(d.canary.version)?.push({ environment: env.name, role: 'canary', weight: d.canary.weight });
+      for (const r of d.rollbackWindow) versions?.get(r)?.push({ environment: env.name, role: 'rollback' });
+    }
+  }
+  return out;
+}
+
+export const lsCommand: Command = {
+  summary: 'list models, their versions and where each version runs',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, { repo: { type: 'string', default: '.' }, json: { type: 'boolean', default: false } }, usage);
+    if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
+    const result = validateRegistry(new WorkingTreeSource(values.repo, { maxFileBytes: DEFAULT_MAX_FILE_BYTES }));
+    const where = placements(result.registry);
+    if (values.json) {
+      printJson({
+        valid: result.errors === 0,
+        models: [...where].map(([name, versions]) => ({
+          name,
+          task: result.registry.models.get(name)?.card?.task ?? null,
+          versions: [...versions].map(([version, runs]) => ({ version, summary: result.registry.models.get(name)!.versions.get(version)!.card.summary, runs })),
+        })),
+      });
+    } else {
+      const rows = [['MODEL', 'VERSION', 'RUNS IN', 'SUMMARY']];
+      for (const [name, versions] of where) {
+        let first = true;
+        for (const [version, runs] of versions) {
+          const runsIn = runs.map((p) => (p.role === 'champion' ? p.environment : p.role === 'canary' ? `${p.environment} (canary ${p.weight})` : `${p.environment} (rollback)`)).join(', ');
+          const summary = result.registry.models.get(name)!.versions.get(version)!.card.summary;
+          rows.push([first ? name : '', version, runsIn || '-', summary.length > 60 ? `${summary.slice(0, 57)}...` : summary]);
+          first = false;
+        }
+      }
+      console.log(table(rows));
+      if (result.errors > 0) {
+        console.error(`\n${result.errors} problem(s) in the registry; files with errors are not listed:`);
+        for (const d of result.diagnostics.filter((x) => x.severity === 'error')) console.error(formatDiagnostic(d));
+      }
+    }
+    return result.errors === 0 ? EXIT.ok : EXIT.violations;
+  },
+};
