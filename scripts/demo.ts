@@ -1,0 +1,43 @@
+// `npm run demo`: the main job of model-gitops on the example registry, end to end on this machine,
+// with nothing to install or configure (local-folder store, generated demo key). Each step prints what
+// it checked; the demo exits non-zero if any step does not behave as it should.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatDiagnostic } from '../src/diagnostics.ts';
+import { WorkingTreeSource } from '../src/registry-source.ts';
+import { validateRegistry } from '../src/validate.ts';
+import { main as cli } from '../src/cli/main.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const step = (n: number, title: string) => console.log(`\n\u001b[1m${n}. ${title}\u001b[0m`);
+let failures = 0;
+const expectThat = (ok: boolean, what: string) => {
+  if (!ok) { failures++; console.log(`   !! demo expectation failed: ${what}`); }
+};
+
+step(1, 'Validate the example registry (schemas, identity, references, dependencies, requires chains)');
+expectThat((await cli(['validate', '--repo', root])) === 0, 'the example registry is valid');
+
+step(2, 'List models, versions and where each runs');
+expectThat((await cli(['ls', '--repo', root])) === 0, 'ls succeeds');
+
+step(3, 'A broken pull request: a card that hides a typo, a bad hash and a version that does not exist');
+const scratch = mkdtempSync(join(tmpdir(), 'model-gitops-demo-'));
+try {
+  cpSync(join(root, 'models'), join(scratch, 'models'), { recursive: true });
+  cpSync(join(root, 'environments'), join(scratch, 'environments'), { recursive: true });
+  const card = join(scratch, 'models/intent-classifier/versions/2.1.0.yaml');
+  writeFileSync(card, readFileSync(card, 'utf8').replace('summary:', 'sumary:').replace(/sha256: cfef9fc3\w+/, 'sha256: CFEF9FC3'));
+  const env = join(scratch, 'environments/staging.yaml');
+  writeFileSync(env, readFileSync(env, 'utf8').replace('pii-scrubber: 1.4.2', 'pii-scrubber: 1.5.0'));
+  const result = validateRegistry(new WorkingTreeSource(scratch, { maxFileBytes: 1024 * 1024 }));
+  for (const d of result.diagnostics) console.log(`   ${formatDiagnostic(d)}`);
+  console.log(`   -> ${result.errors} errors; validate would exit 1 and the pull request check would fail`);
+  expectThat(result.errors === 4, `4 errors reported (got ${result.errors})`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+console.log(failures === 0 ? '\ndemo finished: every step behaved as expected' : `\ndemo finished with ${failures} unexpected result(s)`);
+process.exitCode = failures === 0 ? 0 : 1;
