@@ -1,0 +1,144 @@
+// Builds the published manifest from a validated registry: every environment's deployments and, for
+// each version any environment references, what a consumer needs to fetch, verify and route it.
+// Deterministic: the same registry and header give the same canonical bytes.
+import { createHash } from 'node:crypto';
+import semver from 'semver';
+import { canonicalJson } from './canonical-json.ts';
+import type { Registry } from './registry.ts';
+import type { VersionCard } from './registry-types.ts';
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+/** Store keys are derived from a file's sha256 with these templates, so the manifest need not repeat them. */
+export const STORE_LAYOUT = { blob: 'blobs/sha256/{sha256}', index: 'indexes/sha256/{sha256}.json' } as const;
+
+export interface ManifestFile { path: string; sha256: string; size: number; index?: true }
+
+export interface ManifestVersion {
+  files: ManifestFile[];
+  interface: VersionCard['interface'];
+  architecture: VersionCard['architecture'];
+  dependencies?: Record<string, string>;
+  /** sha256 of the canonical JSON of the card's lineage: proves which training produced the bytes. */
+  lineageDigest: string;
+  serving?: VersionCard['serving'];
+  benchmark?: BenchmarkSummary;
+}
+
+export interface BenchmarkSummary { testbed: string; verdict: 'pass' | 'fail' | 'inconclusive'; report: string; metrics: Record<string, number> }
+
+export interface ManifestDeployment {
+  version: string;
+  canary?: { version: string; weight: number };
+  rollbackWindow?: string[];
+}
+
+export interface Manifest {
+  schemaVersion: number;
+  sequence: number;
+  publishedAt: string;
+  expiresAt: string;
+  source: { repository: string; commit: string };
+  layout: typeof STORE_LAYOUT;
+  environments: Record<string, { requires?: string; models: Record<string, ManifestDeployment> }>;
+  models: Record<string, { versions: Record<string, ManifestVersion> }>;
+}
+
+export interface ManifestHeader {
+  sequence: number;
+  publishedAt: Date;
+  expiresAt: Date;
+  source: { repository: string; commit: string };
+}
+
+export interface BuildOptions {
+  /** Benchmark summaries by `model@version`, when reports exist. */
+  benchmarks?: Map<string, BenchmarkSummary>;
+  /** Whether a file has a per-tensor index in the store (safetensors files do). */
+  hasIndex?: (file: { path: string; sha256: string }) => boolean;
+}
+
+const defaultHasIndex = (f: { path: string }) => f.path.endsWith('.safetensors');
+
+export function lineageDigest(card: VersionCard): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(card.lineage)).digest('hex')}`;
+}
+
+export function buildManifest(reg: Registry, header: ManifestHeader, options: BuildOptions = {}): Manifest {
+  const hasIndex = options.hasIndex ?? defaultHasIndex;
+  const environments: Manifest['environments'] = {};
+  const needed = new Map<string, Set<string>>();
+  const need = (model: string, version: string) => {
+    let s = needed.get(model);
+    if (!s) needed.set(model, (s = new Set()));
+    s.add(version);
+  };
+  for (const env of [...reg.environments.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    const models: Record<string, ManifestDeployment> = {};
+    for (const [model, d] of [...env.deployments].sort(([a], [b]) => a.localeCompare(b))) {
+      models[model] = {
+        version: d.version,
+        ...(d.canary ? { canary: { version: d.canary.version, weight: Number(d.canary.weight.slice(0, -1)) } } : {}),
+        ...(d.rollbackWindow.length ? { rollbackWindow: [...d.rollbackWindow] } : {}),
+      };
+      need(model, d.version);
+      if (d.canary) need(model, d.canary.version);
+      for (const r of d.rollbackWindow) need(model, r);
+    }
+    environments[env.name] = { ...(env.requires !== undefined ? { requires: env.requires } : {}), models };
+  }
+  const models: Manifest['models'] = {};
+  for (const [model, versions] of [...needed].sort(([a], [b]) => a.localeCompare(b))) {
+    const out: Record<string, ManifestVersion> = {};
+    for (const version of [...versions].sort(semver.rcompare)) {
+      const entry = reg.models.get(model)?.versions.get(version);
+      if (!entry) throw new Error(`manifest: ${model}@${version} is referenced but has no valid card; run validate first`);
+      const c = entry.card;
+      const bench = options.benchmarks?.get(`${model}@${version}`);
+      out[version] = {
+        files: c.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, size: a.size, ...(hasIndex(a) ? { index: true as const } : {}) })),
+        interface: c.interface,
+        architecture: c.architecture,
+        ...(c.dependencies && Object.keys(c.dependencies).length ? { dependencies: c.dependencies } : {}),
+        lineageDigest: lineageDigest(c),
+        ...(c.serving ? { serving: c.serving } : {}),
+        ...(bench ? { benchmark: bench } : {}),
+      };
+    }
+    models[model] = { versions: out };
+  }
+  return {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    sequence: header.sequence,
+    publishedAt: header.publishedAt.toISOString(),
+    expiresAt: header.expiresAt.toISOString(),
+    source: header.source,
+    layout: STORE_LAYOUT,
+    environments,
+    models,
+  };
+}
+
+/** The part of a manifest one environment needs: what a device of that environment polls. */
+export function environmentSlice(m: Manifest, environment: string): Manifest {
+  const env = m.environments[environment];
+  if (!env) throw new Error(`manifest has no environment "${environment}"`);
+  const models: Manifest['models'] = {};
+  for (const [model, d] of Object.entries(env.models)) {
+    const all = m.models[model]!.versions;
+    const keep = [d.version, ...(d.canary ? [d.canary.version] : []), ...(d.rollbackWindow ?? [])];
+    models[model] = { versions: Object.fromEntries(keep.map((v) => [v, all[v]!])) };
+  }
+  return { ...m, environments: { [environment]: env }, models };
+}
+
+export function serialiseManifest(m: Manifest): Buffer {
+  return Buffer.from(canonicalJson(m));
+}
+
+export function blobKey(sha256: string): string {
+  return STORE_LAYOUT.blob.replace('{sha256}', sha256);
+}
+
+export function indexKey(sha256: string): string {
+  return STORE_LAYOUT.index.replace('{sha256}', sha256);
+}

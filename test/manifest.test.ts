@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createAjv } from '../src/schemas.ts';
+import manifestSchema from '../schemas/manifest.schema.json' with { type: 'json' };
+import { buildManifest, environmentSlice, lineageDigest, serialiseManifest } from '../src/manifest.ts';
+import { canonicalJson } from '../src/canonical-json.ts';
+import { WorkingTreeSource } from '../src/registry-source.ts';
+import { validateRegistry } from '../src/validate.ts';
+import { ROOT, edit, exampleRepo } from './helpers.ts';
+
+const header = { sequence: 7, publishedAt: new Date('2026-11-24T10:00:00Z'), expiresAt: new Date('2026-12-01T10:00:00Z'), source: { repository: 'acme/models', commit: 'a'.repeat(40) } };
+const registry = (dir: string) => validateRegistry(new WorkingTreeSource(dir, { maxFileBytes: 1 << 20 })).registry;
+const validateManifest = (createAjv() as Ajv2020).compile(manifestSchema);
+
+describe('buildManifest', () => {
+  it('lists every environment and exactly the versions they reference', () => {
+    const m = buildManifest(registry(ROOT), header);
+    expect(Object.keys(m.environments)).toEqual(['dev', 'production', 'staging']);
+    expect(m.environments.production!.models['intent-classifier']).toEqual({ version: '2.0.0', canary: { version: '2.1.0', weight: 5 }, rollbackWindow: ['1.1.0'] });
+    expect(Object.keys(m.models['intent-classifier']!.versions)).toEqual(['2.1.0', '2.0.0', '1.1.0']); // 1.0.0 runs nowhere
+    const v = m.models['intent-classifier']!.versions['2.1.0']!;
+    expect(v.files[0]).toEqual({ path: 'model.safetensors', sha256: 'cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', size: 37640, index: true });
+    expect(v.files[1]).toEqual({ path: 'config.json', sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113', size: 220 });
+    expect(m.models['structured-extractor']!.versions['1.0.0']!.dependencies).toEqual({ 'intent-classifier': '^2.0.0' });
+    expect(validateManifest(m)).toBe(true);
+  });
+
+  it('is deterministic: the same registry gives the same bytes whatever the file order', () => {
+    const a = serialiseManifest(buildManifest(registry(ROOT), header));
+    const b = serialiseManifest(buildManifest(registry(exampleRepo()), header));
+    expect(b.equals(a)).toBe(true);
+    expect(a.toString()).toBe(canonicalJson(JSON.parse(a.toString())));
+  });
+
+  it('changes the lineage digest when the lineage changes, and only then', () => {
+    const repo = exampleRepo();
+    const before = buildManifest(registry(repo), header).models['pii-scrubber']!.versions['1.4.2']!.lineageDigest;
+    edit(repo, 'models/pii-scrubber/versions/1.4.2.yaml', (t) => t.replace('epochs: 5', 'epochs: 6'));
+    const reg = registry(repo);
+    const after = buildManifest(reg, header).models['pii-scrubber']!.versions['1.4.2']!.lineageDigest;
+    expect(after).not.toBe(before);
+    expect(after).toBe(lineageDigest(reg.models.get('pii-scrubber')!.versions.get('1.4.2')!.card));
+    expect(after).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('slices one environment with only the versions it needs', () => {
+    const m = buildManifest(registry(ROOT), header);
+    const s = environmentSlice(m, 'staging');
+    expect(Object.keys(s.environments)).toEqual(['staging']);
+    expect(Object.keys(s.models['intent-classifier']!.versions)).toEqual(['2.1.0']);
+    expect(validateManifest(s)).toBe(true);
+    expect(() => environmentSlice(m, 'qa')).toThrow('manifest has no environment "qa"');
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys at every depth and refuses values JSON cannot hold', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: 'x' }], u: undefined })).toBe('{"a":[{"c":"x","d":2}],"b":1}');
+    expect(() => canonicalJson({ a: { b: Number.NaN } })).toThrow('canonical JSON cannot hold NaN at .a.b');
+    expect(() => canonicalJson({ f: () => 1 })).toThrow('cannot hold a function at .f');
+  });
+});
