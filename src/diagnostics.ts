@@ -37,9 +37,18 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.file}:${d.line}:${d.column}`;
+  const where = `${printable(d.file)}:${d.line}:${d.column}`;
   const tag = d.severity === 'warning' ? 'warning  ' : '';
-  return d.field === '' ? `${where}  ${tag}${d.message}` : `${where}  ${d.field}  ${tag}${d.message}`;
+  const message = printable(d.message);
+  return d.field === '' ? `${where}  ${tag}${message}` : `${where}  ${printable(d.field)}  ${tag}${message}`;
+}
+
+/**
+ * Control characters (a newline, an ANSI escape) as `\uXXXX`: file names come from the repository
+ * being checked and must not be able to forge lines or rewrite the terminal of whoever reads them.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Collects diagnostics; a check pushes, the caller sorts and reports. */

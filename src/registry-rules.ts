@@ -137,6 +137,7 @@ function checkRequiresChains(reg: Registry, report: Report): void {
     if (env.requires === undefined) continue;
     if (env.requires === env.name) { report(env.file, ['requires'], `${env.name} cannot require itself`, 'requires-cycle'); continue; }
     if (!reg.environments.has(env.requires)) {
+      if (reg.brokenEnvironments.has(env.requires)) continue; // the file exists; its own errors are reported there
       report(env.file, ['requires'], `requires "${env.requires}", but there is no environments/${env.requires}.yaml`, 'requires-unknown');
       continue;
     }

@@ -2,7 +2,7 @@
 // A source lists the files under models/ and environments/ and hands over their bytes, refusing
 // anything that is not a regular file inside the repository (a symlink that leaves it, a device...).
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { UserError } from './errors.ts';
 
 export const REGISTRY_ROOTS = ['models', 'environments'] as const;
@@ -13,6 +13,8 @@ export interface SourceEntry {
   bytes?: Buffer;
   /** Why the file could not be read; set instead of `bytes`. */
   problem?: string;
+  /** Rule id reported with `problem`; `file-access` when absent. */
+  problemRule?: string;
 }
 
 export interface RegistrySource {
@@ -80,6 +82,14 @@ export class WorkingTreeSource implements RegistrySource {
         return;
       }
       st = statSync(real);
+      // A link to a folder that contains the link (models/loop -> ..) would be walked again and again.
+      if (st.isDirectory()) {
+        const back = relative(real, realpathSync(dirname(abs)));
+        if (back === '' || (!back.startsWith('..') && !isAbsolute(back))) {
+          out.push({ path: rel, problem: 'symlink points to a folder that contains it (a loop)' });
+          return;
+        }
+      }
     }
     if (st.isDirectory()) {
       if (depth > 8) {
@@ -94,7 +104,8 @@ export class WorkingTreeSource implements RegistrySource {
       return;
     }
     if (st.size > this.maxFileBytes) {
-      out.push({ path: rel, problem: `file is ${st.size} bytes; the limit is ${this.maxFileBytes} bytes` });
+      // Same rule as the size check of the YAML loader, which applies it to sources that do not stat.
+      out.push({ path: rel, problem: `file is ${st.size} bytes; the limit is ${this.maxFileBytes} bytes`, problemRule: 'file-size' });
       return;
     }
     out.push({ path: rel, bytes: readFileSync(abs) });

@@ -18,6 +18,8 @@ export interface Registry {
   source: string;
   models: Map<string, ModelEntry>;
   environments: Map<string, Environment>;
+  /** Environment files that exist but failed their own checks (reported there, not again by `requires`). */
+  brokenEnvironments: Set<string>;
   /** Every file that parsed, by repository-relative path (for locating later diagnostics). */
   files: Map<string, YamlFile>;
   /** Number of files looked at. */
@@ -56,9 +58,18 @@ export function classify(path: string): FileKind {
   return { kind: 'unexpected', why: 'not a registry file' };
 }
 
+/**
+ * Whether `v` is written exactly as a semantic version. `semver.valid` normalises (drops build metadata,
+ * accepts a leading v or =), so compare its parts with the text instead.
+ */
+function isExactSemver(v: string): boolean {
+  const parsed = semver.parse(v);
+  return parsed !== null && `${parsed.version}${parsed.build.length > 0 ? `+${parsed.build.join('.')}` : ''}` === v;
+}
+
 export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, options: LoadOptions = {}): Registry {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const registry: Registry = { source: source.label, models: new Map(), environments: new Map(), files: new Map(), fileCount: 0 };
+  const registry: Registry = { source: source.label, models: new Map(), environments: new Map(), brokenEnvironments: new Set(), files: new Map(), fileCount: 0 };
   const entry = (name: string): ModelEntry => {
     let m = registry.models.get(name);
     if (!m) {
@@ -73,7 +84,14 @@ export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, optio
     registry.fileCount++;
     const kind = classify(e.path);
     if (kind.kind === 'ignored') continue;
-    if (e.problem !== undefined) { fileLevel(e.path, e.problem, 'file-access'); continue; }
+    if (e.problem !== undefined) {
+      // The file exists even though it cannot be read: references to it must not say it is missing.
+      if (kind.kind === 'version' && MODEL_NAME.test(kind.model) && isExactSemver(kind.version)) entry(kind.model).brokenVersions.add(kind.version);
+      if (kind.kind === 'model' && MODEL_NAME.test(kind.model)) entry(kind.model).cardPresent = true;
+      if (kind.kind === 'environment') registry.brokenEnvironments.add(kind.environment);
+      fileLevel(e.path, e.problem, e.problemRule ?? 'file-access');
+      continue;
+    }
     if (kind.kind === 'unexpected') { fileLevel(e.path, `unexpected file: ${kind.why}`, 'layout'); continue; }
 
     const modelFolder = kind.kind === 'environment' ? undefined : kind.model;
@@ -85,7 +103,7 @@ export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, optio
       fileLevel(e.path, `"${kind.environment}" is not a valid environment name: lower-case letters, digits and hyphens, starting with a letter`, 'identity-file');
       continue;
     }
-    if (kind.kind === 'version' && semver.valid(kind.version) !== kind.version) {
+    if (kind.kind === 'version' && !isExactSemver(kind.version)) {
       fileLevel(e.path, `file name "${kind.version}.yaml" is not a semantic version such as 1.4.2.yaml`, 'identity-file');
       continue;
     }
@@ -93,6 +111,7 @@ export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, optio
     if (kind.kind === 'model') entry(kind.model).cardPresent = true;
     // Until it passes every check below, a version file counts as present-but-broken.
     if (kind.kind === 'version') entry(kind.model).brokenVersions.add(kind.version);
+    if (kind.kind === 'environment') registry.brokenEnvironments.add(kind.environment);
     const parsed = parseYamlFile(e.path, e.bytes!, maxFileBytes);
     if (!parsed.ok) { for (const d of parsed.diagnostics) sink.add(d); continue; }
     const y = parsed.value;
@@ -119,6 +138,7 @@ export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, optio
         entry(kind.model).brokenVersions.delete(card.version);
       }
     } else {
+      registry.brokenEnvironments.delete(kind.environment);
       const env = y.data as EnvironmentFile;
       const deployments = new Map(Object.entries(env.models).map(([m, d]) => [m, normaliseDeployment(d)] as const));
       registry.environments.set(kind.environment, {

@@ -28,6 +28,8 @@ export function createAjv(): Ajv2020 {
   addFormats(ajv);
   // A human description of a pattern, used in messages instead of the regular expression.
   ajv.addKeyword({ keyword: 'patternDescription', schemaType: 'string' });
+  // A human description of what a value of several possible shapes must be, used in type errors.
+  ajv.addKeyword({ keyword: 'typeDescription', schemaType: 'string' });
   ajv.addSchema(commonSchema);
   return ajv;
 }
@@ -145,10 +147,16 @@ function humanize(y: YamlFile, e: ErrorObject): Diagnostic | undefined {
       }
       case 'type': {
         const want = String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ');
-        message = `must be ${want}, not ${typeOf(e.data)}`;
+        // Say what the value must look like (a semantic version, a percentage...), not only its type.
+        const desc = typeof parent.typeDescription === 'string' ? parent.typeDescription
+          : p.type === 'string' && typeof parent.patternDescription === 'string' ? parent.patternDescription : want;
+        message = `must be ${desc}, not ${typeOf(e.data)}`;
         const src = sourceText(y, path);
-        if (p.type === 'string' && src !== undefined && (typeof e.data === 'number' || typeof e.data === 'boolean' || e.data === null)) {
-          message += ` (YAML read ${src === '' ? 'an empty value' : src} as ${typeOf(e.data)}; quote it: "${src}")`;
+        if (src !== undefined && src !== '' && (typeof e.data === 'number' || typeof e.data === 'boolean' || e.data === null)) {
+          // Suggest quoting only where the quoted text would be accepted: "5" is no more a percentage than 5.
+          const pattern = typeof parent.pattern === 'string' ? new RegExp(parent.pattern, 'u') : undefined;
+          const quoting = p.type === 'string' && (pattern === undefined || pattern.test(src));
+          message += ` (YAML read ${src} as ${typeOf(e.data)}${quoting ? `; quote it: "${src}"` : ''})`;
         }
         break;
       }

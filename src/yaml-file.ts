@@ -1,7 +1,7 @@
 // Parses one YAML file the strict way: YAML 1.2 core schema, one document, unique keys, no anchors or
 // aliases (no alias bombs), no explicit tags, bounded size and depth, valid UTF-8. Keeps source
 // positions so every later check can point at a line and column.
-import { LineCounter, parseAllDocuments, isAlias, isCollection, isMap, isPair, isScalar, isSeq } from 'yaml';
+import { LineCounter, parseAllDocuments, isAlias, isCollection, isMap, isPair, isScalar, isSeq, visit } from 'yaml';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import { type Diagnostic, type PathSegment, fieldPath } from './diagnostics.ts';
 
@@ -41,6 +41,18 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     const lc = lineCol(text, nul);
     return fail(file, lc.line, lc.column, 'file contains a NUL character; YAML files must be text', 'encoding');
   }
+  // YAML allows only printable characters (YAML 1.2 §5.1). The parser does not enforce it, and a
+  // control character such as ESC in a key would end up, unescaped, in the messages printed to a terminal.
+  const ctrl = NON_PRINTABLE.exec(text);
+  if (ctrl) {
+    const lc = lineCol(text, ctrl.index);
+    const ch = ctrl[0];
+    if (ch === '\r') {
+      return fail(file, lc.line, lc.column, 'file has a carriage return (CR) not followed by a line feed; end lines with LF or CRLF', 'encoding');
+    }
+    const code = `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    return fail(file, lc.line, lc.column, `file contains the control character ${code}; YAML files must be printable text`, 'encoding');
+  }
   if (text.trim() === '') return fail(file, 1, 1, 'file is empty', 'yaml-structure');
 
   const lines = new LineCounter();
@@ -57,16 +69,29 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     }) as Document.Parsed[];
   } catch (e) {
     // The parser recurses on nesting; a pathological file can exhaust the stack.
-    return fail(file, 1, 1, `YAML could not be parsed: ${e instanceof RangeError ? 'nesting is too deep' : String(e)}`, 'yaml-syntax');
+    if (e instanceof RangeError) return fail(file, 1, 1, `nesting is deeper than ${MAX_DEPTH} levels`, 'yaml-structure');
+    return fail(file, 1, 1, `YAML could not be parsed: ${String(e)}`, 'yaml-syntax');
   }
   if (!Array.isArray(docs)) return fail(file, 1, 1, 'YAML could not be parsed', 'yaml-syntax');
   if (docs.length === 0) return fail(file, 1, 1, 'file holds no YAML document', 'yaml-structure');
   const doc = docs[0]!;
-  const problems = [...doc.errors, ...doc.warnings];
+  // Unresolved tags (`!foo`, `!!python/object`) are reported by the walk below, with their field.
+  const tagWarnings = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')];
   if (problems.length > 0) {
     const p = problems[0]!;
-    const at = lines.linePos(p.pos[0]);
-    return fail(file, at.line, at.col, yamlMessage(p.code, p.message), 'yaml-syntax');
+    if (p.code === 'RESOURCE_EXHAUSTION') {
+      // The parser ran out of stack: nesting far beyond MAX_DEPTH. Its own message names JavaScript internals.
+      const at = lines.linePos(p.pos[0]);
+      return fail(file, at.line, at.col, `nesting is deeper than ${MAX_DEPTH} levels`, 'yaml-structure');
+    }
+    // An unclosed flow collection is detected where the parser gives up, often lines later; point at
+    // the bracket that was never closed instead.
+    const opened = (p.code === 'BAD_INDENT' || p.code === 'MISSING_CHAR') && /^Flow (map|sequence)/.test(p.message)
+      ? unclosedFlowStart(doc, p.pos[0]) : undefined;
+    const at = lines.linePos(opened ?? p.pos[0]);
+    const message = yamlMessage(p.code, p.message) + (opened !== undefined ? ` (the ${p.message.startsWith('Flow map') ? '{' : '['} here is never closed)` : '');
+    return fail(file, at.line, at.col, message, 'yaml-syntax');
   }
   if (docs.length > 1) {
     const second = docs[1]!;
@@ -79,8 +104,24 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
   }
   const bad = findForbiddenNode(doc.contents, 0, []);
   if (bad) {
-    const at = lines.linePos(bad.offset);
-    return fail(file, at.line, at.col, bad.message, bad.rule, fieldPath(bad.path));
+    // A node's range starts at its value; point at the anchor or tag written before it.
+    let offset = bad.offset;
+    let message = bad.message;
+    if (bad.prop !== undefined) {
+      let i = text.lastIndexOf(bad.prop, offset);
+      while (bad.rule === 'yaml-tag' && i > 0 && !/[\s[\]{},]/.test(text[i - 1]!)) i--; // `!!tag`, `!e!tag`
+      if (i >= 0) {
+        offset = i;
+        if (bad.rule === 'yaml-tag') message = `explicit YAML tags (${/^\S+/.exec(text.slice(i, i + 200))![0]}) are not allowed`;
+      }
+    }
+    const at = lines.linePos(offset);
+    return fail(file, at.line, at.col, message, bad.rule, fieldPath(bad.path));
+  }
+  if (tagWarnings.length > 0) {
+    const w = tagWarnings[0]!;
+    const at = lines.linePos(w.pos[0]);
+    return fail(file, at.line, at.col, yamlMessage(w.code, w.message), 'yaml-tag');
   }
   let data: unknown;
   try {
@@ -91,6 +132,23 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
   return { ok: true, value: { file, text, doc, data, lines } };
 }
 
+/** Offset of the flow collection (`{` or `[`) that the parser found unclosed at `errorOffset`. */
+function unclosedFlowStart(doc: Document.Parsed, errorOffset: number): number | undefined {
+  let found: number | undefined;
+  visit(doc, (_key, node) => {
+    if (isCollection(node) && node.flow && node.range && node.range[1] === errorOffset) {
+      found = node.range[0];
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  return found;
+}
+
+// Everything YAML 1.2 does not count as printable, except NUL (reported on its own) and CR, which is
+// allowed only as part of CRLF.
+const NON_PRINTABLE = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]|\r(?!\n)/u;
+
 function yamlMessage(code: string, message: string): string {
   const first = message.split('\n')[0] ?? message;
   if (code === 'DUPLICATE_KEY') return `duplicate key: ${first.replace(/^Map keys must be unique.*$/, 'each key may appear once in a mapping')}`;
@@ -98,7 +156,7 @@ function yamlMessage(code: string, message: string): string {
   return `YAML syntax error: ${first.replace(/ at line \d+, column \d+:?$/, '')}`;
 }
 
-interface Forbidden { offset: number; message: string; rule: string; path: PathSegment[] }
+interface Forbidden { offset: number; message: string; rule: string; path: PathSegment[]; prop?: string }
 
 // Anchors/aliases: cards never need them, and refusing them outright removes alias bombs.
 // Explicit tags: `!!python/object` and friends have no place in a model card.
@@ -112,12 +170,13 @@ function findForbiddenNode(node: unknown, depth: number, path: PathSegment[]): F
   if (node === null || node === undefined) return undefined;
   const n = node as YamlNode;
   if (n.anchor) {
-    return { offset: n.range?.[0] ?? 0, message: `YAML anchors (&${n.anchor}) are not allowed; write each value out`, rule: 'yaml-alias', path };
+    return { offset: n.range?.[0] ?? 0, message: `YAML anchors (&${n.anchor}) are not allowed; write each value out`, rule: 'yaml-alias', path, prop: `&${n.anchor}` };
   }
   if (n.tag && (isScalar(n) || isCollection(n))) {
-    return { offset: n.range?.[0] ?? 0, message: `explicit YAML tags (${n.tag}) are not allowed`, rule: 'yaml-tag', path };
+    return { offset: n.range?.[0] ?? 0, message: `explicit YAML tags (${n.tag}) are not allowed`, rule: 'yaml-tag', path, prop: '!' };
   }
   if (isMap(n)) {
+    const names = new Set<string>();
     for (const item of n.items as Pair[]) {
       const key = item.key;
       if (!isScalar(key) || key.value === null || typeof key.value === 'object') {
@@ -131,6 +190,12 @@ function findForbiddenNode(node: unknown, depth: number, path: PathSegment[]): F
       if (name === '__proto__') {
         return { offset: key.range?.[0] ?? 0, message: 'the key "__proto__" is not allowed', rule: 'yaml-structure', path };
       }
+      // The parser compares keys as YAML values, so `1` and "1" (or `true` and "true") pass as
+      // different keys; once loaded they are the same one and the last silently wins.
+      if (names.has(name)) {
+        return { offset: key.range?.[0] ?? 0, message: `duplicate key: "${name}" is given twice in this mapping (written differently, such as 1 and "1", but the same field once loaded)`, rule: 'yaml-syntax', path };
+      }
+      names.add(name);
       const inner = findForbiddenNode(item.value, depth + 1, [...path, name]);
       if (inner) return inner;
     }
@@ -201,7 +266,9 @@ function positionOfByte(bytes: Uint8Array, offset: number): Position {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) { line++; lineStart = i + 1; }
-  return { line, column: offset - lineStart + 1 };
+  // Columns count characters (UTF-16 code units, like every other diagnostic), not bytes; the bytes
+  // before `offset` are valid UTF-8.
+  return { line, column: utf8.decode(bytes.subarray(lineStart, offset)).length + 1 };
 }
 
 function lineCol(text: string, index: number): Position {
