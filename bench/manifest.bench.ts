@@ -22,7 +22,7 @@ for (const [models, goalBytes] of [[1000, 1024 * KiB], [50, 64 * KiB]] as const)
   buildManifest(reg, header); // warm-up
   const t0 = performance.now();
   const runs = 5;
-  let bytes = Buffer.alloc(0);
+  let bytes: Buffer = Buffer.alloc(0);
   for (let i = 0; i < runs; i++) bytes = serialiseManifest(buildManifest(reg, header));
   const buildMs = (performance.now() - t0) / runs;
   const full = buildManifest(reg, header);

@@ -111,3 +111,18 @@ export class WorkingTreeSource implements RegistrySource {
     out.push({ path: rel, bytes: readFileSync(abs) });
   }
 }
+
+/** A source with some files replaced: checks a planned edit before anything is written to disk. */
+export class OverlaySource implements RegistrySource {
+  readonly label: string;
+  private readonly base: RegistrySource;
+  private readonly overrides: Map<string, Buffer>;
+  constructor(base: RegistrySource, overrides: Map<string, Buffer>) {
+    this.base = base;
+    this.overrides = overrides;
+    this.label = base.label;
+  }
+  entries(): SourceEntry[] {
+    return this.base.entries().map((e) => (this.overrides.has(e.path) ? { path: e.path, bytes: this.overrides.get(e.path)! } : e));
+  }
+}
