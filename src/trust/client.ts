@@ -259,7 +259,8 @@ function roleOfFile(file: string): { role: string; version: number | undefined }
 
 const PARENT: Record<string, string> = { timestamp: 'root', snapshot: 'timestamp', targets: 'snapshot', root: 'the previous root' };
 
-function explain(e: unknown, last: LastFetch | undefined, trustedRoot: Metadata<Root> | undefined, sourceLabel: string): TrustVerificationError {
+function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadata<Root> | undefined): TrustVerificationError {
+  const { last, label: sourceLabel } = fetcher;
   if (e instanceof TrustVerificationError) return e;
   const err = last?.error ?? e;
   const msg = err instanceof Error ? err.message : String(err);
@@ -275,7 +276,8 @@ function explain(e: unknown, last: LastFetch | undefined, trustedRoot: Metadata<
   if (err instanceof DownloadHTTPError) {
     if (err.statusCode === 404 || err.statusCode === 403) {
       const hint = named?.role === 'timestamp' ? ': nothing has been published there yet, or the source is wrong' : ': the repository is incomplete';
-      return new TrustVerificationError('not-found', `${where} is missing (HTTP ${err.statusCode})${hint}`, e);
+      const status = fetcher instanceof HttpFetcher ? ` (HTTP ${err.statusCode})` : '';
+      return new TrustVerificationError('not-found', `${where} is missing${status}${hint}`, e);
     }
     return new TrustVerificationError('unavailable', `cannot fetch ${where}: HTTP ${err.statusCode}`, e);
   }
@@ -285,11 +287,12 @@ function explain(e: unknown, last: LastFetch | undefined, trustedRoot: Metadata<
   const isRoot = named?.role === 'root';
   if (/is expired/.test(outer)) {
     const role = /(\w+)\.json is expired/.exec(outer)?.[1] ?? named?.role ?? 'metadata';
-    const when = role === named?.role && served ? ` at ${served.expires}` : '';
-    return new TrustVerificationError('freeze', `refused ${role}.json from ${sourceLabel}: it expired${when} (freeze attack, or the publisher stopped re-signing)`, e);
+    const same = role === named?.role;
+    const when = same && served ? ` at ${served.expires}` : '';
+    return new TrustVerificationError('freeze', `refused ${same ? where : `${role}.json from ${sourceLabel}`}: it expired${when} (freeze attack, or the publisher stopped re-signing)`, e);
   }
   if (/less than current version/.test(outer)) {
-    return new TrustVerificationError('rollback', `refused ${where}: it is older than what this device already trusts (${innerMessage(outer)}) — rollback attack`, e);
+    return new TrustVerificationError('rollback', `refused ${where}: it goes back to older metadata than this device already trusts (${innerMessage(outer)}) — rollback attack`, e);
   }
   const rootVersion = /Expected version (\d+), got (\d+)/.exec(outer);
   if (isRoot && rootVersion) {
@@ -388,7 +391,7 @@ export async function fetchVerifiedManifest(options: FetchVerifiedManifestOption
     } catch (e) {
       let trusted: Metadata<Root> | undefined;
       try { trusted = parseRoot(await readFile(join(work, 'root.json'))); } catch { trusted = pinned; }
-      failure = explain(e, fetcher.last, trusted, fetcher.label);
+      failure = explain(e, fetcher, trusted);
     }
 
     // Persist what tuf-js verified (even on failure: a newer root or timestamp is still progress), root first.

@@ -1,6 +1,6 @@
 // The device side against real metadata: happy paths over a folder and over HTTP, and each attack
 // The Update Framework lists, attempted and refused with a specific reason.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetadataKind } from '@tufjs/models';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -24,10 +24,14 @@ describe('happy path', () => {
     expect(new Date(r.expires).getTime()).toBeGreaterThan(Date.now());
     for (const f of ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json']) expect(readFileSync(join(state, f)).length).toBeGreaterThan(0);
 
+    // State files are replaced by rename (a new inode), never rewritten in place, and no temp file is left.
+    const inode = statSync(join(state, 'timestamp.json')).ino;
     await publish(repo, 2);
     const r2 = await verify(repo, state);
     expect(r2.manifestBytes.equals(manifestOf(2))).toBe(true);
     expect(r2.targetsVersion).toBe(2);
+    expect(statSync(join(state, 'timestamp.json')).ino).not.toBe(inode);
+    expect(readdirSync(state).sort()).toEqual(['root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
   });
 
   test('HTTP source: a real server on 127.0.0.1', async () => {
@@ -138,7 +142,7 @@ describe('attacks', () => {
     const state = tempDir();
     expect((await verify(repo, state)).targetsVersion).toBe(2);
     overwrite(repo, 'metadata/timestamp.json', oldTimestamp);
-    await expectRefused(verify(repo, state), 'rollback', /timestamp\.json.*older than what this device already trusts.*timestamp version 1 is less than current version 2.*rollback attack/);
+    await expectRefused(verify(repo, state), 'rollback', /metadata\/timestamp\.json.*goes back to older metadata than this device already trusts.*timestamp version 1 is less than current version 2.*rollback attack/);
     // A fresh device, with no memory, cannot tell; this is why the state folder must persist.
     expect((await verify(repo, tempDir())).targetsVersion).toBe(1);
   });
@@ -160,7 +164,7 @@ describe('attacks', () => {
   test('freeze: expired timestamp is refused', async () => {
     const repo = await makeRepo();
     await publish(repo, 1, new Date(Date.now() - 3 * DAY_MS)); // timestamp lives 1 day: expired 2 days ago
-    await expectRefused(verify(repo, tempDir()), 'freeze', /timestamp\.json .*expired at \d{4}-.*freeze attack/);
+    await expectRefused(verify(repo, tempDir()), 'freeze', /metadata\/timestamp\.json from .*: it expired at \d{4}-.*freeze attack/);
   });
 
   test('freeze: expired targets behind a fresh timestamp and snapshot is refused', async () => {
@@ -169,7 +173,7 @@ describe('attacks', () => {
     await publishManifest({ io: repo.io, manifestBytes: manifestOf(1), keys: repo.keys, now: past });
     // Re-sign only the online roles: targets (7 days) stays expired.
     await resign({ io: repo.io, keys: { snapshot: repo.snapshot, timestamp: repo.timestamp }, renewTargetsWithin: -1e9 });
-    await expectRefused(verify(repo, tempDir()), 'freeze', /targets\.json .*expired.*freeze attack/);
+    await expectRefused(verify(repo, tempDir()), 'freeze', /metadata\/1\.targets\.json from .*: it expired at \d{4}-.*freeze attack/);
   });
 
   test('mix-and-match: the snapshot file served is another publication\'s', async () => {
