@@ -3,7 +3,6 @@
 // `metadata/timestamp.json`), so any object store can carry it. `putIfAbsent` is what lets two
 // publishers race without both claiming the same version: exactly one of them sees `true`.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { UserError } from '../errors.ts';
@@ -69,34 +68,6 @@ export async function writeFileAtomic(path: string, bytes: Buffer): Promise<void
     throw e;
   }
   await fsyncDir(dirname(path));
-}
-
-/** Synchronous twin of writeFileAtomic, for callers that cannot await. */
-export function writeFileAtomicSync(path: string, bytes: Buffer): void {
-  const tmp = tempName(path);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch {
-    // see fsyncDir
-  }
 }
 
 /** Create `path` with `bytes` only if it does not exist; the file appears complete or not at all. */

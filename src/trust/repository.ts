@@ -153,7 +153,7 @@ function buildRoot(version: number, expires: string, spec: RoleSpec): Root {
 // ---------------------------------------------------------------------------------------------
 // reading the current state
 
-interface RootState {
+export interface RootState {
   md: Metadata<Root>;
   version: number;
   bytes: Buffer;
@@ -211,7 +211,7 @@ interface OnlineKeys {
   timestamp: SigningKey;
 }
 
-interface PublicationResult {
+export interface PublicationResult {
   timestampVersion: number;
   snapshotVersion: number;
   targetsVersion: number;
@@ -225,7 +225,7 @@ async function firstFree(io: TrustStoreIO, from: number, key: (v: number) => str
 
 /**
  * Claim the next snapshot version, write the new targets (if any) and then timestamp.json.
- * `newTargets` is the unsigned targets content with its version already chosen, or undefined to keep the current one.
+ * `makeTargets` builds the new (unsigned) targets for the version chosen here, or is undefined to keep the current targets.
  */
 async function writePublication(args: {
   io: TrustStoreIO;
