@@ -1,0 +1,121 @@
+// Where the TUF repository lives. The publisher and the folder client only need three operations on
+// a flat key space (keys are POSIX-style paths relative to the store root, e.g.
+// `metadata/timestamp.json`), so any object store can carry it. `putIfAbsent` is what lets two
+// publishers race without both claiming the same version: exactly one of them sees `true`.
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { UserError } from '../errors.ts';
+
+export interface TrustStoreIO {
+  /** The bytes stored under `key`, or undefined when there is none. */
+  get(key: string): Promise<Buffer | undefined>;
+  /** Store `bytes` under `key`, replacing what was there; readers see the old or the new bytes, never a mix. */
+  put(key: string, bytes: Buffer): Promise<void>;
+  /** Store `bytes` under `key` only if nothing is there yet. Returns false (and changes nothing) if it already existed. */
+  putIfAbsent(key: string, bytes: Buffer): Promise<boolean>;
+}
+
+/** Store keys are relative POSIX paths made of plain segments: no `..`, no `.`, no empty segment, no backslash. */
+export function checkStoreKey(key: string): void {
+  const ok =
+    key.length > 0 &&
+    key.length <= 1024 &&
+    !key.startsWith('/') &&
+    !key.includes('\\') &&
+    !key.includes('\0') &&
+    key.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+  if (!ok) throw new UserError(`invalid store key ${JSON.stringify(key)}: keys are relative paths without "..", "." or empty segments`);
+}
+
+function tempName(path: string): string {
+  return join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try { await fh.sync(); } finally { await fh.close(); }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic there.
+  }
+}
+
+/** Write a temporary file next to `path`, fsync it and return its name. */
+async function writeTemp(path: string, bytes: Buffer): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempName(path);
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  return tmp;
+}
+
+/** Replace `path` with `bytes` atomically: temp file in the same folder, fsync, rename, fsync the folder. */
+export async function writeFileAtomic(path: string, bytes: Buffer): Promise<void> {
+  const tmp = await writeTemp(path, bytes);
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/** Create `path` with `bytes` only if it does not exist; the file appears complete or not at all. */
+export async function createFileExclusive(path: string, bytes: Buffer): Promise<boolean> {
+  const tmp = await writeTemp(path, bytes);
+  try {
+    // link(2) fails with EEXIST if the name is taken, atomically, and the complete file appears at once.
+    await link(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  await fsyncDir(dirname(path));
+  return true;
+}
+
+/** A TrustStoreIO over a local folder. Writes are atomic and durable; keys cannot escape the folder. */
+export class FolderTrustStore implements TrustStoreIO {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** The absolute path of `key`, refusing keys that would leave the root. */
+  pathOf(key: string): string {
+    checkStoreKey(key);
+    const p = resolve(this.root, ...key.split('/'));
+    if (!p.startsWith(this.root + sep)) throw new UserError(`invalid store key ${JSON.stringify(key)}: it leaves the store folder`);
+    return p;
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw e;
+    }
+  }
+
+  async put(key: string, bytes: Buffer): Promise<void> {
+    await writeFileAtomic(this.pathOf(key), bytes);
+  }
+
+  async putIfAbsent(key: string, bytes: Buffer): Promise<boolean> {
+    return createFileExclusive(this.pathOf(key), bytes);
+  }
+}
