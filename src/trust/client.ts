@@ -21,7 +21,7 @@ import { Updater, type Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 import { UserError } from '../errors.ts';
 import { FolderTrustStore, writeFileAtomic, type TrustStoreIO } from './repository-io.ts';
-import { MANIFEST_TARGET, manifestKey } from './repository.ts';
+import { MANIFEST_TARGET, targetObjectKey } from './repository.ts';
 
 export type TrustFailure =
   | 'tampered' // content or signature does not match what a trusted key signed / a trusted hash recorded
@@ -54,6 +54,8 @@ export interface FetchVerifiedManifestOptions {
   /** Folder holding this device's trusted metadata between runs (created if missing). */
   stateDir: string;
   source: TrustSource;
+  /** Which signed target to fetch: `manifest.json` (default) or an environment slice such as `environments/production.json`. */
+  target?: string;
   /** Refuse manifests larger than this even if targets vouches for them. Default 64 MiB. */
   maxManifestBytes?: number;
   /** Per-request timeout for HTTP sources. Default 30 s. */
@@ -425,7 +427,8 @@ async function runUpdater(
   if (options.rootMaxLength !== undefined) config['rootMaxLength'] = options.rootMaxLength;
   const updater = new Updater({ metadataDir: work, metadataBaseUrl, fetcher, config });
   await updater.refresh();
-  const info = await updater.getTargetInfo(MANIFEST_TARGET);
+  const target = options.target ?? MANIFEST_TARGET;
+  const info = await updater.getTargetInfo(target);
 
   // After a successful refresh the work folder holds exactly the trusted set.
   const read = async <K extends MetadataKind.Timestamp | MetadataKind.Snapshot | MetadataKind.Targets>(kind: K) =>
@@ -436,18 +439,18 @@ async function runUpdater(
   const targets = await read(MetadataKind.Targets);
 
   if (!info) {
-    throw new TrustVerificationError('not-found', `targets version ${targets.signed.version} from ${fetcher.label} does not list ${MANIFEST_TARGET}`);
+    throw new TrustVerificationError('not-found', `targets version ${targets.signed.version} from ${fetcher.label} does not list ${target}`);
   }
   const digest = info.hashes['sha256'];
   if (digest === undefined || !/^[0-9a-f]{64}$/.test(digest)) {
-    throw new TrustVerificationError('invalid', `targets version ${targets.signed.version} gives no sha256 for ${MANIFEST_TARGET}`);
+    throw new TrustVerificationError('invalid', `targets version ${targets.signed.version} gives no sha256 for ${target}`);
   }
   const maxManifest = options.maxManifestBytes ?? 64 * 1024 * 1024;
   if (info.length > maxManifest) {
     throw new TrustVerificationError('endless-data', `targets version ${targets.signed.version} vouches for a ${info.length}-byte manifest, more than the ${maxManifest} bytes this client accepts`);
   }
 
-  const mkey = manifestKey(digest);
+  const mkey = targetObjectKey(target, digest);
   const manifestBytes = await fetcher.downloadBytes(urlOf(mkey), info.length); // cap at the signed length
   const got = createHash('sha256').update(manifestBytes).digest('hex');
   if (manifestBytes.length !== info.length || got !== digest) {

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { MetaFile, Metadata, MetadataKind, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { UserError } from '../errors.ts';
 import { isSigningKey, tufKey, type PublicKey, type SigningKey } from './keys.ts';
-import type { TrustStoreIO } from './repository-io.ts';
+import { type TrustStoreIO, checkStoreKey } from './repository-io.ts';
 
 type JSONObject = ReturnType<Root['toJSON']>;
 
@@ -28,7 +28,14 @@ export const TIMESTAMP_KEY = 'metadata/timestamp.json';
 export const rootKey = (version: number): string => `metadata/${version}.root.json`;
 export const snapshotKey = (version: number): string => `metadata/${version}.snapshot.json`;
 export const targetsKey = (version: number): string => `metadata/${version}.targets.json`;
-export const manifestKey = (sha256: string): string => `targets/${sha256}.${MANIFEST_TARGET}`;
+export const manifestKey = (sha256: string): string => targetObjectKey(MANIFEST_TARGET, sha256);
+/** TUF consistent-snapshot name of a target: `dir/name.json` is stored as `targets/dir/<sha256>.name.json`. */
+export function targetObjectKey(target: string, sha256: string): string {
+  const slash = target.lastIndexOf('/');
+  return `targets/${target.slice(0, slash + 1)}${sha256}.${target.slice(slash + 1)}`;
+}
+/** Target name of one environment's slice of the manifest: what a device of that environment polls. */
+export const environmentTarget = (environment: string): string => `environments/${environment}.json`;
 
 /** How long each role's metadata stays valid after it is signed, in seconds. */
 export interface Expiries {
@@ -352,6 +359,8 @@ export interface PublishKeys {
 export interface PublishManifestOptions {
   io: TrustStoreIO;
   manifestBytes: Buffer;
+  /** More signed targets published with the manifest, by target name (e.g. per-environment slices). */
+  extraTargets?: Record<string, Buffer>;
   keys: PublishKeys;
   now?: Date;
   expiries?: Partial<Expiries>;
@@ -389,11 +398,16 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
   const digest = sha256(manifestBytes);
   const length = manifestBytes.length;
 
-  // Content-addressed, so an existing file must hold exactly these bytes; repair it if it does not.
-  const mkey = manifestKey(digest);
-  if (!(await io.putIfAbsent(mkey, manifestBytes))) {
-    const existing = await io.get(mkey);
-    if (!existing || sha256(existing) !== digest) await io.put(mkey, manifestBytes);
+  const targetFiles = new Map<string, Buffer>([[MANIFEST_TARGET, manifestBytes], ...Object.entries(options.extraTargets ?? {})]);
+  for (const [name, bytes] of targetFiles) {
+    if (name !== MANIFEST_TARGET) checkStoreKey(`targets/${name}`);
+    // Content-addressed, so an existing file must hold exactly these bytes; repair it if it does not.
+    const digestOf = sha256(bytes);
+    const key = targetObjectKey(name, digestOf);
+    if (!(await io.putIfAbsent(key, bytes))) {
+      const existing = await io.get(key);
+      if (!existing || sha256(existing) !== digestOf) await io.put(key, bytes);
+    }
   }
 
   const result = await writePublication({
@@ -402,7 +416,7 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
     current,
     makeTargets: (version) => {
       const t = new Targets({ version, specVersion: SPEC_VERSION, expires: expiry(now, expiries.targets) });
-      t.addTarget(new TargetFile({ path: MANIFEST_TARGET, length, hashes: { sha256: digest } }));
+      for (const [name, bytes] of targetFiles) t.addTarget(new TargetFile({ path: name, length: bytes.length, hashes: { sha256: sha256(bytes) } }));
       return t;
     },
     targetsKeys: asList(options.keys.targets),
