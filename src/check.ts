@@ -134,7 +134,7 @@ function valueAt(v: unknown, path: PathSegment[]): unknown {
 const short = (v: unknown): string => {
   if (v === undefined) return 'absent';
   const s = JSON.stringify(v);
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+  return s.length > 72 ? `${s.slice(0, 69)}...` : s;
 };
 
 const sortVersions = (vs: Iterable<string>): string[] => [...vs].sort(semver.compare);
