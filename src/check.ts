@@ -227,7 +227,7 @@ class Comparison {
       const baseModel = this.base.models.get(this.baseName(m.name));
       if (!baseModel) this.change({ kind: 'model-added', file: m.cardFile, model: m.name, description: `model ${m.name} added` });
       else if (m.card && baseModel.card) {
-        const fields = diffPaths(baseModel.card, m.card);
+        const fields = diffPaths({ ...baseModel.card, name: m.name }, m.card);
         if (fields.length) this.change({ kind: 'model-card-edited', file: m.cardFile, model: m.name, fields: fields.map(fieldPath), description: `${m.cardFile}: ${fields.map(fieldPath).join(', ')} changed` }, this.head, fields[0]!);
       }
       const newVersions: string[] = [];
@@ -242,6 +242,7 @@ class Comparison {
       const headName = this.renamedTo.get(bm.name) ?? bm.name;
       const hm = this.head.models.get(headName);
       if (!hm && !this.renamedTo.has(bm.name)) this.change({ kind: 'model-deleted', file: bm.cardFile, model: bm.name, description: `model ${bm.name} deleted` }, this.base);
+      if (this.renamedTo.has(bm.name)) this.checkRenameReferences(bm.name, headName);
       for (const [version, { file }] of bm.versions) {
         if (hm?.versions.has(version) || hm?.brokenVersions.has(version)) continue;
         this.change({ kind: 'version-deleted', file, model: bm.name, version, description: `${bm.name} ${version} deleted` }, this.base);
@@ -294,6 +295,21 @@ class Comparison {
         ? (required === 'major' ? semver.inc(previous, 'minor') : semver.inc(previous, 'patch'))
         : semver.inc(previous, required as 'major' | 'minor' | 'patch');
       this.report(file, ['version'], `${model} ${version} is a ${actual} bump over ${previous}, but its changes need a ${need} bump${zero ? ` (0.x: a ${required}-level change needs a ${need} bump)` : ''} (e.g. ${next}):\n${bumpTable(rows)}`, 'semver-bump');
+    }
+  }
+
+  /** After a rename, nothing in the head may still use the old name. */
+  private checkRenameReferences(from: string, to: string): void {
+    const why = `${from} is renamed to ${to} in this change`;
+    for (const env of this.head.environments.values()) {
+      if (env.deployments.has(from)) this.report(env.file, ['models', from], `${why}, but ${env.name} still deploys it as ${from}; write ${to}`, 'renamed-model-referenced', { target: 'key', supersede: ['environment-model'] });
+    }
+    for (const hm of this.head.models.values()) {
+      for (const [v, { file, card }] of hm.versions) {
+        const parent = card.lineage.parent;
+        if (parent?.startsWith(`${from}@`)) this.report(file, ['lineage', 'parent'], `${why}, but ${hm.name}@${v} names ${parent} as lineage.parent; write ${to}${parent.slice(from.length)}`, 'renamed-model-referenced', { supersede: ['lineage-parent'] });
+        if (card.dependencies?.[from] !== undefined) this.report(file, ['dependencies', from], `${why}, but ${hm.name}@${v} still depends on ${from}; write ${to}`, 'renamed-model-referenced', { target: 'key', supersede: ['dependency-unknown'] });
+      }
     }
   }
 

@@ -79,7 +79,9 @@ export class GitSource implements RegistrySource {
   }
 }
 
-// The working tree walks folders in sorted order; sort the same way (by bytes) so both sources agree.
+// The working tree walks models/ then environments/, each in sorted order; list in that order too
+// so both sources hand over the same sequence.
 function sortByPath(entries: SourceEntry[]): SourceEntry[] {
-  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const root = (p: string) => REGISTRY_ROOTS.indexOf(p.split('/')[0] as (typeof REGISTRY_ROOTS)[number]);
+  return entries.sort((a, b) => root(a.path) - root(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
