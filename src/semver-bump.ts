@@ -134,8 +134,8 @@ export function effectiveRank(prev: string, next: string): number {
 
 /** The rows as an aligned text table (for terminals, diagnostics and annotations). */
 export function bumpTable(rows: BumpRow[]): string {
-  const head = ['FIELD', 'CHANGE', 'NEEDS'];
-  const body = rows.map((r) => [r.field, r.change, r.needs]);
+  const head = ['FIELD', 'CHANGE', 'NEEDS', 'WHY'];
+  const body = rows.map((r) => [r.field, r.change, r.needs, r.why.split(':')[0]!]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`).join('\n');
 }

@@ -100,7 +100,7 @@ afterAll(async () => { await api.stop(); cleanupRepos(); rmSync(work, { recursiv
 
 const inputs = { repo: '.', base: '', 'github-token': 'ghs_test', comment: 'true' };
 
-describe('actions/check-semver', () => {
+describe('actions/check-semver', { timeout: 30_000 }, () => {
   it('annotates violations, fails, writes summary and outputs, and creates then updates one comment', async () => {
     const repo = makeRepo();
     const file = newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [

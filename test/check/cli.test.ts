@@ -11,7 +11,7 @@ const cli = (cwd: string, ...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-describe('model-gitops check', () => {
+describe('model-gitops check', { timeout: 30_000 }, () => {
   it('exits 0 and lists the changes when the head is fine', () => {
     const repo = makeRepo();
     repo.edit('environments/production.yaml', 'version: 2.0.0              # champion', 'version: 2.1.0');

@@ -20,7 +20,7 @@ function withPatchInDev(): TestRepo {
   return repo;
 }
 
-describe('promotion', () => {
+describe('promotion', { timeout: 30_000 }, () => {
   it('lets a new version enter dev, which requires nothing, and reports the move', () => {
     const repo = makeRepo();
     newVersion(repo, IC, '2.1.0', '2.1.1', [NEW_WEIGHTS]);
@@ -80,7 +80,7 @@ describe('promotion', () => {
   });
 });
 
-describe('canaries', () => {
+describe('canaries', { timeout: 30_000 }, () => {
   it('a canary must itself be promotable: refused in production when staging did not hold it', () => {
     const repo = withPatchInDev();
     repo.edit(PROD, 'canary: {version: 2.1.0, weight: 5%}', 'canary: {version: 2.1.1, weight: 5%}');
@@ -112,7 +112,7 @@ describe('canaries', () => {
   });
 });
 
-describe('prereleases', () => {
+describe('prereleases', { timeout: 30_000 }, () => {
   /** pii-scrubber 1.5.0-rc.1 merged into dev and staging. */
   function withRc(): TestRepo {
     const repo = makeRepo();
@@ -141,7 +141,7 @@ describe('prereleases', () => {
   });
 });
 
-describe('dependencies between models', () => {
+describe('dependencies between models', { timeout: 30_000 }, () => {
   it('refuses moving a model to a major version outside a dependent range, naming dependents and ranges', () => {
     const repo = makeRepo();
     newVersion(repo, IC, '2.1.0', '3.0.0', [NEW_WEIGHTS, ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, other]']]);

@@ -6,7 +6,7 @@ afterAll(cleanupRepos);
 
 const V200 = 'models/intent-classifier/versions/2.0.0.yaml';
 
-describe('immutability of merged versions', () => {
+describe('immutability of merged versions', { timeout: 30_000 }, () => {
   it('refuses an artifact sha256 change on an existing version, at the line of the sha', () => {
     const repo = makeRepo();
     repo.edit(V200, 'f6c8c14e09b205223e396069493be43d5d9ae0db4b270a8e1bdd683fab80766a', 'ab'.repeat(32));
@@ -45,7 +45,7 @@ describe('immutability of merged versions', () => {
   });
 });
 
-describe('deleting versions', () => {
+describe('deleting versions', { timeout: 30_000 }, () => {
   it('allows deleting a version nothing references', () => {
     const repo = makeRepo();
     newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [['cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', 'ab'.repeat(32)]]);

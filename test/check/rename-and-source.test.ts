@@ -21,7 +21,7 @@ function renamePii(repo: TestRepo, opts: { environments: boolean }): void {
   if (opts.environments) for (const env of ['dev', 'staging', 'production']) repo.edit(`environments/${env}.yaml`, 'pii-scrubber:', 'pii-masker:');
 }
 
-describe('renaming a model', () => {
+describe('renaming a model', { timeout: 30_000 }, () => {
   it('is a rename, not deletions plus new versions, when every reference follows', () => {
     const repo = makeRepo();
     renamePii(repo, { environments: true });
@@ -63,7 +63,7 @@ describe('renaming a model', () => {
   });
 });
 
-describe('GitSource', () => {
+describe('GitSource', { timeout: 30_000 }, () => {
   it('reads the same registry at a commit as the working tree holds', () => {
     const repo = makeRepo();
     const fromGit = new GitSource(repo.dir, 'HEAD', { maxFileBytes: 1 << 20 }).entries();

@@ -12,7 +12,7 @@ const DROP_OTHER: [string, string] = ['labels: [greet, order, cancel_order, othe
 const ADD_LABEL: [string, string] = ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order, refund, other]'];
 const NEW_TOKENIZER: [string, string] = ['tokenizer: {name: byte-tokenizer, sha256: 85212ec527f609e6a30ef6348cdcfe87e5ec1ae844db83cf6df63b331c662e2f}', `tokenizer: {name: byte-tokenizer, sha256: ${'ef'.repeat(32)}}`];
 
-describe('semver bump of a new version', () => {
+describe('semver bump of a new version', { timeout: 30_000 }, () => {
   it('refuses a patch bump that hides a removed label, with the table in the message and the JSON', () => {
     const repo = makeRepo();
     const file = newVersion(repo, IC, '2.1.0', '2.1.1', [NEW_WEIGHTS, DROP_OTHER]);
