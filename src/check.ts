@@ -339,9 +339,14 @@ class Comparison {
     }
   }
 
-  /** End of a requires chain (nothing requires it): the stage that faces users, which takes no prereleases. */
+  /**
+   * End of a requires chain (nothing requires it): the stage that faces users, which takes no prereleases.
+   * Decided on the base's environments when it has any, so a pull request cannot add an environment
+   * requiring production just to let a prerelease in.
+   */
   private acceptsPrereleases(env: string): boolean {
-    return [...this.head.environments.values()].some((e) => e.requires === env);
+    const envs = this.base.environments.size > 0 ? this.base.environments : this.head.environments;
+    return [...envs.values()].some((e) => e.requires === env);
   }
 
   private compareEnvironments(): void {

@@ -139,6 +139,15 @@ describe('prereleases', { timeout: 30_000 }, () => {
     expect(errorsOf(r)[0]).toMatchObject({ file: PROD, field: 'models.pii-scrubber.canary.version', line: repo.lineOf(PROD, '1.5.0-rc.1') });
     expect(errorsOf(r)[0]!.message).toBe('pii-scrubber 1.5.0-rc.1 is a prerelease and cannot enter production (as canary): prereleases may only run in environments that another environment requires (dev, staging)');
   });
+
+  it('cannot open production to prereleases by adding an environment that requires it in the same change', () => {
+    const repo = withRc();
+    repo.edit(STAGING, 'pii-scrubber: 1.4.2', 'pii-scrubber: 1.5.0-rc.1');
+    repo.commitBase('rc in dev and staging');
+    repo.write('environments/after-prod.yaml', 'requires: production\nmodels:\n  pii-scrubber: 1.4.1\n');
+    repo.edit(PROD, 'pii-scrubber: 1.4.1', 'pii-scrubber:\n    version: 1.4.1\n    canary: {version: 1.5.0-rc.1, weight: 1%}');
+    expect(rules(repo.check())).toEqual(['prerelease-environment']);
+  });
 });
 
 describe('dependencies between models', { timeout: 30_000 }, () => {
