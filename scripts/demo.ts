@@ -8,6 +8,7 @@ import { formatDiagnostic } from '../src/diagnostics.ts';
 import { WorkingTreeSource } from '../src/registry-source.ts';
 import { validateRegistry } from '../src/validate.ts';
 import { main as cli } from '../src/cli/main.ts';
+import { demoCheck } from './demo-check.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const step = (n: number, title: string) => console.log(`\n\u001b[1m${n}. ${title}\u001b[0m`);
@@ -37,6 +38,13 @@ try {
   expectThat(result.errors === 4, `4 errors reported (got ${result.errors})`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+}
+
+step(4, 'Pull requests judged against main: semver, immutability, promotion through requires');
+try {
+  await demoCheck((line) => console.log(`   ${line}`));
+} catch (e) {
+  expectThat(false, `check demo: ${(e as Error).message}`);
 }
 
 console.log(failures === 0 ? '\ndemo finished: every step behaved as expected' : `\ndemo finished with ${failures} unexpected result(s)`);

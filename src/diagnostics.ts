@@ -39,7 +39,9 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = `${printable(d.file)}:${d.line}:${d.column}`;
   const tag = d.severity === 'warning' ? 'warning  ' : '';
-  const message = printable(d.message);
+  // Messages may span lines (the semver table); continuation lines are indented so none of them can
+  // pass for a diagnostic of its own. Every other control character is escaped.
+  const message = d.message.split('\n').map(printable).join('\n    ');
   return d.field === '' ? `${where}  ${tag}${message}` : `${where}  ${printable(d.field)}  ${tag}${message}`;
 }
 

@@ -145,3 +145,10 @@ describe('cross-file rules', () => {
     expect(r.diagnostics).toEqual([expect.objectContaining({ severity: 'warning', file: 'environments/production.yaml', rule: 'environment-deprecated' })]);
   });
 });
+
+describe('formatDiagnostic', () => {
+  it('indents the continuation lines of a multi-line message and escapes other control characters', () => {
+    const d = { file: 'a\u001b[2Jb.yaml', line: 3, column: 1, field: 'version', message: 'too small:\n  FIELD  NEEDS\nx.yaml:1:1  forged', rule: 'semver-bump', severity: 'error' as const };
+    expect(formatDiagnostic(d)).toBe('a\\u001b[2Jb.yaml:3:1  version  too small:\n      FIELD  NEEDS\n    x.yaml:1:1  forged');
+  });
+});

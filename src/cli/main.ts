@@ -1,6 +1,7 @@
 // model-gitops command line: a thin adapter that parses arguments and calls the core in src/.
 import { readFileSync } from 'node:fs';
 import { isUserError } from '../errors.ts';
+import { checkCommand } from './check.ts';
 import type { Command } from './command.ts';
 import { lsCommand } from './ls.ts';
 import { rollbackCommand } from './rollback.ts';
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   ls: lsCommand,
   rollback: rollbackCommand,
+  check: checkCommand,
 };
 
 function help(): string {

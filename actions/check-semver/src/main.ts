@@ -1,0 +1,104 @@
+// GitHub Action adapter over src/check.ts: inputs -> check -> annotations, job summary, outputs and
+// one pull-request comment that is found again by a hidden marker and updated in place.
+import { posix } from 'node:path';
+import * as core from '@actions/core';
+import * as github from '@actions/github';
+import { type CheckResult, bumpSummary, checkAgainstBase } from '../../../src/check.ts';
+import { bumpTable } from '../../../src/semver-bump.ts';
+
+export const MARKER = '<!-- model-gitops:check-semver -->';
+const MAX_COMMENT = 60_000; // GitHub refuses comments over 65,536 characters
+
+const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function report(r: CheckResult, repoDir: string): string {
+  const out: string[] = [MARKER, `## model-gitops check ${r.errors === 0 ? 'passed' : 'failed'}`, ''];
+  out.push(`Compared with \`${r.base.commit.slice(0, 12)}\` (${r.base.ref}): ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, ${r.errors} error${r.errors === 1 ? '' : 's'}, ${r.warnings} warning${r.warnings === 1 ? '' : 's'}.`, '');
+  if (r.diagnostics.length > 0) {
+    out.push('### Violations', '', '| | File | Rule | Problem |', '|---|---|---|---|');
+    for (const d of r.diagnostics) {
+      const first = d.message.split('\n')[0]!;
+      out.push(`| ${d.severity === 'error' ? 'error' : 'warning'} | \`${posix.join(repoDir, d.file)}:${d.line}\` | \`${d.rule}\` | ${esc(d.field ? `${d.field}: ${first}` : first)} |`);
+    }
+    out.push('');
+  }
+  const refused = r.semver.filter((v) => !v.ok && !v.duplicateOf);
+  for (const v of refused) {
+    out.push(`#### ${v.model} ${v.version}: ${v.actual} bump over ${v.previous}, needs ${v.required}`, '', '| Field | Change | Needs | Why |', '|---|---|---|---|');
+    for (const row of v.rows) out.push(`| \`${row.field}\` | ${esc(row.change)} | ${row.needs} | ${esc(row.why)} |`);
+    out.push('');
+  }
+  if (r.semver.length > 0) {
+    out.push('### New versions', '', '| Model | Version | Verdict |', '|---|---|---|');
+    for (const v of r.semver) out.push(`| ${v.model} | ${v.version} | ${v.ok ? '' : 'refused: '}${bumpSummary(v)} |`);
+    out.push('');
+  }
+  if (r.changes.length > 0) {
+    out.push('### Changes', '');
+    for (const c of r.changes.slice(0, 200)) out.push(`- ${c.description}`);
+    if (r.changes.length > 200) out.push(`- ... and ${r.changes.length - 200} more`);
+  }
+  let body = out.join('\n');
+  if (body.length > MAX_COMMENT) body = `${body.slice(0, MAX_COMMENT)}\n\n(report cut; the job summary and the \`report\` output hold everything)`;
+  return body;
+}
+
+async function upsertComment(token: string, body: string): Promise<number | undefined> {
+  const pr = github.context.payload.pull_request;
+  if (!pr) { core.info('not a pull_request event: no comment'); return undefined; }
+  const octokit = github.getOctokit(token);
+  const { owner, repo } = github.context.repo;
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: pr.number, per_page: 100 });
+  const mine = comments.find((c) => c.body?.includes(MARKER));
+  if (mine) {
+    await octokit.rest.issues.updateComment({ owner, repo, comment_id: mine.id, body });
+    core.info(`updated comment ${mine.id}`);
+    return mine.id;
+  }
+  const created = await octokit.rest.issues.createComment({ owner, repo, issue_number: pr.number, body });
+  core.info(`created comment ${created.data.id}`);
+  return created.data.id;
+}
+
+export async function run(): Promise<void> {
+  const repoDir = core.getInput('repo') || '.';
+  const base = core.getInput('base') || (github.context.payload.pull_request?.base?.sha as string | undefined) || '';
+  if (base === '') { core.setFailed('no base: set the `base` input or run on a pull_request event'); return; }
+  let result: CheckResult;
+  try {
+    result = checkAgainstBase(repoDir, base);
+  } catch (e) {
+    core.setFailed(e instanceof Error ? e.message : String(e));
+    return;
+  }
+  for (const d of result.diagnostics) {
+    const props = { file: posix.join(repoDir, d.file), startLine: d.line, startColumn: d.column, title: `model-gitops ${d.rule}${d.field ? `: ${d.field}` : ''}` };
+    if (d.severity === 'error') core.error(d.message, props);
+    else core.warning(d.message, props);
+  }
+  const body = report(result, repoDir);
+  await core.summary.addRaw(body.replace(MARKER, '')).write();
+  core.setOutput('result', result.errors === 0 ? 'pass' : 'fail');
+  core.setOutput('errors', result.errors);
+  core.setOutput('warnings', result.warnings);
+  core.setOutput('changes', result.changes.length);
+  core.setOutput('report', JSON.stringify(result));
+  let commentId: number | undefined;
+  if (core.getInput('comment') === 'true') {
+    try {
+      commentId = await upsertComment(core.getInput('github-token'), body);
+    } catch (e) {
+      // Tokens of pull requests from forks are read-only; the annotations and summary still stand.
+      core.warning(`could not write the pull-request comment: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  core.setOutput('comment-id', commentId ?? '');
+  if (result.errors > 0) {
+    const failing = result.semver.filter((v) => !v.ok && !v.duplicateOf);
+    core.info(failing.map((v) => `${v.model} ${v.version}:\n${bumpTable(v.rows)}`).join('\n'));
+    core.setFailed(`${result.errors} violation${result.errors === 1 ? '' : 's'} against ${base.slice(0, 12)}`);
+  }
+}
+
+// No top-level await: the bundle may be loaded as CommonJS.
+run().catch((e: unknown) => core.setFailed(e instanceof Error ? (e.stack ?? e.message) : String(e)));

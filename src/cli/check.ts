@@ -1,0 +1,50 @@
+import { type CheckResult, bumpSummary, checkAgainstBase } from '../check.ts';
+import { formatDiagnostic } from '../diagnostics.ts';
+import { UserError } from '../errors.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
+import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { bold, dim, green, printJson, red, yellow } from './output.ts';
+
+const usage = 'model-gitops check --base <git ref> [--repo DIR] [--json] [--max-file-bytes N]';
+
+const MARK: Record<string, string> = { 'version-added': '+', 'version-deleted': '-', 'model-added': '+', 'model-deleted': '-', 'environment-added': '+', 'environment-deleted': '-', 'version-edited': '~', 'model-card-edited': '~' };
+
+/** The human report: changes, then the verdict on each new version, then the diagnostics. */
+export function formatCheck(r: CheckResult): string {
+  const out: string[] = [];
+  out.push(bold(`changes against ${r.base.ref} (${r.base.commit.slice(0, 12)}):`));
+  if (r.changes.length === 0) out.push(dim('  none'));
+  for (const c of r.changes) out.push(`  ${MARK[c.kind] ?? '>'} ${c.description}`);
+  if (r.semver.length > 0) {
+    out.push('', bold('new versions:'));
+    for (const v of r.semver) out.push(`  ${v.model} ${v.version}: ${v.ok ? bumpSummary(v) : red(bumpSummary(v))}`);
+  }
+  if (r.diagnostics.length > 0) out.push('');
+  for (const d of r.diagnostics) out.push(d.severity === 'error' ? formatDiagnostic(d) : yellow(formatDiagnostic(d)));
+  out.push('');
+  if (r.errors === 0) out.push(`${green('ok')}  ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}${r.warnings ? dim(`, ${r.warnings} warnings`) : ''}`);
+  else out.push(`${red(bold(`${r.errors} error${r.errors === 1 ? '' : 's'}`))}${r.warnings ? `, ${r.warnings} warnings` : ''}  ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}`);
+  if (r.baseProblems > 0) out.push(dim(`note: ${r.baseProblems} problem(s) on the base itself; files that did not load there are treated as new`));
+  return out.join('\n');
+}
+
+export const checkCommand: Command = {
+  summary: 'compare the registry with a base commit: immutability, semver bumps, deletions, dependencies, promotion',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      base: { type: 'string' },
+      repo: { type: 'string', default: '.' },
+      json: { type: 'boolean', default: false },
+      'max-file-bytes': { type: 'string' },
+    }, usage);
+    if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
+    if (values.base === undefined) throw new UserError(`--base is required\nusage: ${usage}`);
+    const maxFileBytes = values['max-file-bytes'] === undefined ? DEFAULT_MAX_FILE_BYTES : Number(values['max-file-bytes']);
+    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes <= 0) throw new UserError('--max-file-bytes must be a positive whole number');
+    const result = checkAgainstBase(values.repo, values.base, { maxFileBytes });
+    if (values.json) printJson({ ok: result.errors === 0, ...result });
+    else console.log(formatCheck(result));
+    return result.errors === 0 ? EXIT.ok : EXIT.violations;
+  },
+};
