@@ -3,11 +3,13 @@ import { readFileSync } from 'node:fs';
 import { isUserError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { lsCommand } from './ls.ts';
+import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   ls: lsCommand,
+  serve: serveCommand,
 };
 
 function help(): string {
