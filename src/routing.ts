@@ -103,25 +103,56 @@ function feedBytes(s: HashState, bytes: Uint8Array): HashState {
   return { h, tail, tailBits, length };
 }
 
-/** Bucket of `key` continuing from a precomputed prefix state ("seed:model:"), without allocating
- * for ASCII keys. The first non-ASCII code unit sends the rest of the key through Buffer's encoder,
- * which is exact because splitting before a non-ASCII unit never splits a UTF-8 sequence. */
-function bucketFrom(p: HashState, key: string): number {
+/** Hash of prefix + UTF-8(key), continuing from a precomputed prefix state ("seed:model:"), without
+ * allocating for ASCII keys. The first non-ASCII code unit sends the rest of the key through Buffer's
+ * encoder, which is exact because splitting before a non-ASCII unit never splits a UTF-8 sequence. */
+// Not a closure inside hashFrom: capturing its mutable locals would move them off the stack.
+function hashRest(h: number, tail: number, tailBits: number, length: number, rest: string): number {
+  const s = feedBytes({ h, tail, tailBits, length }, Buffer.from(rest, 'utf8'));
+  return finish(s.h, s.tail, s.tailBits, s.length);
+}
+
+function hashFrom(p: HashState, key: string): number {
   let h = p.h;
   let tail = p.tail;
   let tailBits = p.tailBits;
   const n = key.length;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // Complete the block the prefix left open, one byte at a time...
+  for (; tailBits !== 0 && i < n; i++) {
     const c = key.charCodeAt(i);
-    if (c >= 0x80) {
-      const s = feedBytes({ h, tail, tailBits, length: p.length + i }, Buffer.from(key.slice(i), 'utf8'));
-      return finish(s.h, s.tail, s.tailBits, s.length) % BUCKETS;
-    }
+    if (c >= 0x80) return hashRest(h, tail, tailBits, p.length + i, key.slice(i));
     tail |= c << tailBits;
     tailBits += 8;
     if (tailBits === 32) { h = mixBlock(h, tail); tail = 0; tailBits = 0; }
   }
-  return finish(h, tail, tailBits, p.length + n) % BUCKETS;
+  // ...then whole 4-byte blocks while the characters are ASCII (one byte each)...
+  for (; i + 4 <= n; i += 4) {
+    const c0 = key.charCodeAt(i);
+    const c1 = key.charCodeAt(i + 1);
+    const c2 = key.charCodeAt(i + 2);
+    const c3 = key.charCodeAt(i + 3);
+    if ((c0 | c1 | c2 | c3) >= 0x80) break;
+    h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
+  }
+  // ...and the rest byte by byte; the first non-ASCII unit hands over to the UTF-8 encoder.
+  for (; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) return hashRest(h, tail, tailBits, p.length + i, key.slice(i));
+    tail |= c << tailBits;
+    tailBits += 8;
+    if (tailBits === 32) { h = mixBlock(h, tail); tail = 0; tailBits = 0; }
+  }
+  return finish(h, tail, tailBits, p.length + n);
+}
+
+const bucketFrom = (p: HashState, key: string): number => hashFrom(p, key) % BUCKETS;
+
+const EMPTY: HashState = { h: 0, tail: 0, tailBits: 0, length: 0 };
+
+/** MurmurHash3_x86_32 (seed 0) of a string's UTF-8 bytes, without allocating for ASCII strings. */
+export function murmur3Utf8(s: string): number {
+  return hashFrom(EMPTY, s);
 }
 
 // ---- Router --------------------------------------------------------------------------------------
@@ -184,7 +215,7 @@ export function createRouter(manifest: Manifest, environment: string, options: R
     const overrides = new Map<string, RouteDecision>();
     for (const v of [d.version, ...(d.canary ? [d.canary.version] : []), ...(d.rollbackWindow ?? [])]) overrides.set(v, decision(v, 'override'));
     routes.set(model, {
-      prefix: feedBytes({ h: 0, tail: 0, tailBits: 0, length: 0 }, Buffer.from(`${seed}:${model}:`, 'utf8')),
+      prefix: feedBytes(EMPTY, Buffer.from(`${seed}:${model}:`, 'utf8')),
       threshold: d.canary ? canaryThreshold(d.canary.weight) : 0,
       champion,
       canary,

@@ -1,45 +1,17 @@
 // Shared by the gateway suites: a manifest over the demo models, demo weights on disk, a loopback
 // HTTP client, and a loader wrapper that records what the gateway does with each version.
 import { request as httpRequest, Agent } from 'node:http';
-import { DEMO_VERSIONS, demoFiles, sha256, writeDemoWeights } from '../../scripts/demo-weights.ts';
+import { writeDemoWeights } from '../../scripts/demo-weights.ts';
 import type { LoadedModel, Loader } from '../../src/gateway/index.ts';
-import type { Manifest, ManifestDeployment, ManifestVersion } from '../../src/manifest.ts';
 import { tempDir } from '../helpers.ts';
+
+export { demoEntry, demoManifest } from './demo-manifest.ts';
 
 let weights: string | undefined;
 /** Demo weights written once per test file: <dir>/<model>/<version>/. */
 export function demoWeightsDir(): string {
   if (!weights) { weights = tempDir('mg-weights-'); writeDemoWeights(weights); }
   return weights;
-}
-
-export function demoEntry(model: string, version: string): ManifestVersion {
-  const v = DEMO_VERSIONS.find((d) => d.model === model && d.version === version);
-  if (!v) throw new Error(`no demo version ${model}@${version}`);
-  const files = Object.entries(demoFiles(v)).map(([path, bytes]) => ({ path, sha256: sha256(bytes), size: bytes.length }));
-  return {
-    files,
-    interface: { inputs: [{ name: 'text', dtype: 'string' }], outputs: [{ name: 'label', dtype: 'string', labels: v.labels }] },
-    architecture: { family: v.family, format: 'safetensors' },
-    lineageDigest: `sha256:${'0'.repeat(64)}`,
-  };
-}
-
-/** A manifest whose environment `env` runs `deployments`; every demo version has an entry. */
-export function demoManifest(deployments: Record<string, ManifestDeployment>, options: { sequence?: number; env?: string; extraVersions?: Record<string, Record<string, ManifestVersion>> } = {}): Manifest {
-  const models: Manifest['models'] = {};
-  for (const v of DEMO_VERSIONS) (models[v.model] ??= { versions: {} }).versions[v.version] = demoEntry(v.model, v.version);
-  for (const [m, vs] of Object.entries(options.extraVersions ?? {})) (models[m] ??= { versions: {} }).versions = { ...models[m]!.versions, ...vs };
-  return {
-    schemaVersion: 1,
-    sequence: options.sequence ?? 1,
-    publishedAt: '2026-11-24T10:00:00.000Z',
-    expiresAt: '2026-12-01T10:00:00.000Z',
-    source: { repository: 'acme/models', commit: 'a'.repeat(40) },
-    layout: { blob: 'blobs/sha256/{sha256}', index: 'indexes/sha256/{sha256}.json' },
-    environments: { [options.env ?? 'production']: { models: deployments } },
-    models,
-  };
 }
 
 export interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }

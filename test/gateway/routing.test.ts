@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BUCKETS, RoutingError, createRouter, murmur3_32, routingBucket } from '../../src/routing.ts';
+import { BUCKETS, RoutingError, createRouter, murmur3Utf8, murmur3_32, routingBucket } from '../../src/routing.ts';
 import { NODE, ROOT } from '../helpers.ts';
 import { demoManifest } from './helpers.ts';
 
@@ -67,6 +67,7 @@ describe('router', () => {
       const len = Math.floor(rand() * 20);
       for (let j = 0; j < len; j++) key += chars[Math.floor(rand() * chars.length)];
       expect(r.bucket(M, key)).toBe(routingBucket('s3cr3t-é', M, key));
+      expect(murmur3Utf8(key)).toBe(murmur3_32(Buffer.from(key, 'utf8')));
     }
   });
 
