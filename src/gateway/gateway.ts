@@ -533,6 +533,8 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     });
     req.on('end', resolve);
     req.on('error', reject);
+    // A client that disconnects mid-body must not leave this promise (and its request) pending.
+    req.on('close', () => { if (!req.complete) reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body')); });
   });
   if (tooLarge) throw new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`);
   try {

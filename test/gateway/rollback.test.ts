@@ -40,7 +40,7 @@ const championKeys = keys.filter((k) => router.route(M, k).reason === 'champion'
 
 describe('automated canary rollback', () => {
   it('rolls a failing canary back after exactly failureLimit failures; the next requests go to the champion', async () => {
-    const { url, agent, events, logLines, predict } = await start(canaryManifest());
+    const { gw, url, agent, events, logLines, predict } = await start(canaryManifest());
     const statuses: string[] = [];
     // Interleave champion traffic: it must neither count nor be disturbed.
     for (let i = 0; i < 10; i++) {
@@ -71,6 +71,12 @@ describe('automated canary rollback', () => {
     const o = await send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('x'), { 'x-model-version': '2.1.0' });
     expect(o.status).toBe(400);
     expect(o.json.error.code).toBe('rolled-back');
+
+    // An operator may clear the rollback by hand: the canary takes traffic again, with a new window.
+    expect(gw.clearRollback(M)).toBe(true);
+    expect(gw.clearRollback(M)).toBe(false);
+    expect((await predict(canaryKeys[0]!)).status).toBe(502);
+    expect((await send(agent, 'GET', `${url}/status`)).json.models[M].canary).toMatchObject({ state: 'active', window: { requests: 1, failures: 1 } });
   });
 
   it('persists the rollback: a restart does not resume the canary until a new manifest changes it', async () => {
