@@ -1,4 +1,5 @@
 import { Agent } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FolderSource, type Gateway, bagOfBytesLoader, createGateway } from '../../src/gateway/index.ts';
 import { demoManifest, demoEntry, demoWeightsDir, parseMetrics, predictBody, recordingLoader, send } from './helpers.ts';
@@ -192,6 +193,14 @@ describe('gateway predictions', () => {
       expect(r.json.error.code).toBe(code);
       expect(r.json.error.message).toMatch(message);
     }
+    // A client that promises 1000 bytes, sends 10 and hangs up.
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(Number(new URL(url).port), '127.0.0.1', () => {
+        sock.write(`POST /v1/models/${M}/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs":`);
+        setTimeout(() => { sock.destroy(); resolve(); }, 50);
+      });
+      sock.on('error', reject);
+    });
     expect((await send(agent, 'GET', `${url}/healthz`)).status).toBe(200);
     expect((await post(`/v1/models/${M}/predict`, predictBody('still fine'))).status).toBe(200);
     const models = (await send(agent, 'GET', `${url}/v1/models`)).json;
