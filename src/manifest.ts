@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { canonicalJson } from './canonical-json.ts';
 import type { Registry } from './registry.ts';
-import type { VersionCard } from './registry-types.ts';
+import type { RolloutSpec, VersionCard } from './registry-types.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 /** Store keys are derived from a file's sha256 with these templates, so the manifest need not repeat them. */
@@ -30,6 +30,8 @@ export interface ManifestDeployment {
   version: string;
   canary?: { version: string; weight: number };
   rollbackWindow?: string[];
+  /** The automated rollback rule; maxErrorRate in percent, like canary weights. */
+  rollout?: { maxErrorRate?: number; maxP99LatencyRatio?: number; failureLimit?: number; minRequests?: number };
 }
 
 export interface Manifest {
@@ -63,6 +65,11 @@ export function lineageDigest(card: VersionCard): string {
   return `sha256:${createHash('sha256').update(canonicalJson(card.lineage)).digest('hex')}`;
 }
 
+function manifestRollout(r: RolloutSpec): NonNullable<ManifestDeployment['rollout']> {
+  const { maxErrorRate, ...rest } = r;
+  return { ...(maxErrorRate !== undefined ? { maxErrorRate: Number(maxErrorRate.slice(0, -1)) } : {}), ...rest };
+}
+
 export function buildManifest(reg: Registry, header: ManifestHeader, options: BuildOptions = {}): Manifest {
   const hasIndex = options.hasIndex ?? defaultHasIndex;
   const environments: Manifest['environments'] = {};
@@ -79,6 +86,7 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
         version: d.version,
         ...(d.canary ? { canary: { version: d.canary.version, weight: Number(d.canary.weight.slice(0, -1)) } } : {}),
         ...(d.rollbackWindow.length ? { rollbackWindow: [...d.rollbackWindow] } : {}),
+        ...(d.rollout ? { rollout: manifestRollout(d.rollout) } : {}),
       };
       need(model, d.version);
       if (d.canary) need(model, d.canary.version);

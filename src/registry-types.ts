@@ -53,7 +53,11 @@ export interface Deployment {
   version: string;
   canary?: { version: string; weight: string };
   rollbackWindow: string[];
+  rollout?: RolloutSpec;
 }
+
+/** When a gateway rolls a canary back on its own (see src/gateway/rollout.ts for the exact rules). */
+export interface RolloutSpec { maxErrorRate?: string; maxP99LatencyRatio?: number; failureLimit?: number; minRequests?: number }
 
 export interface EnvironmentFile {
   description?: string;
@@ -84,7 +88,7 @@ export interface ModelEntry {
 
 export function normaliseDeployment(d: string | Deployment): Deployment {
   if (typeof d === 'string') return { version: d, rollbackWindow: [] };
-  return { version: d.version, ...(d.canary ? { canary: d.canary } : {}), rollbackWindow: d.rollbackWindow ?? [] };
+  return { version: d.version, ...(d.canary ? { canary: d.canary } : {}), rollbackWindow: d.rollbackWindow ?? [], ...(d.rollout ? { rollout: d.rollout } : {}) };
 }
 
 /** Every version an environment entry names: champion, canary, rollback targets. */

@@ -5,6 +5,7 @@ import { checkCommand } from './check.ts';
 import type { Command } from './command.ts';
 import { lsCommand } from './ls.ts';
 import { rollbackCommand } from './rollback.ts';
+import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   ls: lsCommand,
   rollback: rollbackCommand,
   check: checkCommand,
+  serve: serveCommand,
 };
 
 function help(): string {

@@ -1,0 +1,6 @@
+// The gateway's public surface: `model-gitops serve` and anything embedding a gateway import from here.
+export { Gateway, HttpError, createGateway, type ApplyResult, type GatewayEvent, type GatewayOptions } from './gateway.ts';
+export { InputError, bagOfBytesLoader, defaultLoaderFor, openAIProxyLoader, type ClassifierOutput, type LoadedModel, type Loader, type OpenAIKind, type ProxyOptions } from './loaders.ts';
+export { FolderSource, type VersionSource } from './source.ts';
+export { CanaryTracker, DEFAULT_MIN_REQUESTS, StateStore, VersionWindow, evaluate, type GatewayState, type RollbackRecord, type RolloutRule } from './rollout.ts';
+export { Histogram, LATENCY_BOUNDS, VersionMetrics, renderPrometheus } from './metrics.ts';

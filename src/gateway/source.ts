@@ -1,0 +1,38 @@
+// Where a version's files come from. The gateway only needs a folder holding them; the edge-sync
+// engine will implement this over the store. FolderSource serves tests and the demo.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ManifestVersion } from '../manifest.ts';
+
+export interface VersionSource {
+  /** A local folder holding the version's files, verified against `entry`. */
+  materialize(model: string, version: string, entry: ManifestVersion): Promise<string>;
+}
+
+/** `<root>/<model>/<version>/`. By default every file's size and sha256 are checked against the
+ * manifest entry, so a stale or tampered folder is never loaded. */
+export class FolderSource implements VersionSource {
+  readonly root: string;
+  readonly verify: boolean;
+  constructor(root: string, options: { verify?: boolean } = {}) {
+    this.root = root;
+    this.verify = options.verify ?? true;
+  }
+
+  async materialize(model: string, version: string, entry: ManifestVersion): Promise<string> {
+    const dir = join(this.root, model, version);
+    if (!this.verify) return dir;
+    for (const f of entry.files) {
+      const p = join(dir, f.path);
+      const size = await stat(p).then((s) => s.size, () => { throw new Error(`${model}@${version}: ${p} is missing`); });
+      if (size !== f.size) throw new Error(`${model}@${version}: ${f.path} is ${size} bytes, the manifest says ${f.size}`);
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(p)) hash.update(chunk as Buffer);
+      const hex = hash.digest('hex');
+      if (hex !== f.sha256) throw new Error(`${model}@${version}: ${f.path} has sha256 ${hex}, the manifest says ${f.sha256}`);
+    }
+    return dir;
+  }
+}
