@@ -2,8 +2,8 @@
 // Content-Range, the same ETag as the object had, and exactly the asked number of bytes. Anything else
 // is discarded (never spliced into a file) and retried with backoff, or reported to the caller, who
 // falls back to a whole download. Whole downloads resume after an interruption with Range + If-Range.
-import { createReadStream } from 'node:fs';
-import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, ftruncateSync, writeFileSync } from 'node:fs';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,22 +133,24 @@ export async function downloadWhole(ctx: FetchContext, key: string, size: number
     try { have = (await stat(partial)).size; } catch { have = 0; }
     if (!meta?.etag || meta.size !== size || have > size) have = 0; // nothing to resume from safely
     if (have === size && size > 0) return;
-    const r = await ctx.source.get(key, {
-      ...(have > 0 ? { range: [have, size] as [number, number], ifRange: meta!.etag! } : {}),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
+    // Opened before the request, and nothing awaited between the answer and reading its body: a
+    // body that errors while unread loses its buffered bytes, and with them what we could resume.
     const fh = await open(partial, have > 0 ? 'r+' : 'w');
     try {
+      const r = await ctx.source.get(key, {
+        ...(have > 0 ? { range: [have, size] as [number, number], ifRange: meta!.etag! } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
       if (r.status === 206) {
         const cr = r.contentRange;
         if (have === 0 || !cr || cr.start !== have || cr.end !== size || (cr.total !== undefined && cr.total !== size)) {
           discard(r);
-          await fh.truncate(0);
+          ftruncateSync(fh.fd, 0);
           throw new TransientError('bad-content-range', `${key}: wrong Content-Range on resume; starting over`);
         }
         if (r.etag !== meta?.etag) {
           discard(r);
-          await fh.truncate(0);
+          ftruncateSync(fh.fd, 0);
           throw new TransientError('changed', `${key}: ETag changed since the partial download (${meta?.etag} -> ${r.etag}); starting over`);
         }
         await streamInto(ctx, r.body, fh, have, size - have, key);
@@ -157,8 +159,10 @@ export async function downloadWhole(ctx: FetchContext, key: string, size: number
           discard(r);
           throw new VerificationError(`${key} at ${ctx.source.description} is ${r.size} bytes; the manifest says ${size}`);
         }
-        await fh.truncate(0);
-        await writeFile(metaPath, JSON.stringify({ ...(r.etag ? { etag: r.etag } : {}), size } satisfies PartialMeta));
+        // A whole body (first try, or the answer to a resume whose object changed): from byte 0, and
+        // the old bytes go first so nothing of them can be mistaken for this object's.
+        ftruncateSync(fh.fd, 0);
+        writeFileSync(metaPath, JSON.stringify({ ...(r.etag ? { etag: r.etag } : {}), size } satisfies PartialMeta));
         await streamInto(ctx, r.body, fh, 0, size, key);
       }
     } finally {

@@ -112,8 +112,6 @@ export class HttpSource implements BlobSource {
       let response: http.IncomingMessage | undefined;
       const req = lib.request(url, { method, headers: { ...this.headers, ...headers, 'accept-encoding': 'identity' }, agent, ...(signal ? { signal } : {}) }, (res) => {
         response = res;
-        // Surface body errors as TransientErrors to whoever reads the body.
-        res.on('aborted', () => res.destroy(new TransientError('short-body', `connection closed mid-body: ${url.href}`)));
         resolve(res);
       });
       // Socket inactivity for idleTimeoutMs, while waiting for headers or mid-body, is a stall.
