@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import { isUserError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { lsCommand } from './ls.ts';
+import { statusCommand, syncCommand } from './sync.ts';
 import { validateCommand } from './validate.ts';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   ls: lsCommand,
+  sync: syncCommand,
+  status: statusCommand,
 };
 
 function help(): string {
@@ -20,7 +23,7 @@ function help(): string {
     '',
     ...names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`),
     '',
-    'exit codes: 0 success, 1 the registry has violations, 2 usage or I/O error',
+    'exit codes: 0 success, 1 the registry has violations (sync: verification failed), 2 usage or I/O error, 3 network failure after retries (sync)',
   ].join('\n');
 }
 

@@ -92,3 +92,19 @@ export class SourceManifestProvider implements ManifestProvider {
     return { changed: true, manifest: m, bytes: r.bytes };
   }
 }
+
+/**
+ * How `--trust <root.json>` becomes a ManifestProvider: the trust layer (TUF) registers a factory;
+ * without one, `--trust` is refused rather than silently ignored.
+ */
+export type TrustProviderFactory = (o: { trustRoot: string; source: BlobSource; key: string; dir: string; accepted?: AcceptedManifest }) => ManifestProvider | Promise<ManifestProvider>;
+
+let trustFactory: TrustProviderFactory | undefined;
+
+export function setTrustProviderFactory(f: TrustProviderFactory | undefined): void {
+  trustFactory = f;
+}
+
+export function getTrustProviderFactory(): TrustProviderFactory | undefined {
+  return trustFactory;
+}

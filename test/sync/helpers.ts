@@ -1,6 +1,7 @@
 // Test helpers for edge sync: a store folder with real safetensors files and index objects, a real
 // HTTP server on 127.0.0.1 that serves it (Range, If-Range, If-None-Match) and misbehaves on demand,
 // and a check that `current/` holds exactly a manifest version's bytes.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -10,7 +11,7 @@ import type { Manifest, ManifestFile } from '../../src/manifest.ts';
 import { STORE_LAYOUT, blobKey, indexKey } from '../../src/manifest.ts';
 import { buildSafetensorsIndex } from '../../src/sync/safetensors.ts';
 import { safetensorsBytes } from '../../scripts/demo-weights.ts';
-import { tempDir } from '../helpers.ts';
+import { ROOT, tempDir } from '../helpers.ts';
 
 export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -196,3 +197,18 @@ function walk(d: string): string[] {
 }
 
 export const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
+
+export interface Run { status: number | null; stdout: string; stderr: string }
+
+/** Runs the real CLI in a child process without blocking this process (the test server lives here). */
+export function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'model-gitops.js'), ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (status) => { clearTimeout(timer); resolvePromise({ status, stdout, stderr }); });
+  });
+}
