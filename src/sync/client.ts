@@ -54,7 +54,7 @@ export async function pollAndSync(o: Omit<SyncOptions, 'manifest'> & { provider:
       manifest = local.manifest;
       // Keep a refreshed validator (same content, new ETag) for the next poll.
       const accepted = o.provider.accepted?.();
-      if (accepted && accepted.etag !== local.accepted.etag) {
+      if (accepted && (accepted.etag !== local.accepted.etag || accepted.location !== local.accepted.location)) {
         const { state } = await readState(o.dir);
         state.manifest = accepted;
         await writeState(o.dir, state);

@@ -238,7 +238,10 @@ class Syncer {
         try {
           this.bytesPlanned -= plan.localBytes;
           await assembleDelta(this.ctx, key, f.size, index, plan, partial);
-          if (await this.tryCommit(f, partial, index)) {
+          // Tensors copied from proven local bytes need no second hash: if the whole file matches its
+          // sha256, the bytes at their offsets are the ones we copied.
+          const copied = new Set(plan.local.map((l) => l.start));
+          if (await this.tryCommit(f, partial, index, copied)) {
             this.bytesReused += plan.localBytes;
             this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'delta', bytesFetched: this.ctx.stats.bytesFetched - before, bytesReused: plan.localBytes });
             return;
@@ -283,26 +286,29 @@ class Syncer {
    * If `partial` holds exactly the manifest's bytes, moves it into the cache (read-only) and records
    * the tensor ranges proven by the same read. Returns false, leaving the partial, otherwise.
    */
-  private async tryCommit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined): Promise<boolean> {
+  private async tryCommit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined, copied = new Set<number>()): Promise<boolean> {
     try {
       if ((await stat(partial)).size !== f.size) return false;
     } catch {
       return false;
     }
     const tensors = index?.tensors ?? [];
-    const h = await hashFile(partial, tensors);
+    const toHash = tensors.filter((t) => !copied.has(t.start));
+    const h = await hashFile(partial, toHash);
     if (h.sha256 !== f.sha256 || h.size !== f.size) return false;
+    const hashed = new Map(toHash.map((t, i) => [t.start, h.proven[i]!]));
+    const proven = tensors.map((t) => copied.has(t.start) || hashed.get(t.start) === true);
     crashPoint('after-staging-verify');
     if (index) {
-      const proven: ProvenIndex = { tensors: tensors.filter((_, i) => h.proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })) };
-      await writeFileAtomic(this.p.index(f.sha256), JSON.stringify(proven));
+      const record: ProvenIndex = { tensors: tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })) };
+      await writeFileAtomic(this.p.index(f.sha256), JSON.stringify(record));
     }
     await chmod(partial, 0o444);
     await rename(partial, this.p.blob(f.sha256));
     await fsyncDir(this.p.blobs);
     await rm(`${partial}.json`, { force: true });
     if (this.localTensors && index) {
-      for (const t of tensors.filter((_, i) => h.proven[i])) if (!this.localTensors.has(t.sha256)) this.localTensors.set(t.sha256, { path: this.p.blob(f.sha256), start: t.start, end: t.end });
+      for (const t of tensors.filter((_, i) => proven[i])) if (!this.localTensors.has(t.sha256)) this.localTensors.set(t.sha256, { path: this.p.blob(f.sha256), start: t.start, end: t.end });
     }
     return true;
   }

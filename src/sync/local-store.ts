@@ -14,7 +14,8 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 
 export interface ModelState { active?: string; history: string[]; lastError?: string }
-export interface AcceptedManifest { sequence: number; sha256: string; expiresAt: string; etag?: string; acceptedAt?: string }
+/** `etag` is the validator of the manifest at `location` (source + key), for conditional polls. */
+export interface AcceptedManifest { sequence: number; sha256: string; expiresAt: string; etag?: string; location?: string; acceptedAt?: string }
 export interface SyncState {
   schema: 1;
   environment?: string;

@@ -56,7 +56,10 @@ export class SourceManifestProvider implements ManifestProvider {
     const key = this.o.key ?? 'manifest.json';
     const now = (this.o.now ?? (() => new Date()))();
     const ctx = { source: this.o.source, retry: this.o.retry ?? DEFAULT_RETRY, stats: { bytesFetched: 0, requests: 0, retries: 0 }, ...(signal ? { signal } : {}) };
-    const r = await withRetry(ctx, key, () => this.o.source.getConditional(key, this.current?.etag, { maxBytes: this.o.maxBytes ?? 16 << 20, ...(signal ? { signal } : {}) }));
+    const location = `${this.o.source.description}${key}`;
+    // An ETag only validates the URL it came from: a device pointed elsewhere fetches the body.
+    const etag = this.current?.location === undefined || this.current.location === location ? this.current?.etag : undefined;
+    const r = await withRetry(ctx, key, () => this.o.source.getConditional(key, etag, { maxBytes: this.o.maxBytes ?? 16 << 20, ...(signal ? { signal } : {}) }));
     if (r.notModified) {
       // A server that keeps answering 304 cannot keep a device on an expired manifest (freeze attack).
       if (this.current && new Date(this.current.expiresAt) <= now) throw new VerificationError(`the manifest (sequence ${this.current.sequence}) expired at ${this.current.expiresAt} and the source offers nothing newer`);
@@ -83,12 +86,12 @@ export class SourceManifestProvider implements ManifestProvider {
     // sha256 '' means the device lost its copy: the sequence floor still holds, the same sequence is re-accepted.
     if (prev && m.sequence === prev.sequence && prev.sha256 !== '') {
       if (sha256 !== prev.sha256) throw new VerificationError(`manifest sequence ${m.sequence} has different content from the one accepted before: refused`);
-      this.current = { ...prev, ...(r.etag ? { etag: r.etag } : {}) };
+      this.current = { ...prev, location, ...(r.etag ? { etag: r.etag } : {}) };
       if (new Date(prev.expiresAt) <= now) throw new VerificationError(`the manifest (sequence ${prev.sequence}) expired at ${prev.expiresAt} and the source offers nothing newer`);
       return { changed: false };
     }
     if (new Date(m.expiresAt) <= now) throw new VerificationError(`manifest sequence ${m.sequence} expired at ${m.expiresAt}: refused (freeze)`);
-    this.current = { sequence: m.sequence, sha256, expiresAt: m.expiresAt, ...(r.etag ? { etag: r.etag } : {}), acceptedAt: now.toISOString() };
+    this.current = { sequence: m.sequence, sha256, expiresAt: m.expiresAt, location, ...(r.etag ? { etag: r.etag } : {}), acceptedAt: now.toISOString() };
     return { changed: true, manifest: m, bytes: r.bytes };
   }
 }

@@ -158,6 +158,18 @@ describe('manifest polling', () => {
     expect(server.log.at(-1)).toMatchObject({ status: 304, bodyBytes: 0, ifNoneMatch: p.accepted()!.etag });
   });
 
+  it('sends an ETag only to the URL it came from', async () => {
+    const { store, server, p } = await provider();
+    store.manifest(5, { m: '1.0.0' });
+    await p.poll();
+    store.put('other.json', store.manifest(6, { m: '1.0.0' }, { write: false }).bytes);
+    const other = new HttpSource(server.url);
+    cleanup.push(() => other.close());
+    const moved = new SourceManifestProvider({ source: other, key: 'other.json', accepted: p.accepted()! });
+    expect(await moved.poll()).toMatchObject({ changed: true, manifest: { sequence: 6 } });
+    expect(server.log.at(-1)!.ifNoneMatch).toBeUndefined();
+  });
+
   it('refuses an older sequence (rollback) and a different manifest with the same sequence', async () => {
     const { store, p } = await provider();
     store.manifest(5, { m: '1.0.0' });
