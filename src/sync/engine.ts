@@ -130,8 +130,10 @@ class Syncer {
     const errors: Error[] = [];
     // Plan: which files are missing from the cache, and is there room for them?
     const missing = new Map<string, ManifestFile>();
+    const current = new Set<Target>();
     for (const t of targets) {
-      const needed = await this.upToDate(t) ? [] : await this.missingFiles(t.files);
+      if (await this.upToDate(t)) current.add(t);
+      const needed = current.has(t) ? [] : await this.missingFiles(t.files);
       for (const f of needed) missing.set(f.sha256, f);
       this.emit({ type: 'plan', model: t.model, ...(t.active ? { from: t.active } : {}), to: t.version, role: t.role, files: needed.length, bytesToFetch: needed.reduce((n, f) => n + f.size, 0) });
     }
@@ -141,7 +143,7 @@ class Syncer {
     for (const t of targets) {
       const outcome: ModelOutcome = { model: t.model, version: t.version, role: t.role, ...(t.active ? { previous: t.active } : {}), changed: false };
       try {
-        if (!(await this.upToDate(t))) {
+        if (!current.has(t)) {
           for (const f of t.files) await this.ensureBlob(t.model, f);
           await this.materialize(t);
           await this.activate(t);
