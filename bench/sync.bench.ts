@@ -5,7 +5,7 @@
 //   - the cost of an unchanged poll (goal: one 304, no body).
 // `node bench/sync.bench.ts [tensors] [MiB per tensor]` (default 40 x 7.5 MiB). Needs rsync for the peer.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync, statSync, linkSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,15 +50,11 @@ function writeModel(path: string, seedFor: (i: number) => number) {
   return { sha256: whole.digest('hex'), size: head.length + TENSORS * TENSOR_BYTES, index: { format: 'safetensors', headerSize: head.length, tensors } };
 }
 
-/** Incompressible, like real weights, and reproducible: AES-CTR-quality bytes from randomFill seeded by a hash chain. */
+/** Incompressible like real weights, and reproducible: the AES-256-CTR keystream of a seed-derived key. */
 function fillSeeded(buf: Buffer, seed: number): void {
-  let block = createHash('sha256').update(`seed-${seed}`).digest();
-  for (let o = 0; o < buf.length; o += 32) {
-    block.copy(buf, o, 0, Math.min(32, buf.length - o));
-    if ((o & 0xffff) === 0) block = createHash('sha256').update(block).digest();
-    else block[o & 31] = (block[o & 31]! + 1) & 0xff;
-  }
-  void randomFillSync; // (kept deterministic on purpose: rsync and our sync see identical bytes)
+  const key = createHash('sha256').update(`seed-${seed}`).digest();
+  const aes = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  aes.update(buf.fill(0)).copy(buf);
 }
 
 function publish(name: string, sequence: number, version: string, file: { sha256: string; size: number }): void {
