@@ -6,6 +6,7 @@ import type { Command } from './command.ts';
 import { lsCommand } from './ls.ts';
 import { rollbackCommand } from './rollback.ts';
 import { serveCommand } from './serve.ts';
+import { statusCommand, syncCommand } from './sync.ts';
 import { validateCommand } from './validate.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -14,6 +15,8 @@ const COMMANDS: Record<string, Command> = {
   rollback: rollbackCommand,
   check: checkCommand,
   serve: serveCommand,
+  sync: syncCommand,
+  status: statusCommand,
 };
 
 function help(): string {
@@ -26,7 +29,7 @@ function help(): string {
     '',
     ...names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`),
     '',
-    'exit codes: 0 success, 1 the registry has violations, 2 usage or I/O error',
+    'exit codes: 0 success, 1 the registry has violations (sync: verification failed), 2 usage or I/O error, 3 network failure after retries (sync)',
   ].join('\n');
 }
 

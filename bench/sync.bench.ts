@@ -1,0 +1,169 @@
+// Edge sync benchmark: one generated safetensors model (~300 MB, 40 tensors), a "fine-tune" that
+// changes 3 tensors, and in the same run:
+//   - bytes our delta sync downloads vs the changed tensors' size (goal <= 1.01x + header),
+//   - bytes and time vs rsync (daemon on 127.0.0.1, delta algorithm) doing the same update,
+//   - the cost of an unchanged poll (goal: one 304, no body).
+// `node bench/sync.bench.ts [tensors] [MiB per tensor]` (default 40 x 7.5 MiB). Needs rsync for the peer.
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync, statSync, linkSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { STORE_LAYOUT, type Manifest } from '../src/manifest.ts';
+import { pollAndSync } from '../src/sync/client.ts';
+import { HttpSource } from '../src/sync/http-source.ts';
+import { SourceManifestProvider } from '../src/sync/manifest-provider.ts';
+import { acceptedForProvider } from '../src/sync/client.ts';
+
+const TENSORS = Number(process.argv[2] ?? 40);
+const TENSOR_BYTES = Math.round(Number(process.argv[3] ?? 7.5) * 1048576 / 4) * 4;
+const CHANGED = [5, 17, 33].filter((i) => i < TENSORS);
+const work = mkdtempSync(join(tmpdir(), 'mg-sync-bench-'));
+const store = join(work, 'store');
+const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Writes a safetensors file tensor by tensor (never whole in memory); returns sha256, size, index. */
+function writeModel(path: string, seedFor: (i: number) => number) {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  for (let i = 0; i < TENSORS; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [TENSOR_BYTES / 4], data_offsets: [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES] };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const head = Buffer.concat([len, Buffer.from(json)]);
+  const whole = createHash('sha256').update(head);
+  const fd = openSync(path, 'w');
+  writeSync(fd, head);
+  const tensors = [];
+  const buf = Buffer.allocUnsafe(TENSOR_BYTES);
+  for (let i = 0; i < TENSORS; i++) {
+    fillSeeded(buf, seedFor(i));
+    writeSync(fd, buf);
+    whole.update(buf);
+    const start = head.length + i * TENSOR_BYTES;
+    tensors.push({ name: `layers.${i}.weight`, dtype: 'F32', shape: [TENSOR_BYTES / 4], start, end: start + TENSOR_BYTES, sha256: createHash('sha256').update(buf).digest('hex') });
+  }
+  closeSync(fd);
+  return { sha256: whole.digest('hex'), size: head.length + TENSORS * TENSOR_BYTES, index: { format: 'safetensors', headerSize: head.length, tensors } };
+}
+
+/** Incompressible like real weights, and reproducible: the AES-256-CTR keystream of a seed-derived key. */
+function fillSeeded(buf: Buffer, seed: number): void {
+  const key = createHash('sha256').update(`seed-${seed}`).digest();
+  const aes = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  aes.update(buf.fill(0)).copy(buf);
+}
+
+function publish(name: string, sequence: number, version: string, file: { sha256: string; size: number }): void {
+  const m: Manifest = {
+    schemaVersion: 1, sequence, publishedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+    source: { repository: 'bench/models', commit: '0'.repeat(40) }, layout: STORE_LAYOUT,
+    environments: { production: { models: { llm: { version } } } },
+    models: { llm: { versions: { [version]: { files: [{ path: 'model.safetensors', sha256: file.sha256, size: file.size, index: true }], interface: { inputs: [], outputs: [] }, architecture: { family: 'bench', parameters: TENSORS * TENSOR_BYTES / 4, format: 'safetensors', dtype: 'f32' }, lineageDigest: `sha256:${'0'.repeat(64)}` } as never } } },
+  };
+  writeFileSync(join(store, name), JSON.stringify(m));
+}
+
+/** A static file server with Range, ETag and If-None-Match, counting the body bytes it sends. */
+async function serve(root: string) {
+  const stats = { bodyBytes: 0, requests: 0, notModified: 0 };
+  const server = http.createServer((req, res) => {
+    stats.requests++;
+    const path = join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    let st;
+    try { st = statSync(path); } catch { res.writeHead(404).end(); return; }
+    const size = st.size;
+    const etag = `"${size.toString(16)}-${st.mtimeMs.toString(16)}-${st.ino.toString(16)}"`;
+    if (req.headers['if-none-match'] === etag) { stats.notModified++; res.writeHead(304, { etag }).end(); return; }
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const [start, end] = m && (!req.headers['if-range'] || req.headers['if-range'] === etag) ? [Number(m[1]), Math.min(Number(m[2]) + 1, size)] : [0, size];
+    res.writeHead(m ? 206 : 200, { etag, 'content-length': end - start, ...(m ? { 'content-range': `bytes ${start}-${end - 1}/${size}` } : {}) });
+    const s = createReadStream(path, { start, end: end - 1 });
+    s.on('data', (c) => { stats.bodyBytes += c.length; });
+    s.pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, stats, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+async function main() {
+  mkdirSync(join(store, 'blobs/sha256'), { recursive: true });
+  mkdirSync(join(store, 'indexes/sha256'), { recursive: true });
+  const files: Record<string, ReturnType<typeof writeModel>> = {};
+  for (const [v, seed] of [['1.0.0', (i: number) => i], ['1.1.0', (i: number) => (CHANGED.includes(i) ? 1000 + i : i)]] as const) {
+    const tmp = join(store, `tmp-${v}`);
+    const f = writeModel(tmp, seed);
+    linkSync(tmp, join(store, 'blobs/sha256', f.sha256));
+    writeFileSync(join(store, 'indexes/sha256', `${f.sha256}.json`), JSON.stringify(f.index));
+    files[v] = f;
+  }
+  const v1 = files['1.0.0']!;
+  const v2 = files['1.1.0']!;
+  publish('manifest-1.json', 1, '1.0.0', v1);
+  publish('manifest-2.json', 2, '1.1.0', v2);
+  const changedBytes = CHANGED.length * TENSOR_BYTES;
+  const headerSize = v2.index.headerSize;
+  const indexSize = statSync(join(store, 'indexes/sha256', `${v2.sha256}.json`)).size;
+  console.log(`model: ${TENSORS} tensors x ${mib(TENSOR_BYTES)} = ${mib(v2.size)}; fine-tune changes ${CHANGED.length} tensors (${mib(changedBytes)}); header ${fmt(headerSize)} B; index ${fmt(indexSize)} B`);
+
+  const server = await serve(store);
+  const source = new HttpSource(server.url);
+  const device = join(work, 'device');
+  const sync = async (key: string) => {
+    const accepted = await acceptedForProvider(device);
+    const before = { ...server.stats };
+    const t0 = performance.now();
+    const r = await pollAndSync({ provider: new SourceManifestProvider({ source, key, ...(accepted ? { accepted } : {}) }), source, environment: 'production', dir: device, keepVersions: 2 });
+    return { r, ms: performance.now() - t0, bytes: server.stats.bodyBytes - before.bodyBytes, requests: server.stats.requests - before.requests, notModified: server.stats.notModified - before.notModified };
+  };
+  const install = await sync('manifest-1.json');
+  const update = await sync('manifest-2.json');
+  const poll = await sync('manifest-2.json');
+  source.close();
+  await server.close();
+  const manifestBytes = statSync(join(store, 'manifest-2.json')).size;
+  const deltaBlobBytes = update.bytes - manifestBytes - indexSize;
+
+  // rsync peer: daemon on 127.0.0.1 (temp config), the device holding v1 under the same name.
+  let rsync: { ms: number; received: number; sent: number } | undefined;
+  if (spawnSync('rsync', ['--version']).status === 0) {
+    const mod = join(work, 'rsync-src');
+    const dst = join(work, 'rsync-dst');
+    mkdirSync(mod); mkdirSync(dst);
+    linkSync(join(store, 'blobs/sha256', v2.sha256), join(mod, 'model.safetensors'));
+    spawnSync('cp', [join(store, 'blobs/sha256', v1.sha256), join(dst, 'model.safetensors')]);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const conf = join(work, 'rsyncd.conf');
+    writeFileSync(conf, `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\n[m]\npath = ${mod}\nread only = yes\n`);
+    const daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = performance.now();
+    const out = spawnSync('rsync', ['-a', '--stats', '--no-whole-file', `rsync://127.0.0.1:${port}/m/model.safetensors`, join(dst, 'model.safetensors')], { encoding: 'utf8' });
+    const ms = performance.now() - t0;
+    daemon.kill();
+    const num = (label: string) => Number(new RegExp(`${label}: ([\\d,]+)`).exec(out.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
+    if (out.status !== 0) console.error(out.stderr);
+    rsync = { ms, received: num('Total bytes received'), sent: num('Total bytes sent') };
+    const ok = createHash('sha256');
+    for await (const c of createReadStream(join(dst, 'model.safetensors'))) ok.update(c as Buffer);
+    if (ok.digest('hex') !== v2.sha256) throw new Error('rsync produced different bytes');
+  }
+
+  const goal = changedBytes * 1.01 + headerSize;
+  console.log('');
+  console.log('| measurement | bytes on the wire | time | note |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| first install (v1, whole file + index + manifest) | ${fmt(install.bytes)} | ${install.ms.toFixed(0)} ms | ${install.requests} requests |`);
+  console.log(`| **update v1 -> v2, our delta sync** (blob ranges only) | **${fmt(deltaBlobBytes)}** | ${update.ms.toFixed(0)} ms | ${(deltaBlobBytes / changedBytes).toFixed(4)}x the changed tensors; goal <= ${fmt(Math.floor(goal))} (1.01x + header): ${deltaBlobBytes <= goal ? 'met' : 'MISSED'} |`);
+  console.log(`| update, everything (manifest ${fmt(manifestBytes)} + index ${fmt(indexSize)} + ranges) | ${fmt(update.bytes)} | | ${update.requests} requests |`);
+  if (rsync) console.log(`| update with rsync (daemon on 127.0.0.1, delta) | ${fmt(rsync.received)} received + ${fmt(rsync.sent)} sent | ${rsync.ms.toFixed(0)} ms | ${(rsync.received / deltaBlobBytes).toFixed(3)}x our bytes received |`);
+  console.log(`| unchanged poll | ${fmt(poll.bytes)} | ${poll.ms.toFixed(0)} ms | ${poll.requests} request(s), ${poll.notModified} x 304 |`);
+  console.log(`\nchanged tensors: ${fmt(changedBytes)} B; reused locally: ${fmt(update.r.bytesReused)} B`);
+  rmSync(work, { recursive: true, force: true });
+  if (deltaBlobBytes > goal || poll.bytes !== 0) process.exitCode = 1;
+}
+
+await main();

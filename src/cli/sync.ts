@@ -1,0 +1,209 @@
+// `model-gitops sync` and `model-gitops status`: an edge device following a manifest.
+// Exit codes: 0 synced or up to date, 1 verification failure, 2 usage or I/O, 3 network after retries.
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isUserError, UserError } from '../errors.ts';
+import { acceptedForProvider, loadAccepted, pollAndSync, type PollAndSyncResult } from '../sync/client.ts';
+import type { SyncEvent } from '../sync/engine.ts';
+import { SYNC_EXIT } from '../sync/errors.ts';
+import { DEFAULT_RETRY } from '../sync/fetch.ts';
+import { activeVersion, listDir, paths, readState } from '../sync/local-store.ts';
+import { locateManifest } from '../sync/locate.ts';
+import { getTrustProviderFactory, type ManifestProvider, SourceManifestProvider } from '../sync/manifest-provider.ts';
+import { type Command, parseCommandArgs } from './command.ts';
+import { printJson, table } from './output.ts';
+
+const syncUsage = 'model-gitops sync --manifest <url-or-path> --environment <env> --dir <path> [--trust <root.json>] [--watch] [--interval S] [--device-key K] [--canary] [--keep N] [--retries N] [--timeout S] [--json]';
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/** Progress on a TTY (one rewritten line on stderr), plain lines otherwise, NDJSON with --json. */
+class Reporter {
+  private readonly json: boolean;
+  private readonly tty: boolean;
+  private start = Date.now();
+  private drawn = false;
+
+  constructor(json: boolean) {
+    this.json = json;
+    this.tty = !json && Boolean(process.stderr.isTTY);
+  }
+
+  line(obj: Record<string, unknown>): void {
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`);
+  }
+
+  event(e: SyncEvent): void {
+    if (this.json) { this.line({ event: e.type, ...e, type: undefined }); return; }
+    switch (e.type) {
+      case 'progress': {
+        if (!this.tty) return;
+        const s = Math.max(0.001, (Date.now() - this.start) / 1000);
+        const total = Math.max(e.bytesPlanned, e.bytesFetched);
+        const width = 24;
+        const done = total ? Math.round((e.bytesFetched / total) * width) : 0;
+        process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${mib(e.bytesFetched)} / ${mib(total)}  ${mib(e.bytesFetched / s)}/s `);
+        this.drawn = true;
+        return;
+      }
+      case 'plan': if (e.to !== e.from && e.bytesToFetch > 0) this.say(`${e.model}: ${e.from ?? '(none)'} -> ${e.to}${e.role === 'canary' ? ' (canary)' : ''}, up to ${mib(e.bytesToFetch)} to fetch`); return;
+      case 'file': if (e.how !== 'cached') this.say(`  ${e.path}: ${e.how}, ${mib(e.bytesFetched)} fetched${e.bytesReused ? `, ${mib(e.bytesReused)} reused` : ''}`); return;
+      case 'activated': this.say(`${e.model}: ${e.version} active${e.previous ? ` (was ${e.previous})` : ''}`); return;
+      case 'rolled-back': this.say(`${e.model}: ${e.version} failed to load (${e.error}); ${e.restored ? `back on ${e.restored}` : 'nothing to roll back to'}`); return;
+      case 'fallback': this.say(`  ${e.path}: ${e.reason}; downloading whole`); return;
+      case 'retry': this.say(`  retry ${e.attempt} in ${e.delayMs} ms: ${e.error}`); return;
+      case 'gc': this.say(`removed ${e.versionsRemoved.length} old version(s) and ${e.blobsRemoved} blob(s), ${mib(e.bytesFreed)} freed`); return;
+      case 'warning': this.say(`warning: ${e.message}`); return;
+      case 'error': this.say(`${e.model}: ${e.message}`); return;
+    }
+  }
+
+  say(text: string): void {
+    if (this.json) { this.line({ event: 'message', message: text }); return; }
+    if (this.drawn) { process.stderr.write('\r\u001b[K'); this.drawn = false; }
+    process.stderr.write(`${text}\n`);
+  }
+
+  result(environment: string, r: PollAndSyncResult): void {
+    if (this.drawn) { process.stderr.write('\r\u001b[K'); this.drawn = false; }
+    if (this.json) {
+      this.line({ event: 'result', ok: true, environment, sequence: r.sequence, expiresAt: r.expiresAt, manifestChanged: r.manifestChanged, changed: r.changed, bytesFetched: r.bytesFetched, bytesReused: r.bytesReused, models: r.models });
+      return;
+    }
+    const what = r.changed ? `synced: ${r.models.filter((m) => m.changed).map((m) => `${m.model}@${m.version}`).join(', ')}` : 'up to date';
+    console.log(`${environment} (manifest ${r.sequence}): ${what}; ${mib(r.bytesFetched)} fetched${r.bytesReused ? `, ${mib(r.bytesReused)} reused locally` : ''}`);
+    this.start = Date.now();
+  }
+
+  failure(e: Error, exitCode: number): void {
+    if (this.drawn) { process.stderr.write('\r\u001b[K'); this.drawn = false; }
+    if (this.json) this.line({ event: 'result', ok: false, exitCode, error: e.name, message: e.message });
+  }
+}
+
+/** Local I/O failures (EACCES, ENOSPC, EROFS...) are exit 2 with the OS message, not a crash. */
+function asUserError(e: unknown): UserError | undefined {
+  if (isUserError(e)) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new UserError((e as Error).message, { exitCode: SYNC_EXIT.usage, cause: e });
+  return undefined;
+}
+
+export const syncCommand: Command = {
+  summary: 'make a device run what the manifest says for an environment (delta download, verify, atomic swap)',
+  usage: syncUsage,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      manifest: { type: 'string' }, environment: { type: 'string' }, dir: { type: 'string' }, trust: { type: 'string' },
+      watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '60' },
+      'device-key': { type: 'string' }, canary: { type: 'boolean', default: false }, keep: { type: 'string', default: '2' },
+      retries: { type: 'string', default: String(DEFAULT_RETRY.attempts) }, timeout: { type: 'string', default: '30' }, json: { type: 'boolean', default: false },
+    }, syncUsage);
+    if (values.help) { console.log(`usage: ${syncUsage}`); return 0; }
+    for (const k of ['manifest', 'environment', 'dir'] as const) if (!values[k]) throw new UserError(`--${k} is required\nusage: ${syncUsage}`);
+    const num = (name: string, v: string, min: number) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < min) throw new UserError(`--${name} must be a number >= ${min}, got "${v}"`);
+      return n;
+    };
+    const interval = num('interval', values.interval, 1);
+    const keepVersions = Math.floor(num('keep', values.keep, 1));
+    const attempts = Math.floor(num('retries', values.retries, 1));
+    const idleTimeoutMs = num('timeout', values.timeout, 0.1) * 1000;
+    const dir = resolve(values.dir!);
+    const environment = values.environment!;
+    const { source, key } = locateManifest(values.manifest!, { idleTimeoutMs });
+    const reporter = new Reporter(values.json);
+    const controller = new AbortController();
+    const stop = () => controller.abort(new Error('interrupted'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+
+    const provider = async (): Promise<ManifestProvider> => {
+      const accepted = await acceptedForProvider(dir);
+      if (values.trust) {
+        const factory = getTrustProviderFactory();
+        if (!factory) throw new UserError('--trust was given but this build has no trust verifier (TUF) registered; refusing to sync unverified');
+        return factory({ trustRoot: resolve(values.trust), source, key, dir, ...(accepted ? { accepted } : {}) });
+      }
+      return new SourceManifestProvider({ source, key, retry: { ...DEFAULT_RETRY, attempts }, ...(accepted ? { accepted } : {}) });
+    };
+    if (!values.trust) reporter.say('warning: no --trust given: the manifest signature is not checked (sequence and expiry still are)');
+
+    const once = async (): Promise<number> => {
+      try {
+        const r = await pollAndSync({
+          provider: await provider(), source, environment, dir, keepVersions, canary: values.canary, retry: { ...DEFAULT_RETRY, attempts },
+          ...(values['device-key'] !== undefined ? { deviceKey: values['device-key'] } : {}),
+          onEvent: (e) => reporter.event(e), signal: controller.signal,
+        });
+        reporter.result(environment, r);
+        return 0;
+      } catch (e) {
+        if (controller.signal.aborted) return 0;
+        const ue = asUserError(e);
+        if (!ue) throw e;
+        reporter.failure(ue, ue.exitCode);
+        if (!values.watch) throw ue;
+        reporter.say(`sync failed (exit ${ue.exitCode}): ${ue.message}`);
+        return ue.exitCode;
+      }
+    };
+
+    try {
+      if (!values.watch) return await once();
+      // Poll with ±20% jitter (a fleet must not poll in lockstep); back off exponentially on errors.
+      for (let failures = 0; !controller.signal.aborted;) {
+        failures = (await once()) === 0 ? 0 : failures + 1;
+        const base = failures ? Math.min(interval * 2 ** failures, Math.max(interval * 8, 300)) : interval;
+        await sleep(base * 1000 * (0.8 + Math.random() * 0.4), undefined, { signal: controller.signal }).catch(() => {});
+      }
+      return 0;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      source.close?.();
+    }
+  },
+};
+
+const statusUsage = 'model-gitops status --dir <path> [--json]';
+
+export const statusCommand: Command = {
+  summary: 'show what a synced device runs: active versions, staged downloads, the manifest and its expiry',
+  usage: statusUsage,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, { dir: { type: 'string' }, json: { type: 'boolean', default: false } }, statusUsage);
+    if (values.help) { console.log(`usage: ${statusUsage}`); return 0; }
+    if (!values.dir) throw new UserError(`--dir is required\nusage: ${statusUsage}`);
+    const dir = resolve(values.dir);
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new UserError(`${dir} is not a synced folder (it does not exist)`);
+    const p = paths(dir);
+    const { state, warning } = await readState(dir);
+    const local = await loadAccepted(dir);
+    const models = [];
+    for (const m of await listDir(p.models)) {
+      const active = await activeVersion(dir, m);
+      const versions = (await listDir(p.versions(m))).filter((v) => !v.startsWith('.'));
+      models.push({ model: m, active: active ?? null, versions, lastError: state.models[m]?.lastError ?? null });
+    }
+    const staged = [];
+    for (const name of (await listDir(p.staging)).filter((n) => n.endsWith('.partial'))) {
+      const bytes = (await stat(join(p.staging, name)).catch(() => ({ size: 0 }))).size;
+      const meta = JSON.parse(await readFile(join(p.staging, `${name}.json`), 'utf8').catch(() => '{}')) as { size?: number };
+      staged.push({ sha256: name.replace(/\.partial$/, ''), bytes, size: meta.size ?? null });
+    }
+    const manifest = local ? { sequence: local.accepted.sequence, sha256: local.accepted.sha256, expiresAt: local.accepted.expiresAt, expired: new Date(local.accepted.expiresAt) <= new Date(), acceptedAt: local.accepted.acceptedAt ?? null } : null;
+    if (values.json) {
+      printJson({ dir, environment: state.environment ?? null, manifest, models, staged, ...(warning ? { warning } : {}) });
+      return 0;
+    }
+    if (warning) console.error(`warning: ${warning}`);
+    console.log(`dir: ${dir}${state.environment ? `  environment: ${state.environment}` : ''}`);
+    console.log(manifest ? `manifest: sequence ${manifest.sequence}, expires ${manifest.expiresAt}${manifest.expired ? ' (EXPIRED)' : ''}` : 'manifest: none accepted yet');
+    if (models.length) console.log(table([['MODEL', 'ACTIVE', 'ON DISK', 'LAST ERROR'], ...models.map((m) => [m.model, m.active ?? '-', m.versions.join(', ') || '-', m.lastError ?? ''])]));
+    for (const s of staged) console.log(`staged: ${s.sha256.slice(0, 12)}… ${mib(s.bytes)}${s.size ? ` of ${mib(s.size)}` : ' (delta)'}`);
+    return 0;
+  },
+};

@@ -1,0 +1,55 @@
+// Errors of the sync engine. The three a person acts on are UserErrors with the CLI's exit codes:
+// 1 verification (bytes or manifest refused), 2 usage or local I/O, 3 network after retries.
+// TransientError is internal: the retry loop catches it; it never reaches the CLI unwrapped.
+import { UserError } from '../errors.ts';
+
+export const SYNC_EXIT = { ok: 0, verification: 1, usage: 2, network: 3 } as const;
+
+export class VerificationError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { exitCode: SYNC_EXIT.verification, ...options });
+    this.name = 'VerificationError';
+  }
+}
+
+export class NetworkError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { exitCode: SYNC_EXIT.network, ...options });
+    this.name = 'NetworkError';
+  }
+}
+
+export class DiskSpaceError extends UserError {
+  constructor(message: string) {
+    super(message, { exitCode: SYNC_EXIT.usage });
+    this.name = 'DiskSpaceError';
+  }
+}
+
+/**
+ * A failed request that may succeed if tried again. `kind` says what went wrong, so callers can
+ * react (e.g. `range-ignored`: the server answered a Range request with 200; retrying won't help).
+ */
+export type TransientKind = 'status' | 'connection' | 'stall' | 'short-body' | 'long-body' | 'bad-content-range' | 'range-ignored' | 'changed';
+
+export class TransientError extends Error {
+  readonly kind: TransientKind;
+  readonly status: number | undefined;
+  constructor(kind: TransientKind, message: string, options?: { status?: number; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TransientError';
+    this.kind = kind;
+    this.status = options?.status;
+  }
+}
+
+/** The object does not exist at the source (404, ENOENT, NoSuchKey): never retried. */
+export class NotFoundError extends Error {
+  constructor(key: string) {
+    super(`${key} not found at the source`);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A 4xx other than 404/416: a configuration problem (auth, bad URL) that retries cannot fix. */
+export class PermanentSourceError extends NetworkError {}

@@ -1,0 +1,214 @@
+// Fetching with every answer checked: a Range request must come back 206 with exactly the asked
+// Content-Range, the same ETag as the object had, and exactly the asked number of bytes. Anything else
+// is discarded (never spliced into a file) and retried with backoff, or reported to the caller, who
+// falls back to a whole download. Whole downloads resume after an interruption with Range + If-Range.
+import { createReadStream, ftruncateSync, writeFileSync } from 'node:fs';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
+import { crashPoint } from './crash.ts';
+import { NetworkError, TransientError, VerificationError } from './errors.ts';
+import { wrapStreamError } from './http-source.ts';
+import { type BlobSource, type GetResult, readAll } from './source.ts';
+
+export interface RetryPolicy { attempts: number; baseDelayMs: number; maxDelayMs: number }
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000 };
+
+export interface FetchStats { bytesFetched: number; requests: number; retries: number }
+
+export interface FetchContext {
+  source: BlobSource;
+  retry: RetryPolicy;
+  signal?: AbortSignal;
+  stats: FetchStats;
+  onRetry?: (info: { what: string; attempt: number; error: string; delayMs: number }) => void;
+  /** Called with every body chunk's length, for progress. */
+  onBytes?: (n: number) => void;
+}
+
+/** Errors retrying cannot fix unless the caller changes its approach. */
+const NOT_RETRIED = new Set(['range-ignored', 'changed']);
+
+/**
+ * Runs `fn` until it succeeds, retrying TransientErrors with exponential backoff and full jitter.
+ * After the last attempt the failure becomes a NetworkError (exit code 3).
+ */
+export async function withRetry<T>(ctx: FetchContext, what: string, fn: (attempt: number) => Promise<T>, retryable: (e: TransientError) => boolean = (e) => !NOT_RETRIED.has(e.kind)): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      ctx.stats.requests++;
+      return await fn(attempt);
+    } catch (e) {
+      if (!(e instanceof TransientError) || !retryable(e)) throw e;
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
+      if (attempt >= ctx.retry.attempts) throw new NetworkError(`${what}: gave up after ${attempt} attempts: ${e.message}`, { cause: e });
+      const delayMs = Math.round(Math.random() * Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (attempt - 1)));
+      ctx.stats.retries++;
+      ctx.onRetry?.({ what, attempt, error: e.message, delayMs });
+      await sleep(delayMs, undefined, ctx.signal ? { signal: ctx.signal } : {});
+    }
+  }
+}
+
+/**
+ * Writes a body at `position`, demanding exactly `length` bytes: a short body (connection closed
+ * early, lying Content-Length) or a long one is a TransientError, never a silently wrong file.
+ */
+async function streamInto(ctx: FetchContext, body: Readable, fh: FileHandle, position: number, length: number, what: string): Promise<void> {
+  let got = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (got + chunk.length > length) throw new TransientError('long-body', `${what}: more bytes than the ${length} asked for`);
+      await fh.write(chunk, 0, chunk.length, position + got);
+      got += chunk.length;
+      ctx.stats.bytesFetched += chunk.length;
+      ctx.onBytes?.(chunk.length);
+      if (got < length) crashPoint('mid-range-download');
+    }
+  } catch (e) {
+    body.destroy();
+    throw wrapStreamError(e, what);
+  }
+  if (got < length) throw new TransientError('short-body', `${what}: body ended after ${got} of ${length} bytes`);
+}
+
+function discard(r: GetResult): void {
+  r.body.destroy();
+}
+
+/** Fetches [start, end) of `key` into `fh` at the same offset, checking status, Content-Range and ETag. */
+export async function fetchRange(ctx: FetchContext, key: string, [start, end]: [number, number], expect: { size: number; etag?: string }, fh: FileHandle): Promise<{ etag?: string }> {
+  const what = `${key} bytes ${start}-${end - 1}`;
+  return withRetry(ctx, what, async () => {
+    const r = await ctx.source.get(key, { range: [start, end], ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    if (r.status !== 206) {
+      discard(r);
+      throw new TransientError('range-ignored', `${what}: the source answered ${r.status} to a Range request`);
+    }
+    const cr = r.contentRange;
+    if (!cr || cr.start !== start || cr.end !== end) {
+      discard(r);
+      throw new TransientError('bad-content-range', `${what}: wrong Content-Range ${cr ? `${cr.start}-${cr.end - 1}` : '(none)'}`);
+    }
+    if ((cr.total !== undefined && cr.total !== expect.size) || (expect.etag !== undefined && r.etag !== undefined && r.etag !== expect.etag)) {
+      discard(r);
+      throw new TransientError('changed', `${what}: the object changed (ETag ${expect.etag} -> ${r.etag}, size ${expect.size} -> ${cr.total})`);
+    }
+    await streamInto(ctx, r.body, fh, start, end - start, what);
+    return r.etag !== undefined ? { etag: r.etag } : {};
+  });
+}
+
+/** Fetches a small object whole (an index), refusing more than maxBytes. */
+export async function fetchSmall(ctx: FetchContext, key: string, maxBytes: number): Promise<Buffer> {
+  return withRetry(ctx, key, async () => {
+    const r = await ctx.source.get(key, ctx.signal ? { signal: ctx.signal } : {});
+    if (r.status !== 200) {
+      discard(r);
+      throw new TransientError('bad-content-range', `${key}: the source answered ${r.status} to a plain GET`);
+    }
+    const bytes = await readAll(r.body, maxBytes, key).catch((e: unknown) => { throw wrapStreamError(e, key); });
+    if (r.contentLength !== undefined && bytes.length !== r.contentLength) throw new TransientError('short-body', `${key}: body ended after ${bytes.length} of ${r.contentLength} bytes`);
+    ctx.stats.bytesFetched += bytes.length;
+    return bytes;
+  });
+}
+
+interface PartialMeta { etag?: string; size: number }
+
+/**
+ * Downloads `key` (expected `size` bytes) into `partial`, resuming what an earlier, interrupted run
+ * left there when the validator saved beside it (`partial.json`) still matches. A 200 answer to a
+ * resume means the object changed or ranges are not supported: the partial is dropped and the body
+ * is written from byte 0, never appended.
+ */
+export async function downloadWhole(ctx: FetchContext, key: string, size: number, partial: string): Promise<void> {
+  const metaPath = `${partial}.json`;
+  await withRetry(ctx, key, async () => {
+    let meta: PartialMeta | undefined;
+    try { meta = JSON.parse(await readFile(metaPath, 'utf8')) as PartialMeta; } catch { meta = undefined; }
+    let have = 0;
+    try { have = (await stat(partial)).size; } catch { have = 0; }
+    if (!meta?.etag || meta.size !== size || have > size) have = 0; // nothing to resume from safely
+    if (have === size && size > 0) return;
+    // Opened before the request, and nothing awaited between the answer and reading its body: a
+    // body that errors while unread loses its buffered bytes, and with them what we could resume.
+    const fh = await open(partial, have > 0 ? 'r+' : 'w');
+    try {
+      const r = await ctx.source.get(key, {
+        ...(have > 0 ? { range: [have, size] as [number, number], ifRange: meta!.etag! } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+      if (r.status === 206) {
+        const cr = r.contentRange;
+        if (have === 0 || !cr || cr.start !== have || cr.end !== size || (cr.total !== undefined && cr.total !== size)) {
+          discard(r);
+          ftruncateSync(fh.fd, 0);
+          throw new TransientError('bad-content-range', `${key}: wrong Content-Range on resume; starting over`);
+        }
+        if (r.etag !== meta?.etag) {
+          discard(r);
+          ftruncateSync(fh.fd, 0);
+          throw new TransientError('changed', `${key}: ETag changed since the partial download (${meta?.etag} -> ${r.etag}); starting over`);
+        }
+        await streamInto(ctx, r.body, fh, have, size - have, key);
+      } else {
+        if (r.size !== undefined && r.size !== size) {
+          discard(r);
+          throw new VerificationError(`${key} at ${ctx.source.description} is ${r.size} bytes; the manifest says ${size}`);
+        }
+        // A whole body (first try, or the answer to a resume whose object changed): from byte 0, and
+        // the old bytes go first so nothing of them can be mistaken for this object's.
+        ftruncateSync(fh.fd, 0);
+        writeFileSync(metaPath, JSON.stringify({ ...(r.etag ? { etag: r.etag } : {}), size } satisfies PartialMeta));
+        await streamInto(ctx, r.body, fh, 0, size, key);
+      }
+    } finally {
+      await fh.close();
+    }
+  }, () => true);
+}
+
+export async function dropPartial(partial: string): Promise<void> {
+  await rm(partial, { force: true });
+  await rm(`${partial}.json`, { force: true });
+}
+
+/**
+ * One read of a file: its sha256 and size, and which of the given byte ranges hash to what their
+ * (unsigned) index claims. Only ranges proven here enter the local tensor index.
+ */
+export async function hashFile(path: string, ranges: { start: number; end: number; sha256: string }[] = []): Promise<{ sha256: string; size: number; proven: boolean[] }> {
+  const whole = createHash('sha256');
+  const sorted = ranges.map((r, i) => ({ ...r, i })).sort((a, b) => a.start - b.start);
+  const proven = ranges.map(() => false);
+  let k = 0;
+  let h: ReturnType<typeof createHash> | undefined;
+  let pos = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    whole.update(chunk);
+    // Feed the chunk to the tensor hashes it overlaps (tensors are sorted and do not overlap).
+    let at = 0;
+    while (at < chunk.length && k < sorted.length) {
+      const t = sorted[k]!;
+      const abs = pos + at;
+      if (abs < t.start) { at = Math.min(chunk.length, t.start - pos); h = undefined; continue; }
+      h ??= createHash('sha256');
+      const take = Math.min(chunk.length, t.end - pos);
+      h.update(chunk.subarray(at, take));
+      at = take;
+      if (pos + at >= t.end) {
+        proven[t.i] = h.digest('hex') === t.sha256;
+        h = undefined;
+        k++;
+      }
+    }
+    pos += chunk.length;
+  }
+  // Empty tensors (start === end) are never reached by a chunk.
+  for (const t of sorted) if (t.start === t.end) proven[t.i] = t.sha256 === createHash('sha256').digest('hex');
+  return { sha256: whole.digest('hex'), size: pos, proven };
+}
+

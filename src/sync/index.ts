@@ -1,0 +1,16 @@
+// Edge sync: follow a manifest with the fewest bytes, never run unverified weights, never lose the
+// last good version. See engine.ts for the flow and local-store.ts for the on-disk layout.
+export { syncEnvironment, type SyncEvent, type SyncOptions, type SyncResult, type ModelOutcome } from './engine.ts';
+export { pollAndSync, loadAccepted, acceptedForProvider, type PollAndSyncResult } from './client.ts';
+export { SourceManifestProvider, setTrustProviderFactory, getTrustProviderFactory, type TrustProviderFactory, type ManifestProvider, type ManifestVerifier, type PollResult, type SourceManifestProviderOptions } from './manifest-provider.ts';
+export type { BlobSource, GetOptions, GetResult, ObjectMeta, ConditionalResult } from './source.ts';
+export { HttpSource, type HttpSourceOptions } from './http-source.ts';
+export { FolderSource } from './folder-source.ts';
+export { S3Source, type S3SourceOptions } from './s3-source.ts';
+export { locateManifest } from './locate.ts';
+export { canaryBucket, pickVersion, BUCKETS } from './routing.ts';
+export { buildSafetensorsIndex, parseSafetensorsHeader, validIndex, type SafetensorsIndex, type TensorEntry } from './safetensors.ts';
+export { planDelta, type DeltaPlan } from './delta.ts';
+export { DEFAULT_RETRY, type RetryPolicy } from './fetch.ts';
+export { readState, activeVersion, paths as localPaths, type SyncState, type AcceptedManifest } from './local-store.ts';
+export { VerificationError, NetworkError, DiskSpaceError, SYNC_EXIT } from './errors.ts';

@@ -1,0 +1,22 @@
+// `--manifest` names the manifest; the store's other keys (blobs/, indexes/) sit beside it, so the
+// manifest's location also gives the BlobSource: an http(s) URL, an s3:// URL or a local path.
+import { basename, dirname, resolve } from 'node:path';
+import { FolderSource } from './folder-source.ts';
+import { HttpSource, type HttpSourceOptions } from './http-source.ts';
+import { S3Source } from './s3-source.ts';
+import type { BlobSource } from './source.ts';
+
+export function locateManifest(location: string, options: HttpSourceOptions = {}): { source: BlobSource; key: string } {
+  if (/^https?:\/\//i.test(location)) {
+    const u = new URL(location);
+    const key = u.pathname.slice(u.pathname.lastIndexOf('/') + 1) || 'manifest.json';
+    return { source: new HttpSource(new URL('.', u).href, options), key };
+  }
+  if (/^s3:\/\//i.test(location)) {
+    const u = new URL(location);
+    const slash = u.pathname.lastIndexOf('/');
+    return { source: S3Source.fromUrl(`s3://${u.hostname}${u.pathname.slice(0, slash + 1)}`), key: u.pathname.slice(slash + 1) || 'manifest.json' };
+  }
+  const path = resolve(location.replace(/^file:\/\//, ''));
+  return { source: new FolderSource(dirname(path)), key: basename(path) };
+}
