@@ -4,9 +4,9 @@
 // pull request, and its bytes are verified against that card before anything runs.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { artifactDigest } from '../artifact-digest.ts';
 import { formatDiagnostic } from '../diagnostics.ts';
 import { UserError } from '../errors.ts';
@@ -144,6 +144,8 @@ export async function runBenchmark(o: RunBenchmarkOptions): Promise<RunBenchmark
   }
   if (!recipe.command.includes('{model_dir}')) throw new UserError(`models/${o.model}/model.yaml: benchmark.command must contain {model_dir}, where the version's folder goes`);
 
+  // Fail before spending machine time if the report cannot be written.
+  if (o.reportPath) mkdirSync(dirname(resolve(o.reportPath)), { recursive: true });
   const tbName = o.testbed ?? testbedName(recipe);
   const testbed = detectTestbed(tbName, o.detect);
   log(`testbed ${tbName}: ${testbed.gpu ?? 'no GPU'}, ${testbed.cpu}`);
