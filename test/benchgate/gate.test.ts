@@ -87,3 +87,22 @@ describe('checkProductionEvidence', () => {
     expect(d[0]!.message).toBe('pii-scrubber@1.4.2 cannot enter production: models/pii-scrubber/model.yaml has no benchmark recipe, so no benchmark can show it is fit; add benchmark.command, runner, workload, thresholds and regression');
   });
 });
+
+describe('benchmark plan', () => {
+  it('lists versions newly served in production (champion or canary) with the base recipe\'s runner labels', async () => {
+    const { benchmarkPlan, productionChanges } = await import('../../src/benchmark/plan.ts');
+    const { edit } = await import('../helpers.ts');
+    const baseRepo = exampleRepo();
+    const headRepo = exampleRepo();
+    edit(headRepo, 'environments/production.yaml', (t) => t.replace('version: 2.0.0', 'version: 2.1.0').replace('canary: {version: 2.1.0, weight: 5%}', 'rollbackWindow: [2.0.0]').replace('rollbackWindow: [1.1.0]', '').replace('structured-extractor: 1.0.0', 'structured-extractor: 1.1.0'));
+    const load = (d: string) => validateRegistry(new WorkingTreeSource(d, { maxFileBytes: 1 << 20 })).registry;
+    // 2.1.0 was already the canary, so only structured-extractor 1.1.0 is new to production.
+    expect(productionChanges(load(baseRepo), load(headRepo))).toEqual([{ model: 'structured-extractor', version: '1.1.0', role: 'version' }]);
+    const warnings: string[] = [];
+    expect(benchmarkPlan(load(baseRepo), load(headRepo), (w) => warnings.push(w))).toEqual([]);
+    expect(warnings[0]).toMatch(/structured-extractor@1\.1\.0 enters production but .* has no benchmark recipe/);
+    const fresh = exampleRepo();
+    edit(fresh, 'environments/production.yaml', (t) => t.replace('canary: {version: 2.1.0, weight: 5%}', 'canary: {version: 1.0.0, weight: 5%}'));
+    expect(benchmarkPlan(load(fresh), load(baseRepo))).toEqual([{ model: 'intent-classifier', version: '2.1.0', runs_on: ['self-hosted', 'gpu'] }]);
+  });
+});
