@@ -1,0 +1,13 @@
+// One digest for "exactly these bytes": benchmark evidence is bound to it, so a report proves what it
+// measured even when two versions share files or a card is renamed.
+import { createHash } from 'node:crypto';
+import type { Artifact } from './registry-types.ts';
+
+/**
+ * `sha256:<hex>` of the card's artifact sha256s, sorted, one per line (each followed by "\n").
+ * Paths and sizes are left out on purpose: the content alone identifies what was benchmarked.
+ */
+export function artifactDigest(card: { artifacts: readonly Pick<Artifact, 'sha256'>[] }): string {
+  const lines = card.artifacts.map((a) => a.sha256).sort();
+  return `sha256:${createHash('sha256').update(lines.map((l) => `${l}\n`).join('')).digest('hex')}`;
+}

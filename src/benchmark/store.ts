@@ -1,0 +1,44 @@
+// Where benchmark reports go and come from. The store keeps them under
+// reports/<model>/<version>/<testbed>.json; the interfaces let the S3 store plug in later, and the
+// folder implementations (the local store's layout) serve CI, the demo and the tests.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface ReportSink { put(key: string, bytes: Buffer): Promise<void> }
+export interface ReportSource { get(key: string): Promise<Buffer | undefined> }
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+export function reportKey(model: string, version: string, testbed: string): string {
+  for (const [what, s] of [['model', model], ['version', version], ['testbed', testbed]] as const) {
+    if (!SEGMENT.test(s) || s.includes('..')) throw new Error(`report key: ${what} "${s}" is not a safe path segment`);
+  }
+  return `reports/${model}/${version}/${testbed}.json`;
+}
+
+function checkKey(key: string): void {
+  if (!key.split('/').every((s) => SEGMENT.test(s) && !s.includes('..'))) throw new Error(`store key "${key}" is not a plain relative key`);
+}
+
+/** Writes keys as files under a folder, atomically (temporary file, then rename). */
+export class FolderReportSink implements ReportSink, ReportSource {
+  readonly root: string;
+  constructor(root: string) { this.root = root; }
+  async put(key: string, bytes: Buffer): Promise<void> {
+    checkKey(key);
+    const file = join(this.root, key);
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  }
+  async get(key: string): Promise<Buffer | undefined> {
+    checkKey(key);
+    try {
+      return readFileSync(join(this.root, key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+}
