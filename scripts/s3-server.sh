@@ -7,11 +7,12 @@
 #   start    (re)create the cluster under $CEPH_DIR and wait until S3 answers
 #   stop     stop radosgw, osd, mon (in that order: the osd tells the mon it is going down)
 #   env      print `export AWS_...` lines for clients (eval "$(scripts/s3-server.sh env)")
-# Settings: RGW_PORT (7480), S3_KEY (test), S3_SECRET (testsecret), CEPH_DIR (/tmp/model-gitops-ceph),
+# Settings: RGW_PORT (7480), MON_PORT (3300), S3_KEY (test), S3_SECRET (testsecret), CEPH_DIR (/tmp/model-gitops-ceph),
 #           CEPH_MEM_BYTES (memstore size, 4 GiB: room for the tests and the 1 GiB benchmark files).
 set -euo pipefail
 D=${CEPH_DIR:-/tmp/model-gitops-ceph}
 RGW_PORT=${RGW_PORT:-7480}
+MON_PORT=${MON_PORT:-3300}
 S3_KEY=${S3_KEY:-test}
 S3_SECRET=${S3_SECRET:-testsecret}
 MEM=${CEPH_MEM_BYTES:-4294967296}
@@ -45,7 +46,7 @@ start() {
   cat > "$CEPH_CONF" <<CONF
 [global]
 fsid = $fsid
-mon host = v2:127.0.0.1:3300
+mon host = v2:127.0.0.1:$MON_PORT
 public network = 127.0.0.0/8
 auth cluster required = none
 auth service required = none
@@ -71,7 +72,7 @@ mon warn on pool no redundancy = false
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $D/rgw
 CONF
-  monmaptool --create --fsid "$fsid" --addv a '[v2:127.0.0.1:3300]' "$D/monmap" >/dev/null
+  monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT]" "$D/monmap" >/dev/null
   ceph-mon --mkfs -i a --monmap "$D/monmap"
   ceph-mon -i a
   ceph osd new "$osd_uuid" --connect-timeout 30 >/dev/null

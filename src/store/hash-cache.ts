@@ -62,16 +62,6 @@ export class HashCache {
     this.dirty = true;
   }
 
-  /** Hash `file` unless cached; a file that changed while being hashed is not cached. */
-  async sha256(file: string, hash: (file: string) => Promise<{ sha256: string }>): Promise<{ sha256: string; cached: boolean }> {
-    const before = await fileIdentity(file);
-    const hit = this.lookup(file, before);
-    if (hit) return { sha256: hit, cached: true };
-    const { sha256 } = await hash(file);
-    if (sameIdentity(before, await fileIdentity(file))) this.record(file, before, sha256);
-    return { sha256, cached: false };
-  }
-
   async save(): Promise<void> {
     if (!this.dirty) return;
     const body: CacheFile = { version: 1, entries: this.entries };
