@@ -1,7 +1,7 @@
 // BlobStore on any S3-compatible service (@aws-sdk/client-s3). Tested against Ceph radosgw 16.
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
+  GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
   S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
@@ -85,7 +85,8 @@ export function s3ClientConfig(options: S3StoreOptions = {}): S3ClientConfig {
 
 function errorName(e: unknown): string {
   const err = e as { name?: string; Code?: string; code?: string };
-  return err?.Code ?? (err?.name && err.name !== 'Error' ? err.name : undefined) ?? err?.code ?? 'Error';
+  const name = err?.name && err.name !== 'Error' && err.name !== 'Unknown' ? err.name : undefined;
+  return err?.Code ?? name ?? err?.code ?? 'no error code';
 }
 
 export class S3Store implements BlobStore {
@@ -159,7 +160,11 @@ export class S3Store implements BlobStore {
   }
 
   private checkBucket(): Promise<void> {
-    this.bucketChecked ??= withRetry(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })), this.retryOptions)
+    // ListObjectsV2 rather than HeadBucket: a HEAD response has no body, so its 403 cannot say
+    // whether the key id or the signature was wrong. Both need the same s3:ListBucket permission.
+    this.bucketChecked ??= withRetry(() => this.client.send(new ListObjectsV2Command({
+      Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1,
+    })), this.retryOptions)
       .then(() => undefined)
       .catch((e: unknown) => {
         this.bucketChecked = undefined; // let a later call try again
