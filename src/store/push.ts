@@ -94,7 +94,6 @@ export async function pushFolder(options: PushFolderOptions): Promise<PushFileRe
     for (const path of await listModelFiles(root)) {
       const file = join(root, ...path.split('/'));
       results.push(await pushFile(store, cache, path, file, dryRun, onProgress));
-      await cache.save(); // a killed push keeps the hashes it already paid for
     }
   } finally {
     await cache.save();
@@ -124,7 +123,10 @@ async function pushFile(
     else throw new UserError(`${file} changed while it was being hashed; push again once it is stable`);
     return r.sha256;
   };
-  sha256 ??= await computeIndexAndHash();
+  if (sha256 === undefined) {
+    sha256 = await computeIndexAndHash();
+    await cache.save(); // before uploading: a killed push keeps the hashes it already paid for
+  }
 
   const result: PushFileResult = {
     path, size: id.size, sha256, blobKey: blobKey(sha256), sentBytes: 0, resumedBytes: 0, resumedParts: 0,
