@@ -71,6 +71,9 @@ mon max pg per osd = 1000
 mon warn on pool no redundancy = false
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $D/rgw
+# Reclaim deleted objects' data within seconds (default: hours), so benchmarks can delete and re-upload.
+rgw gc obj min wait = 0
+rgw gc processor period = 2
 CONF
   monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT]" "$D/monmap" >/dev/null
   ceph-mon --mkfs -i a --monmap "$D/monmap"
