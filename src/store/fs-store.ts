@@ -33,23 +33,38 @@ export class FolderStore implements BlobStore {
     this.url = `file://${this.root}`;
   }
 
-  /** Map a key to a path inside the root. Keys are validated, and the real parent folder must be inside the real root (no symlink escapes). */
+  /**
+   * Map a key to a path inside the root. Keys are validated, and the deepest existing folder on the
+   * way must really be inside the real root before anything is created: a symbolic link inside the
+   * store cannot lead a write (not even a mkdir) outside it.
+   */
   private async pathFor(key: string, forWrite: boolean): Promise<string> {
     validateKey(key);
     const p = join(this.root, ...key.split('/'));
     const rel = relative(this.root, p);
     if (rel.startsWith('..') || isAbsolute(rel)) throw new UserError(`store key "${key}" resolves outside ${this.root}`);
-    if (forWrite) await mkdir(dirname(p), { recursive: true });
-    let realParent: string;
-    try {
-      realParent = await realpath(dirname(p));
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return p; // nothing there to read
+    if (forWrite) await mkdir(this.root, { recursive: true });
+    const realRoot = await realpath(this.root).catch((e: unknown) => {
+      if (isErrno(e, 'ENOENT')) return undefined; // no store folder yet: nothing to read
       throw e;
+    });
+    if (realRoot === undefined) return p;
+    const inside = (real: string) => real === realRoot || real.startsWith(realRoot + sep);
+    let existing = dirname(p);
+    let real: string | undefined;
+    while (real === undefined) {
+      try {
+        real = await realpath(existing);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT') || existing === this.root) throw e;
+        existing = dirname(existing);
+      }
     }
-    const realRoot = await realpath(this.root);
-    if (realParent !== realRoot && !realParent.startsWith(realRoot + sep)) {
-      throw new UserError(`store key "${key}" leads outside the store folder ${this.root} (through a symbolic link)`);
+    const escape = () => new UserError(`store key "${key}" leads outside the store folder ${this.root} (through a symbolic link)`);
+    if (!inside(real)) throw escape();
+    if (forWrite && existing !== dirname(p)) {
+      await mkdir(dirname(p), { recursive: true });
+      if (!inside(await realpath(dirname(p)))) throw escape(); // a link swapped in meanwhile
     }
     return p;
   }

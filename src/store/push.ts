@@ -136,7 +136,7 @@ async function pushFile(
 
   const existing = await store.head(result.blobKey);
   if (existing) {
-    if (existing.size !== id.size || (existing.sha256 !== undefined && existing.sha256 !== sha256)) {
+    if (existing.size !== id.size || existing.sha256 !== sha256) {
       throw new UserError(
         `${store.url} "${result.blobKey}" exists but does not match ${path}: store has size ${existing.size} sha256 ` +
           `${existing.sha256 ?? 'none'}, file has size ${id.size}; the store copy is damaged (not replaced: investigate it)`,

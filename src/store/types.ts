@@ -5,7 +5,10 @@ import { UserError } from '../errors.ts';
 export interface ObjectInfo {
   key: string;
   size: number;
-  /** The sha256 the writer recorded (S3: x-amz-meta-sha256). Undefined when none was recorded. */
+  /**
+   * The sha256 the writer recorded: S3 x-amz-meta-sha256; folder store: for blob keys, the digest the
+   * key names (putFile checked the bytes against it). Undefined when none was recorded.
+   */
   sha256?: string;
 }
 

@@ -30,6 +30,7 @@ describe('folder store specifics', () => {
   it('never writes through a symbolic link that leaves the root', async () => {
     await symlink(outside, join(root, 'reports'));
     await expect(store.putObject('reports/x.json', 'x')).rejects.toThrow(/leads outside the store folder/);
+    await expect(store.putObject('reports/m/1.0.0/x.json', 'x')).rejects.toThrow(/leads outside the store folder/);
     await expect(store.getBytes('reports/x.json')).rejects.toThrow(/leads outside the store folder/);
     expect(await readdir(outside)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 // Against a real radosgw (see test/setup/s3.ts). No mocked client anywhere.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { writeFile, appendFile, readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
@@ -65,7 +65,7 @@ describe('s3 store specifics', () => {
     const file = join(work, 'changing.bin');
     const data = await randomFile(file, 11 * MiB);
     const store = new S3Store(`s3://${bucket}/chg`, { partSize: 5 * MiB, stateDir: join(work, 'state-chg') });
-    await appendFile(file, 'x'); // the size the caller gives is stale now, and so is the hash
+    // Same size, different bytes after the hash was taken: only hashing what is sent can tell.
     await writeFile(file, Buffer.concat([data.subarray(0, 6 * MiB), Buffer.alloc(5 * MiB)]));
     await expect(store.putFile(blobKey(sha(data)), file, { sha256: sha(data), size: data.length }))
       .rejects.toThrow(/changed while it was being pushed/);
@@ -74,16 +74,18 @@ describe('s3 store specifics', () => {
 
   it('a blob whose sha256 metadata is wrong is reported, and push refuses to treat it as deduplicated', async () => {
     const dir = join(work, 'meta');
-    const data = await randomFile(join(work, 'meta.bin'), 100).then(async (d) => {
-      await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
-      await writeFile(join(dir, 'w.bin'), d);
-      return d;
-    });
+    await mkdir(dir, { recursive: true });
+    const data = await randomFile(join(dir, 'w.bin'), 100);
     await adminClient().send(new PutObjectCommand({ Bucket: bucket, Key: `meta/${blobKey(sha(data))}`, Body: data, Metadata: { sha256: sha('other') } }));
     const store = openStore(`s3://${bucket}/meta`);
     const [check] = await verifyArtifacts(store, [{ path: 'w.bin', sha256: sha(data), size: data.length }]);
     expect(check).toMatchObject({ status: 'wrong-sha256-metadata', detail: `store metadata says sha256 ${sha('other')}` });
     await expect(pushFolder({ dir, store, stateDir: join(work, 'state-meta') })).rejects.toThrow(/exists but does not match w.bin/);
+    // and a blob written without the metadata at all
+    const bare = Buffer.from('no metadata here');
+    await adminClient().send(new PutObjectCommand({ Bucket: bucket, Key: `meta/${blobKey(sha(bare))}`, Body: bare }));
+    const [bareCheck] = await verifyArtifacts(store, [{ path: 'bare', sha256: sha(bare), size: bare.length }]);
+    expect(bareCheck).toMatchObject({ status: 'wrong-sha256-metadata', detail: 'store object has no sha256 metadata' });
   });
 
   it('wrong credentials: a clear error naming the bucket and what to check', async () => {
@@ -100,7 +102,7 @@ describe('s3 store specifics', () => {
     const store = openStore('s3://mg-no-such-bucket-here/models');
     await expect(store.exists('manifest.json')).rejects.toThrow(/S3 bucket "mg-no-such-bucket-here" does not exist at http:\/\/127\.0\.0\.1:\d+/);
     const dir = join(work, 'nb');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'f'), 'x');
     await expect(pushFolder({ dir, store, stateDir: join(work, 'state-nb') })).rejects.toThrow(/bucket "mg-no-such-bucket-here" does not exist/);
   });
