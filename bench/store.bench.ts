@@ -8,7 +8,6 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFile, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -16,13 +15,13 @@ import { hashFile } from '../src/hash.ts';
 import { openStore } from '../src/store/open.ts';
 import { pushFolder } from '../src/store/push.ts';
 import { s3ClientConfig } from '../src/store/s3-store.ts';
+import { startPrivateS3 } from '../scripts/s3-private.ts';
 import type { BlobStore } from '../src/store/types.ts';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } } });
 const SIZE = Number(args['size-mib']) * 1024 * 1024;
 const RUNS = Number(args.runs);
-const script = join(import.meta.dirname, '..', 'scripts', 's3-server.sh');
 
 // Median; for an even count the mean of the middle two.
 const median = (xs: number[]) => {
@@ -47,26 +46,9 @@ async function writeRandomFile(path: string, size: number): Promise<void> {
   await fh.close();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function startS3(): Promise<() => Promise<void>> {
   if (process.env.S3_ENDPOINT) return async () => {};
-  const dir = await mkdtemp(join(tmpdir(), 'mg-bench-ceph-'));
-  const env = { ...process.env, CEPH_DIR: dir, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), CEPH_MEM_BYTES: String(8 * 1024 ** 3) };
-  await run('bash', [script, 'start'], { env });
-  const { stdout } = await run('bash', [script, 'env'], { env });
-  for (const m of stdout.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]!] = m[2]!;
-  return async () => {
-    await run('bash', [script, 'stop'], { env });
-    await rm(dir, { recursive: true, force: true });
-  };
+  return startPrivateS3({ memBytes: 8 * 1024 ** 3 }); // room for a 1 GiB upload while earlier ones are reclaimed
 }
 
 async function emptyStore(store: BlobStore): Promise<void> {
