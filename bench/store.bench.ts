@@ -103,11 +103,16 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const stateDir = join(work, `state-${i}`); // cold hash cache: push hashes, then uploads
     const store = openStore(`s3://${bucket}/push-${i}`, { s3: { stateDir } });
-    push.push(await timed(() => pushFolder({ dir: model, store, stateDir })));
+    const ours = async () => push.push(await timed(() => pushFolder({ dir: model, store, stateDir })));
+    const theirs = async () => {
+      rc.push(await timed(() => rclone(model, `${bucket}/rclone-${i}`)));
+      await emptyStore(openStore(`s3://${bucket}/rclone-${i}`));
+    };
     if (last) await emptyStore(last.store);
+    // Alternate who goes first, so a drift in server or machine load does not favour one tool.
+    if (i % 2 === 0) await ours().then(theirs);
+    else await theirs().then(ours);
     last = { store, stateDir };
-    rc.push(await timed(() => rclone(model, `${bucket}/rclone-${i}`)));
-    await emptyStore(openStore(`s3://${bucket}/rclone-${i}`));
   }
 
   // 3. re-push unchanged (warm hash cache, blob already in the store)

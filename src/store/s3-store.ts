@@ -341,8 +341,8 @@ export class S3Store implements BlobStore {
         sentBytes += body.length;
         await writer.save(st);
         o.onProgress?.({ kind: 'part', key, partNumber: n, bytes: body.length, sentBytes, totalBytes: o.size });
-      }, (e: unknown) => {
-        failure ??= e;
+      }).catch((e: unknown) => {
+        failure ??= e; // an upload or a state save failed: stop sending, report after the in-flight parts settle
       }).finally(() => inflight.delete(p));
       inflight.add(p);
     }
