@@ -4,10 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 
+// Registered when a test file imports this module (collection time); a hook registered from inside
+// beforeAll or a test would never run.
+const created: string[] = [];
+afterAll(async () => {
+  await Promise.all(created.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
 /** A temp folder removed after the test file. */
 export async function tempDir(label: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), `mg-${label}-`));
-  afterAll(() => rm(d, { recursive: true, force: true }));
+  created.push(d);
   return d;
 }
 
