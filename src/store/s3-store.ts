@@ -1,0 +1,425 @@
+// BlobStore on any S3-compatible service (@aws-sdk/client-s3). Tested against Ceph radosgw 16.
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
+  GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
+  S3Client, UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { UserError } from '../errors.ts';
+import { validateKey, validatePrefix } from './keys.ts';
+import { httpStatus, withRetry } from './retry.ts';
+import type { RetryOptions } from './retry.ts';
+import { AlreadyExistsError, changedWhilePushing, NotFoundError } from './types.ts';
+import type {
+  BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions,
+} from './types.ts';
+import { loadUploadState, uploadStatePath, UploadStateWriter } from './upload-state.ts';
+import type { UploadState } from './upload-state.ts';
+
+const MiB = 1024 * 1024;
+/** S3 limits: parts are 5 MiB..5 GiB (the last may be smaller), at most 10 000 of them. */
+const MIN_PART = 5 * MiB;
+const MAX_PARTS = 10_000;
+
+export interface S3StoreOptions {
+  /** Multipart part size; files up to this size go in one PUT. Default 16 MiB (fastest measured on radosgw). */
+  partSize?: number;
+  /** Parts in flight at once (memory used is about concurrency × partSize). Default 4. */
+  concurrency?: number;
+  /** Where unfinished multipart uploads are recorded for resume. Default ./.model-gitops */
+  stateDir?: string;
+  retry?: RetryOptions;
+  /** Overrides for the client (tests pass wrong credentials or an unreachable endpoint here). */
+  endpoint?: string;
+  region?: string;
+  credentials?: S3ClientConfig['credentials'];
+}
+
+export interface S3Location {
+  bucket: string;
+  prefix: string;
+}
+
+/** s3://bucket[/prefix] → bucket and a prefix that is empty or ends with '/'. */
+export function parseS3Url(url: string): S3Location {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m || !m[1]) throw new UserError(`invalid S3 store URL "${url}": expected s3://bucket or s3://bucket/prefix`);
+  const bucket = m[1];
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new UserError(`invalid S3 bucket name "${bucket}" in "${url}": 3-63 lowercase letters, digits, dots, hyphens`);
+  }
+  let prefix = m[2] ?? '';
+  if (prefix.endsWith('/')) prefix = prefix.slice(0, -1);
+  if (prefix) validateKey(prefix, 'prefix');
+  return { bucket, prefix: prefix ? `${prefix}/` : '' };
+}
+
+/**
+ * Client settings from the standard AWS environment and config files. An explicit endpoint
+ * (AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL) means an S3-compatible server: path-style URLs
+ * and us-east-1 unless a region is set. Checksums only WHEN_REQUIRED: radosgw rejects the SDK's
+ * default streaming checksum trailers (411), and our integrity check is the sha256 metadata.
+ */
+export function s3ClientConfig(options: S3StoreOptions = {}): S3ClientConfig {
+  const env = process.env;
+  const endpoint = options.endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined);
+  const region = options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined));
+  const config: S3ClientConfig = {
+    maxAttempts: 1, // withRetry is the one retry policy
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
+  };
+  if (endpoint) {
+    config.endpoint = endpoint;
+    config.forcePathStyle = true;
+  }
+  if (region) config.region = region;
+  if (options.credentials) config.credentials = options.credentials;
+  return config;
+}
+
+function errorName(e: unknown): string {
+  const err = e as { name?: string; Code?: string; code?: string };
+  const name = err?.name && err.name !== 'Error' && err.name !== 'Unknown' ? err.name : undefined;
+  return err?.Code ?? name ?? err?.code ?? 'no error code';
+}
+
+export class S3Store implements BlobStore {
+  readonly url: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  readonly partSize: number;
+  readonly concurrency: number;
+  readonly stateDir: string;
+  private readonly retryOptions: RetryOptions;
+  private readonly endpointLabel: string;
+  private bucketChecked: Promise<void> | undefined;
+
+  constructor(url: string, options: S3StoreOptions = {}) {
+    const loc = parseS3Url(url);
+    this.bucket = loc.bucket;
+    this.prefix = loc.prefix;
+    this.url = `s3://${loc.bucket}${loc.prefix ? '/' + loc.prefix.slice(0, -1) : ''}`;
+    const config = s3ClientConfig(options);
+    this.client = new S3Client(config);
+    this.endpointLabel = typeof config.endpoint === 'string' ? config.endpoint : 'AWS S3';
+    this.partSize = Math.max(MIN_PART, options.partSize ?? 16 * MiB);
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.stateDir = options.stateDir ?? '.model-gitops';
+    this.retryOptions = options.retry ?? {};
+  }
+
+  private fullKey(key: string): string {
+    return this.prefix + validateKey(key);
+  }
+
+  /** Turn an SDK error into a message a person can act on, naming the store, bucket and key. */
+  private explain(e: unknown, op: string, key?: string): Error {
+    if (e instanceof UserError) return e;
+    const name = errorName(e);
+    const status = httpStatus(e);
+    const where = key === undefined ? this.url : `${this.url} "${key}"`;
+    if (name === 'NoSuchBucket' || (op === 'check bucket' && status === 404)) {
+      return new UserError(`S3 bucket "${this.bucket}" does not exist at ${this.endpointLabel} (store ${this.url}); create it first`, { cause: e });
+    }
+    if (status === 403 || ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(name)) {
+      return new UserError(
+        `S3 refused access to bucket "${this.bucket}" at ${this.endpointLabel} (${name}, HTTP ${status ?? '?'}): ` +
+          'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket policy',
+        { cause: e },
+      );
+    }
+    if (status === 301 || name === 'PermanentRedirect') {
+      return new UserError(`S3 bucket "${this.bucket}" is in another region: set AWS_REGION (${op} ${where})`, { cause: e });
+    }
+    if (status === undefined) {
+      const msg = (e as Error)?.message ?? String(e);
+      if (/region is missing/i.test(msg)) return new UserError(`no AWS region configured for ${this.url}: set AWS_REGION`, { cause: e });
+      if (/credential/i.test(msg)) return new UserError(`no AWS credentials for ${this.url}: ${msg}`, { cause: e });
+      return new UserError(`cannot reach S3 at ${this.endpointLabel} for ${where} (${op}): ${name}: ${msg}`, { cause: e });
+    }
+    return new UserError(`S3 ${op} ${where} failed: ${name} (HTTP ${status}): ${(e as Error)?.message ?? ''}`, { cause: e });
+  }
+
+  /** One S3 call with retries, after the bucket has been checked once (clear error if missing or forbidden). */
+  private async call<T>(op: string, key: string | undefined, fn: () => Promise<T>, acceptStatus: number[] = []): Promise<T> {
+    await this.checkBucket();
+    try {
+      return await withRetry(fn, this.retryOptions);
+    } catch (e) {
+      const s = httpStatus(e);
+      if (s !== undefined && acceptStatus.includes(s)) throw e;
+      throw this.explain(e, op, key);
+    }
+  }
+
+  private checkBucket(): Promise<void> {
+    // ListObjectsV2 rather than HeadBucket: a HEAD response has no body, so its 403 cannot say
+    // whether the key id or the signature was wrong. Both need the same s3:ListBucket permission.
+    this.bucketChecked ??= withRetry(() => this.client.send(new ListObjectsV2Command({
+      Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1,
+    })), this.retryOptions)
+      .then(() => undefined)
+      .catch((e: unknown) => {
+        this.bucketChecked = undefined; // let a later call try again
+        throw this.explain(e, 'check bucket');
+      });
+    return this.bucketChecked;
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const Key = this.fullKey(key);
+    try {
+      const r = await this.call('head', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key })), [404]);
+      const info: ObjectInfo = { key, size: r.ContentLength ?? 0 };
+      const sha = r.Metadata?.sha256;
+      if (sha) info.sha256 = sha;
+      return info;
+    } catch (e) {
+      if (httpStatus(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== undefined;
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const Key = this.fullKey(key);
+    if (range && range.end !== undefined && range.end <= range.start) {
+      if (!(await this.exists(key))) throw new NotFoundError(this.url, key);
+      return Readable.from([]); // HTTP cannot ask for zero bytes
+    }
+    const Range = range ? `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` : undefined;
+    try {
+      const r = await this.call('get', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range })), [404]);
+      return r.Body as Readable;
+    } catch (e) {
+      if (httpStatus(e) === 404) throw new NotFoundError(this.url, key);
+      throw e;
+    }
+  }
+
+  async getBytes(key: string): Promise<Buffer> {
+    const Key = this.fullKey(key);
+    try {
+      return await this.call('get', key, async () => {
+        const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+        return Buffer.from(await r.Body!.transformToByteArray());
+      }, [404]);
+    } catch (e) {
+      if (httpStatus(e) === 404) throw new NotFoundError(this.url, key);
+      throw e;
+    }
+  }
+
+  async putObject(key: string, body: string | Uint8Array, options: PutObjectOptions = {}): Promise<void> {
+    const Key = this.fullKey(key);
+    const Body = typeof body === 'string' ? Buffer.from(body) : body;
+    const sha256 = options.sha256 ?? createHash('sha256').update(Body).digest('hex');
+    try {
+      await this.call('put', key, () => this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key, Body, ContentLength: Body.length, ContentType: options.contentType,
+        Metadata: { sha256 }, IfNoneMatch: options.exclusive ? '*' : undefined,
+      })), [409, 412]);
+    } catch (e) {
+      const s = httpStatus(e);
+      if (s === 412 || s === 409) throw new AlreadyExistsError(this.url, key);
+      throw e;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const Prefix = this.prefix + validatePrefix(prefix);
+    let ContinuationToken: string | undefined;
+    do {
+      const r = await this.call('list', prefix, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })));
+      for (const o of r.Contents ?? []) {
+        if (o.Key) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+      }
+      ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.fullKey(key);
+    await this.call('delete', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })));
+  }
+
+  async putFile(key: string, file: string, options: PutFileOptions): Promise<PutFileResult> {
+    const fullKey = this.fullKey(key);
+    await this.checkBucket();
+    const fh = await open(file, 'r');
+    try {
+      const result = options.size <= this.partSize
+        ? await this.putSingle(key, fullKey, file, fh, options)
+        : await this.putMultipart(key, fullKey, file, fh, options);
+      if (!result.existed) await this.verifyUploaded(key, file, options);
+      return result;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** After an upload, the object must have the file's size and sha256 metadata (HEAD). */
+  private async verifyUploaded(key: string, file: string, options: PutFileOptions): Promise<void> {
+    const h = await this.head(key);
+    if (!h || h.size !== options.size || h.sha256 !== options.sha256) {
+      throw new UserError(
+        `${this.url} "${key}" does not match ${file} after upload: ` +
+          `store has size ${h?.size ?? 'none'} sha256 ${h?.sha256 ?? 'none'}, expected size ${options.size} sha256 ${options.sha256}`,
+      );
+    }
+  }
+
+  private async putSingle(key: string, Key: string, file: string, fh: FileHandle, o: PutFileOptions): Promise<PutFileResult> {
+    const body = await readExactly(fh, file, 0, o.size);
+    const actual = createHash('sha256').update(body).digest('hex');
+    if (actual !== o.sha256) throw changedWhilePushing(file, o.sha256, actual);
+    try {
+      // If-None-Match: * — a blob is never replaced, even by a concurrent pusher.
+      await this.call('put', key, () => this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream',
+        Metadata: { sha256: o.sha256 }, IfNoneMatch: '*',
+      })), [409, 412]);
+    } catch (e) {
+      const s = httpStatus(e);
+      if (s === 412 || s === 409) return { sentBytes: body.length, resumedParts: 0, resumedBytes: 0, existed: true };
+      throw e;
+    }
+    o.onProgress?.({ kind: 'part', key, partNumber: 1, bytes: body.length, sentBytes: body.length, totalBytes: o.size });
+    return { sentBytes: body.length, resumedParts: 0, resumedBytes: 0, existed: false };
+  }
+
+  /**
+   * Multipart upload straight to the final key. The file is read once, in order: every part is
+   * hashed, parts the server already holds (from an interrupted run) are skipped, the rest are sent
+   * with at most `concurrency` in flight. The upload is completed only if the bytes hash to the
+   * expected sha256, so a file modified mid-push never lands under the wrong content key.
+   */
+  private async putMultipart(key: string, Key: string, file: string, fh: FileHandle, o: PutFileOptions): Promise<PutFileResult> {
+    const target = `s3://${this.bucket}/${Key}`;
+    const writer = new UploadStateWriter(uploadStatePath(this.stateDir, o.sha256));
+    let state = await this.resumableState(key, Key, target, writer.path, o.size);
+    if (!state) {
+      const partSize = Math.max(this.partSize, Math.ceil(o.size / MAX_PARTS / MiB) * MiB);
+      const created = await this.call('create multipart upload', key, () => this.client.send(new CreateMultipartUploadCommand({
+        Bucket: this.bucket, Key, ContentType: 'application/octet-stream', Metadata: { sha256: o.sha256 },
+      })));
+      state = { version: 1, target, uploadId: created.UploadId!, size: o.size, partSize, parts: {} };
+      await writer.save(state);
+    }
+    const st = state;
+    const partCount = Math.ceil(o.size / st.partSize);
+    const resumedParts = Object.keys(st.parts).length;
+    const resumedBytes = Object.values(st.parts).reduce((a, p) => a + p.size, 0);
+    if (resumedParts > 0) o.onProgress?.({ kind: 'resumed', key, parts: resumedParts, bytes: resumedBytes });
+
+    const hash = createHash('sha256');
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
+    let sentBytes = 0;
+    for (let n = 1; n <= partCount && failure === undefined; n++) {
+      const start = (n - 1) * st.partSize;
+      const body = await readExactly(fh, file, start, Math.min(st.partSize, o.size - start));
+      hash.update(body);
+      if (st.parts[n]) continue;
+      while (inflight.size >= this.concurrency) await Promise.race(inflight);
+      if (failure !== undefined) break;
+      const p: Promise<void> = this.call('upload part', key, () => this.client.send(new UploadPartCommand({
+        Bucket: this.bucket, Key, UploadId: st.uploadId, PartNumber: n, Body: body, ContentLength: body.length,
+      }))).then(async (r) => {
+        st.parts[n] = { etag: r.ETag!, size: body.length };
+        sentBytes += body.length;
+        await writer.save(st);
+        o.onProgress?.({ kind: 'part', key, partNumber: n, bytes: body.length, sentBytes, totalBytes: o.size });
+      }).catch((e: unknown) => {
+        failure ??= e; // an upload or a state save failed: stop sending, report after the in-flight parts settle
+      }).finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) throw failure; // state file kept: the next push resumes
+    const actual = hash.digest('hex');
+    const abort = async () => {
+      await this.call('abort multipart upload', key, () => this.client.send(new AbortMultipartUploadCommand({
+        Bucket: this.bucket, Key, UploadId: st.uploadId,
+      }))).catch(() => {});
+      await writer.remove();
+    };
+    if (actual !== o.sha256) {
+      await abort();
+      throw changedWhilePushing(file, o.sha256, actual);
+    }
+    // Multipart completion cannot be made exclusive on radosgw (If-None-Match unsupported there), so
+    // look once more: if another pusher stored this blob meanwhile, keep theirs.
+    if (await this.exists(key)) {
+      await abort();
+      return { sentBytes, resumedParts, resumedBytes, existed: true };
+    }
+    const Parts = Object.entries(st.parts)
+      .map(([n, p]) => ({ PartNumber: Number(n), ETag: p.etag }))
+      .sort((a, b) => a.PartNumber - b.PartNumber);
+    try {
+      await this.call('complete multipart upload', key, () => this.client.send(new CompleteMultipartUploadCommand({
+        Bucket: this.bucket, Key, UploadId: st.uploadId, MultipartUpload: { Parts },
+      })), [404]);
+    } catch (e) {
+      // A retried completion whose first attempt succeeded finds the upload gone: the HEAD check decides.
+      if (httpStatus(e) !== 404) throw e;
+    }
+    await writer.remove();
+    return { sentBytes, resumedParts, resumedBytes, existed: false };
+  }
+
+  /**
+   * The saved state for this blob, reconciled with the server (ListParts): only parts the server
+   * still holds with the expected size and ETag count as done. Undefined when there is nothing to resume.
+   */
+  private async resumableState(key: string, Key: string, target: string, path: string, size: number): Promise<UploadState | undefined> {
+    const saved = await loadUploadState(path);
+    if (!saved || saved.target !== target || saved.size !== size) return undefined;
+    const server = new Map<number, { etag: string; size: number }>();
+    try {
+      let PartNumberMarker: string | undefined;
+      do {
+        const r = await this.call('list parts', key, () => this.client.send(new ListPartsCommand({
+          Bucket: this.bucket, Key, UploadId: saved.uploadId, PartNumberMarker,
+        })), [404]);
+        for (const p of r.Parts ?? []) if (p.PartNumber && p.ETag) server.set(p.PartNumber, { etag: p.ETag, size: p.Size ?? -1 });
+        PartNumberMarker = r.IsTruncated ? r.NextPartNumberMarker : undefined;
+      } while (PartNumberMarker);
+    } catch (e) {
+      if (httpStatus(e) === 404) return undefined; // NoSuchUpload: aborted or expired, start over
+      throw e;
+    }
+    const parts: UploadState['parts'] = {};
+    const partCount = Math.ceil(size / saved.partSize);
+    for (const [n, p] of server) {
+      const expected = n < partCount ? saved.partSize : size - (partCount - 1) * saved.partSize;
+      const local = saved.parts[n];
+      if (p.size === expected && (!local || local.etag === p.etag)) parts[n] = p;
+    }
+    return { ...saved, parts };
+  }
+}
+
+/** Read exactly `length` bytes at `position`; a short read means the file shrank under us. */
+async function readExactly(fh: FileHandle, file: string, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) throw new UserError(`${file} is shorter than expected (changed while being pushed?): ended at byte ${position + done}, expected ${position + length}`);
+    done += bytesRead;
+  }
+  return buf;
+}
