@@ -32,7 +32,7 @@ export async function demoCheck(log: (line: string) => void = console.log): Prom
     cpSync(join(dir, 'models/intent-classifier/versions/2.1.0.yaml'), join(dir, card));
     edit(card, 'version: 2.1.0', 'version: 2.1.1');
     edit(card, 'summary: Retrained on June intents; fewer "other" mistakes on short messages.', 'summary: Re-exported head.');
-    edit(card, 'cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', 'ab'.repeat(32));
+    edit(card, '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32));
     edit(card, 'labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order]');
     edit('environments/dev.yaml', 'intent-classifier: 2.1.0', 'intent-classifier: 2.1.1');
     log('$ model-gitops check --base main');

@@ -70,6 +70,19 @@ function manifestRollout(r: RolloutSpec): NonNullable<ManifestDeployment['rollou
   return { ...(maxErrorRate !== undefined ? { maxErrorRate: Number(maxErrorRate.slice(0, -1)) } : {}), ...rest };
 }
 
+/** What the manifest says about one version: files to fetch and verify, and how to serve it. */
+export function manifestVersion(c: VersionCard, hasIndex: (f: { path: string; sha256: string }) => boolean = defaultHasIndex, bench?: BenchmarkSummary): ManifestVersion {
+  return {
+    files: c.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, size: a.size, ...(hasIndex(a) ? { index: true as const } : {}) })),
+    interface: c.interface,
+    architecture: c.architecture,
+    ...(c.dependencies && Object.keys(c.dependencies).length ? { dependencies: c.dependencies } : {}),
+    lineageDigest: lineageDigest(c),
+    ...(c.serving ? { serving: c.serving } : {}),
+    ...(bench ? { benchmark: bench } : {}),
+  };
+}
+
 export function buildManifest(reg: Registry, header: ManifestHeader, options: BuildOptions = {}): Manifest {
   const hasIndex = options.hasIndex ?? defaultHasIndex;
   const environments: Manifest['environments'] = {};
@@ -100,17 +113,7 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
     for (const version of [...versions].sort(semver.rcompare)) {
       const entry = reg.models.get(model)?.versions.get(version);
       if (!entry) throw new Error(`manifest: ${model}@${version} is referenced but has no valid card; run validate first`);
-      const c = entry.card;
-      const bench = options.benchmarks?.get(`${model}@${version}`);
-      out[version] = {
-        files: c.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, size: a.size, ...(hasIndex(a) ? { index: true as const } : {}) })),
-        interface: c.interface,
-        architecture: c.architecture,
-        ...(c.dependencies && Object.keys(c.dependencies).length ? { dependencies: c.dependencies } : {}),
-        lineageDigest: lineageDigest(c),
-        ...(c.serving ? { serving: c.serving } : {}),
-        ...(bench ? { benchmark: bench } : {}),
-      };
+      out[version] = manifestVersion(entry.card, hasIndex, options.benchmarks?.get(`${model}@${version}`));
     }
     models[model] = { versions: out };
   }

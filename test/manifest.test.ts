@@ -19,7 +19,7 @@ describe('buildManifest', () => {
     expect(m.environments.production!.models['intent-classifier']).toEqual({ version: '2.0.0', canary: { version: '2.1.0', weight: 5 }, rollbackWindow: ['1.1.0'] });
     expect(Object.keys(m.models['intent-classifier']!.versions)).toEqual(['2.1.0', '2.0.0', '1.1.0']); // 1.0.0 runs nowhere
     const v = m.models['intent-classifier']!.versions['2.1.0']!;
-    expect(v.files[0]).toEqual({ path: 'model.safetensors', sha256: 'cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', size: 37640, index: true });
+    expect(v.files[0]).toEqual({ path: 'model.safetensors', sha256: '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', size: 37640, index: true });
     expect(v.files[1]).toEqual({ path: 'config.json', sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113', size: 220 });
     expect(m.models['structured-extractor']!.versions['1.0.0']!.dependencies).toEqual({ 'intent-classifier': '^2.0.0' });
     expect(validateManifest(m)).toBe(true);

@@ -78,7 +78,7 @@ export class IntentClassifier {
   }
 }
 
-export function modelConfig(m: IntentModel): Record<string, unknown> {
+export function modelConfig(m: Pick<IntentModel, 'labels' | 'vocab' | 'hidden'>): Record<string, unknown> {
   return {
     architectures: ['BagOfBytesClassifier'], model_type: 'mlp', vocab_size: m.vocab, hidden_size: m.hidden,
     id2label: Object.fromEntries(m.labels.map((l, i) => [String(i), l])),

@@ -104,7 +104,7 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
   it('annotates violations, fails, writes summary and outputs, and creates then updates one comment', async () => {
     const repo = makeRepo();
     const file = newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [
-      ['cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', 'ab'.repeat(32)],
+      ['7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32)],
       ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order]'],
     ]);
     // A comment from someone else is left alone.

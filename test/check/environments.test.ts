@@ -9,7 +9,7 @@ const DEV = 'environments/dev.yaml';
 const STAGING = 'environments/staging.yaml';
 const PROD = 'environments/production.yaml';
 const IC = 'intent-classifier';
-const NEW_WEIGHTS: [string, string] = ['cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', 'ab'.repeat(32)];
+const NEW_WEIGHTS: [string, string] = ['7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32)];
 
 /** intent-classifier 2.1.1 (new weights) merged, in dev only. */
 function withPatchInDev(): TestRepo {

@@ -9,12 +9,12 @@ const V200 = 'models/intent-classifier/versions/2.0.0.yaml';
 describe('immutability of merged versions', { timeout: 30_000 }, () => {
   it('refuses an artifact sha256 change on an existing version, at the line of the sha', () => {
     const repo = makeRepo();
-    repo.edit(V200, 'f6c8c14e09b205223e396069493be43d5d9ae0db4b270a8e1bdd683fab80766a', 'ab'.repeat(32));
+    repo.edit(V200, '8f0cf9aeb20fc941c914aeba5ccfee3450d4fc45039ad0a37bfce44bae20dd94', 'ab'.repeat(32));
     const r = repo.check();
     expect(rules(r)).toEqual(['immutable-field']);
     const d = errorsOf(r)[0]!;
     expect(d).toMatchObject({ file: V200, field: 'artifacts[0].sha256', line: repo.lineOf(V200, 'ababab') });
-    expect(d.message).toContain('intent-classifier 2.0.0 is already on the base branch, so artifacts[0].sha256 may not change (was "f6c8c14e09b205223e396069493be43d5d9ae0db4b270a8e1bdd683fab80766a", now "' + 'ab'.repeat(32) + '")');
+    expect(d.message).toContain('intent-classifier 2.0.0 is already on the base branch, so artifacts[0].sha256 may not change (was "8f0cf9aeb20fc941c914aeba5ccfee3450d4fc45039ad0a37bfce44bae20dd94", now "' + 'ab'.repeat(32) + '")');
     expect(d.message).toContain('Publish the change as a new version instead');
     expect(r.changes).toContainEqual(expect.objectContaining({ kind: 'version-edited', version: '2.0.0', fields: ['artifacts[0].sha256'] }));
   });
@@ -34,7 +34,7 @@ describe('immutability of merged versions', { timeout: 30_000 }, () => {
 
   it('allows metric, summary, notes and deprecation edits, and lists them as an edit', () => {
     const repo = makeRepo();
-    repo.edit(V200, 'metrics: {accuracy: 0.931, macro_f1: 0.903}', 'metrics: {accuracy: 0.931, macro_f1: 0.903, latency_p50_ms: 4.2}\nnotes: Re-evaluated on the July golden set.\ndeprecated: true');
+    repo.edit(V200, 'metrics: {accuracy: 0.9275, macro_f1: 0.9266}', 'metrics: {accuracy: 0.9275, macro_f1: 0.9266, latency_p50_ms: 4.2}\nnotes: Re-evaluated on the July golden set.\ndeprecated: true');
     repo.edit(V200, 'summary: Adds', 'summary: Introduces');
     const r = repo.check();
     expect(errorsOf(r)).toEqual([]);
@@ -48,7 +48,7 @@ describe('immutability of merged versions', { timeout: 30_000 }, () => {
 describe('deleting versions', { timeout: 30_000 }, () => {
   it('allows deleting a version nothing references', () => {
     const repo = makeRepo();
-    newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [['cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', 'ab'.repeat(32)]]);
+    newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [['7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32)]]);
     repo.commitBase('2.1.1');
     repo.remove('models/intent-classifier/versions/2.1.1.yaml');
     const r = repo.check();

@@ -6,7 +6,7 @@ afterAll(cleanupRepos);
 
 const IC = 'intent-classifier';
 // Edits on a copy of intent-classifier 2.1.0.
-const NEW_WEIGHTS: [string, string] = ['cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', 'ab'.repeat(32)];
+const NEW_WEIGHTS: [string, string] = ['7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32)];
 const NEW_DATA: [string, string] = ['1f8cde391478e56439948fd138eb8b13a2fed5ed433833d6a3311916db2418f9', 'cd'.repeat(32)];
 const DROP_OTHER: [string, string] = ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order]'];
 const ADD_LABEL: [string, string] = ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order, refund, other]'];
@@ -24,7 +24,7 @@ describe('semver bump of a new version', { timeout: 30_000 }, () => {
     expect(d.field).toBe('version');
     expect(d.message).toContain('intent-classifier 2.1.1 is a patch bump over 2.1.0, but its changes need a major bump (e.g. 3.0.0)');
     expect(d.message).toMatch(/interface\.outputs\.label\.labels\s+label "other" removed\s+major/);
-    expect(d.message).toMatch(/artifacts\s+model\.safetensors sha256 cfef9fc33911\.\.\. -> abababababab\.\.\.\s+patch/);
+    expect(d.message).toMatch(/artifacts\s+model\.safetensors sha256 726689884568\.\.\. -> abababababab\.\.\.\s+patch/);
     const v = r.semver.find((x) => x.version === '2.1.1')!;
     expect(v).toMatchObject({ model: IC, previous: '2.1.0', actual: 'patch', required: 'major', ok: false });
     expect(v.rows.map((x) => [x.field, x.needs])).toEqual([['interface.outputs.label.labels', 'major'], ['artifacts', 'patch']]);
@@ -89,7 +89,7 @@ describe('semver bump of a new version', { timeout: 30_000 }, () => {
 
   it('compares with the highest earlier version, not the newest: a 1.1.x backport is judged against 1.1.0', () => {
     const repo = makeRepo();
-    newVersion(repo, IC, '1.1.0', '1.1.1', [['29474d3731b2ab75457fb4167a24d8e78a6c6e3fcc5af3fd6967b2b6f3aee4a7', 'a1'.repeat(32)]]);
+    newVersion(repo, IC, '1.1.0', '1.1.1', [['25fd2dbb3edee20b097b007bb950ae7287334a14d6474b59dbb330fea0ea9670', 'a1'.repeat(32)]]);
     const r = repo.check();
     expect(errorsOf(r)).toEqual([]);
     expect(r.semver[0]).toMatchObject({ version: '1.1.1', previous: '1.1.0', required: 'patch' });

@@ -1,24 +1,24 @@
 // Manifests over the demo models (scripts/demo-weights.ts), with real sha256 and sizes. No vitest
 // imports, so bench/ can use it too.
-import { DEMO_VERSIONS, demoFiles, sha256 } from '../../scripts/demo-weights.ts';
-import type { Manifest, ManifestDeployment, ManifestVersion } from '../../src/manifest.ts';
+import { manifestVersion, type Manifest, type ManifestDeployment, type ManifestVersion } from '../../src/manifest.ts';
+import { WorkingTreeSource } from '../../src/registry-source.ts';
+import { validateRegistry } from '../../src/validate.ts';
 
+const EXAMPLE = validateRegistry(new WorkingTreeSource(new URL('../..', import.meta.url).pathname, { maxFileBytes: 1 << 20 })).registry;
+/** Every version of the example registry, as [model, version] pairs. */
+export const DEMO_VERSION_IDS: [string, string][] = [...EXAMPLE.models.values()].flatMap((m) => [...m.versions.keys()].map((v) => [m.name, v] as [string, string]));
+
+/** The manifest entry of an example version, exactly as publishing would write it. */
 export function demoEntry(model: string, version: string): ManifestVersion {
-  const v = DEMO_VERSIONS.find((d) => d.model === model && d.version === version);
-  if (!v) throw new Error(`no demo version ${model}@${version}`);
-  const files = Object.entries(demoFiles(v)).map(([path, bytes]) => ({ path, sha256: sha256(bytes), size: bytes.length }));
-  return {
-    files,
-    interface: { inputs: [{ name: 'text', dtype: 'string' }], outputs: [{ name: 'label', dtype: 'string', labels: v.labels }] },
-    architecture: { family: v.family, format: 'safetensors' },
-    lineageDigest: `sha256:${'0'.repeat(64)}`,
-  };
+  const card = EXAMPLE.models.get(model)?.versions.get(version)?.card;
+  if (!card) throw new Error(`no demo version ${model}@${version}`);
+  return manifestVersion(card);
 }
 
 /** A manifest whose environment `env` runs `deployments`; every demo version has an entry. */
 export function demoManifest(deployments: Record<string, ManifestDeployment>, options: { sequence?: number; env?: string; extraVersions?: Record<string, Record<string, ManifestVersion>> } = {}): Manifest {
   const models: Manifest['models'] = {};
-  for (const v of DEMO_VERSIONS) (models[v.model] ??= { versions: {} }).versions[v.version] = demoEntry(v.model, v.version);
+  for (const [m, v] of DEMO_VERSION_IDS) (models[m] ??= { versions: {} }).versions[v] = demoEntry(m, v);
   for (const [m, vs] of Object.entries(options.extraVersions ?? {})) (models[m] ??= { versions: {} }).versions = { ...models[m]!.versions, ...vs };
   return {
     schemaVersion: 1,

@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import type { Manifest, ManifestFile } from '../../src/manifest.ts';
 import { STORE_LAYOUT, blobKey, indexKey } from '../../src/manifest.ts';
 import { buildSafetensorsIndex } from '../../src/sync/safetensors.ts';
-import { safetensorsBytes } from '../../scripts/demo-weights.ts';
+import { encodeSafetensors } from '../../src/safetensors.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 
 export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -28,7 +28,7 @@ export function noise(seed: number, n: number): Buffer {
 
 /** A safetensors file of `seeds.length` tensors of `floats` f32 each; tensor i's bytes come from seeds[i]. */
 export function model(seeds: number[], floats = 64 * 1024): Buffer {
-  return safetensorsBytes(seeds.map((s, i) => ({ name: `layer.${i}.weight`, shape: [floats], data: noise(s, floats * 4) })));
+  return encodeSafetensors(seeds.map((s, i) => ({ name: `layer.${i}.weight`, dtype: 'F32', shape: [floats], data: noise(s, floats * 4) })), { format: 'pt' });
 }
 
 export class TestStore {
