@@ -4,7 +4,10 @@
 // deletions of versions still in use, dependents broken by a move, and promotion through `requires`.
 // The head's own validation (schemas, references) is included, so one command gives the whole verdict.
 import semver from 'semver';
-import { type Diagnostic, DiagnosticSink, type PathSegment, fieldPath } from './diagnostics.ts';
+import { checkProductionEvidence } from './benchmark/gate.ts';
+import { productionChanges } from './benchmark/plan.ts';
+import type { ReportSource } from './benchmark/store.ts';
+import { type Diagnostic, DiagnosticSink, type PathSegment, compareDiagnostics, fieldPath } from './diagnostics.ts';
 import { GitSource } from './git-source.ts';
 import { type Registry, loadRegistry } from './registry.ts';
 import { type RegistrySource, WorkingTreeSource } from './registry-source.ts';
@@ -66,16 +69,38 @@ export interface CheckOptions { maxFileBytes?: number }
 
 /** Reads the base with git and the head from the working tree of `repo`, then compares them. */
 export function checkAgainstBase(repo: string, baseRef: string, options: CheckOptions = {}): CheckResult {
+  return compareWithBase(repo, baseRef, options).result;
+}
+
+export function compareWithBase(repo: string, baseRef: string, options: CheckOptions = {}): ReturnType<typeof compareSources> {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const baseSource = new GitSource(repo, baseRef, { maxFileBytes });
   const headSource = new WorkingTreeSource(repo, { maxFileBytes });
-  const result = checkSources(baseSource, headSource, { maxFileBytes });
-  result.base = { ref: baseRef, commit: baseSource.commit };
-  return result;
+  const run = compareSources(baseSource, headSource, { maxFileBytes });
+  run.result.base = { ref: baseRef, commit: baseSource.commit };
+  return run;
+}
+
+/**
+ * The production evidence gate on top of a comparison: every version entering production needs a
+ * passing benchmark report for its artifact digest in `evidence` (see src/benchmark/gate.ts).
+ */
+export async function addProductionEvidence(run: ReturnType<typeof compareSources>, evidence: ReportSource): Promise<CheckResult> {
+  const gate = await checkProductionEvidence(run.head, productionChanges(run.base, run.head), evidence);
+  const r = run.result;
+  r.diagnostics = [...r.diagnostics, ...gate].sort(compareDiagnostics);
+  r.errors = r.diagnostics.filter((d) => d.severity === 'error').length;
+  r.warnings = r.diagnostics.length - r.errors;
+  return r;
 }
 
 /** The comparison itself, for any two sources. */
 export function checkSources(baseSource: RegistrySource, headSource: RegistrySource, options: CheckOptions = {}): CheckResult {
+  return compareSources(baseSource, headSource, options).result;
+}
+
+/** The comparison with the two registries it was made on (the production evidence gate needs them). */
+export function compareSources(baseSource: RegistrySource, headSource: RegistrySource, options: CheckOptions = {}): { result: CheckResult; base: Registry; head: Registry } {
   const baseSink = new DiagnosticSink();
   const base = loadRegistry(baseSource, baseSink, options);
   const headPaths = new Set<string>();
@@ -85,10 +110,9 @@ export function checkSources(baseSource: RegistrySource, headSource: RegistrySou
   cmp.run();
   // A check diagnostic that explains a validation one at the same field replaces it.
   const explained = (d: Diagnostic) => cmp.supersedes.has(`${d.file}|${d.field}|${d.rule}`);
-  const diagnostics = [...validation.diagnostics.filter((d) => !explained(d)), ...cmp.sink.items].sort((a, b) =>
-    a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule));
+  const diagnostics = [...validation.diagnostics.filter((d) => !explained(d)), ...cmp.sink.items].sort(compareDiagnostics);
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
-  return {
+  const result: CheckResult = {
     base: { ref: baseSource.label, commit: '' },
     head: headSource.label,
     changes: cmp.changes,
@@ -98,6 +122,7 @@ export function checkSources(baseSource: RegistrySource, headSource: RegistrySou
     warnings: diagnostics.length - errors,
     baseProblems: baseSink.items.length,
   };
+  return { result, base, head: validation.registry };
 }
 
 type Role = 'version' | 'canary' | 'rollbackWindow';

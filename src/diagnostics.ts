@@ -33,7 +33,7 @@ export function fieldPath(segments: readonly PathSegment[]): string {
 }
 
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
-  return a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || a.field.localeCompare(b.field);
+  return a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule) || a.field.localeCompare(b.field);
 }
 
 export function formatDiagnostic(d: Diagnostic): string {

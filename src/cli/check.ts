@@ -1,11 +1,13 @@
-import { type CheckResult, bumpSummary, checkAgainstBase } from '../check.ts';
+import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../check.ts';
+import { storeReportSource } from '../benchmark/store-evidence.ts';
+import { openStore } from '../store/open.ts';
 import { formatDiagnostic } from '../diagnostics.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
 import { type Command, EXIT, parseCommandArgs } from './command.ts';
 import { bold, dim, green, printJson, red, yellow } from './output.ts';
 
-const usage = 'model-gitops check --base <git ref> [--repo DIR] [--json] [--max-file-bytes N]';
+const usage = 'model-gitops check --base <git ref> [--repo DIR] [--evidence STORE_URL] [--json] [--max-file-bytes N]';
 
 const MARK: Record<string, string> = { 'version-added': '+', 'version-deleted': '-', 'model-added': '+', 'model-deleted': '-', 'environment-added': '+', 'environment-deleted': '-', 'version-edited': '~', 'model-card-edited': '~' };
 
@@ -37,12 +39,15 @@ export const checkCommand: Command = {
       repo: { type: 'string', default: '.' },
       json: { type: 'boolean', default: false },
       'max-file-bytes': { type: 'string' },
+      evidence: { type: 'string' },
     }, usage);
     if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
     if (values.base === undefined) throw new UserError(`--base is required\nusage: ${usage}`);
     const maxFileBytes = values['max-file-bytes'] === undefined ? DEFAULT_MAX_FILE_BYTES : Number(values['max-file-bytes']);
     if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes <= 0) throw new UserError('--max-file-bytes must be a positive whole number');
-    const result = checkAgainstBase(values.repo, values.base, { maxFileBytes });
+    const run = compareWithBase(values.repo, values.base, { maxFileBytes });
+    // With an evidence store, versions entering production also need a passing benchmark report there.
+    const result = values.evidence === undefined ? run.result : await addProductionEvidence(run, storeReportSource(openStore(values.evidence)));
     if (values.json) printJson({ ok: result.errors === 0, ...result });
     else console.log(formatCheck(result));
     return result.errors === 0 ? EXIT.ok : EXIT.violations;

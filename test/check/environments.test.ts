@@ -2,6 +2,12 @@
 // dependents a move would break.
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupRepos, errorsOf, makeRepo, newVersion, rules, type TestRepo } from './repo.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addProductionEvidence, compareWithBase } from '../../src/check.ts';
+import { storeReportSource } from '../../src/benchmark/store-evidence.ts';
+import { openStore } from '../../src/store/open.ts';
 
 afterAll(cleanupRepos);
 
@@ -181,5 +187,24 @@ describe('dependencies between models', { timeout: 30_000 }, () => {
     const broken = errorsOf(r).filter((d) => d.rule === 'dependency-broken-by-move');
     expect(broken).toHaveLength(1);
     expect(broken[0]!.message).toBe('moving intent-classifier in production from 2.0.0 to 1.1.0 breaks its dependents: structured-extractor@1.0.0 needs intent-classifier ^2.0.0; structured-extractor@1.1.0 needs intent-classifier ^2.0.0');
+  });
+});
+
+describe('production evidence gate (check --evidence)', () => {
+  it('refuses a canary entering production without a benchmark report, and says how to produce one', async () => {
+    const repo = makeRepo();
+    repo.edit('environments/production.yaml', '    canary: {version: 2.1.0, weight: 5%}\n', '');
+    repo.commitBase();
+    repo.edit('environments/production.yaml', '    rollbackWindow: [1.1.0]', '    canary: {version: 2.1.0, weight: 5%}\n    rollbackWindow: [1.1.0]');
+    const run = compareWithBase(repo.dir, repo.base);
+    expect(run.result.errors).toBe(0); // without evidence the promotion rules alone accept it (2.1.0 is in staging)
+    const store = mkdtempSync(join(tmpdir(), 'mg-evidence-'));
+    const r = await addProductionEvidence(compareWithBase(repo.dir, repo.base), storeReportSource(openStore(store)));
+    expect(r.errors).toBe(1);
+    const d = r.diagnostics.find((x) => x.rule === 'production-benchmark')!;
+    expect(d).toMatchObject({ file: 'environments/production.yaml', field: 'models.intent-classifier.canary.version', line: repo.lineOf('environments/production.yaml', 'canary:') });
+    expect(d.message).toContain('intent-classifier@2.1.0 cannot enter production: no benchmark evidence');
+    expect(d.message).toContain('reports/intent-classifier/2.1.0/gpu.json');
+    expect(d.message).toContain('/benchmark');
   });
 });

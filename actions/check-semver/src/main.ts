@@ -3,7 +3,9 @@
 import { posix } from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
-import { type CheckResult, bumpSummary, checkAgainstBase } from '../../../src/check.ts';
+import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../../../src/check.ts';
+import { storeReportSource } from '../../../src/benchmark/store-evidence.ts';
+import { openStore } from '../../../src/store/open.ts';
 import { bumpTable } from '../../../src/semver-bump.ts';
 
 export const MARKER = '<!-- model-gitops:check-semver -->';
@@ -66,7 +68,9 @@ export async function run(): Promise<void> {
   if (base === '') { core.setFailed('no base: set the `base` input or run on a pull_request event'); return; }
   let result: CheckResult;
   try {
-    result = checkAgainstBase(repoDir, base);
+    const run = compareWithBase(repoDir, base);
+    const evidence = core.getInput('evidence-store');
+    result = evidence === '' ? run.result : await addProductionEvidence(run, storeReportSource(openStore(evidence)));
   } catch (e) {
     core.setFailed(e instanceof Error ? e.message : String(e));
     return;
