@@ -3,6 +3,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { format } from 'node:util';
+import { main } from '../../src/cli/main.ts';
 import { writeDemoWeights } from '../../scripts/demo-weights.ts';
 import { NODE, ROOT, exampleRepo, runCli, tempDir } from '../helpers.ts';
 import type { CliResult } from '../helpers.ts';
@@ -14,7 +16,10 @@ export interface Fixture {
   /** <weights>/<model>/<version>/ folders written by scripts/demo-weights.ts. */
   weights: string;
   dir: (model: string, version: string) => string;
+  /** The real CLI in a child process (cwd: the repo). */
   cli: (args: string[], env?: Record<string, string>) => CliResult;
+  /** The CLI's main() in this process with `--repo <repo>` appended: same code, no process start-up. */
+  run: (args: string[], env?: Record<string, string>) => Promise<CliResult>;
 }
 
 export function fixture(options: { git?: boolean } = {}): Fixture {
@@ -32,6 +37,7 @@ export function fixture(options: { git?: boolean } = {}): Fixture {
     weights,
     dir: (m, v) => join(weights, m, v),
     cli: (args, env = {}) => runCli(args, { cwd: repo, env: { MODEL_GITOPS_STORE: '', ...env } }),
+    run: (args, env = {}) => runInProcess([...args, '--repo', repo], { MODEL_GITOPS_STORE: '', ...env }),
   };
 }
 
@@ -63,4 +69,29 @@ export function runCliAsync(args: string[], cwd: string, env: Record<string, str
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/**
+ * Run main() here, capturing what it prints. Tests in a file run one at a time, so swapping the
+ * console and the process streams for the duration of one call is safe.
+ */
+export async function runInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const saved = { log: console.log, error: console.error, warn: console.warn, out: process.stdout.write, err: process.stderr.write };
+  const savedEnv: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries({ NO_COLOR: '1', ...env })) { savedEnv[k] = process.env[k]; process.env[k] = v; }
+  console.log = (...a: unknown[]) => { stdout += `${format(...a)}\n`; };
+  console.error = console.warn = (...a: unknown[]) => { stderr += `${format(...a)}\n`; };
+  process.stdout.write = ((chunk: string | Uint8Array) => { stdout += String(chunk); return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof process.stderr.write;
+  try {
+    const status = await main(args);
+    return { status, stdout, stderr };
+  } finally {
+    Object.assign(console, { log: saved.log, error: saved.error, warn: saved.warn });
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    for (const [k, v] of Object.entries(savedEnv)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+  }
 }

@@ -4,8 +4,9 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/safetensors.ts';
-import { runCli, tempDir } from '../helpers.ts';
-import { CARD_FLAGS, COMMIT, fixture, folderStoreKeys, runCliAsync } from './fixture.ts';
+import { tempDir } from '../helpers.ts';
+import type { CliResult } from '../helpers.ts';
+import { CARD_FLAGS, COMMIT, fixture, folderStoreKeys } from './fixture.ts';
 
 const CARD = 'models/intent-classifier/versions/2.2.0.yaml';
 const push = ['push', '--model', 'intent-classifier', '--version', '2.2.0'];
@@ -40,7 +41,7 @@ describe('push to the default folder store', () => {
     expect(readFileSync(join(f.repo, CARD), 'utf8')).toBe(card);
   });
 
-  it('updates an existing card in place: artifacts and architecture only, comments and layout kept', () => {
+  it('updates an existing card in place: artifacts and architecture only, comments and layout kept', async () => {
     const f = fixture();
     const path = join(f.repo, 'models/intent-classifier/versions/2.1.0.yaml');
     const before = readFileSync(path, 'utf8')
@@ -51,7 +52,7 @@ describe('push to the default folder store', () => {
     // New weights for the same version: 2.0.0's model file, plus one more file.
     const dir = f.dir('intent-classifier', '2.0.0');
     writeFileSync(join(dir, 'generation_config.json'), '{"max_new_tokens": 1}\n');
-    const r = f.cli(['push', dir, '--model', 'intent-classifier', '--version', '2.1.0', '--summary', 'ignored']);
+    const r = await f.run(['push', dir, '--model', 'intent-classifier', '--version', '2.1.0', '--summary', 'ignored']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('only its artifacts and architecture format/parameters/dtype are updated');
     const after = readFileSync(path, 'utf8');
@@ -69,12 +70,12 @@ describe('push to the default folder store', () => {
       '  - {path: model.safetensors, sha256: f6c8c14e09b205223e396069493be43d5d9ae0db4b270a8e1bdd683fab80766a, size: 37640}',
       expect.stringMatching(/^ {2}- \{path: generation_config\.json, sha256: [0-9a-f]{64}, size: 22\}$/),
     ]);
-    expect(f.cli(['validate']).status).toBe(0);
+    expect((await f.run(['validate'])).status).toBe(0);
   });
 
-  it('refuses a new card with missing information before uploading anything, naming each field', () => {
+  it('refuses a new card with missing information before uploading anything, naming each field', async () => {
     const f = fixture();
-    const r = f.cli([...push, f.dir('intent-classifier', '2.1.0'), '--summary', 'x']);
+    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), '--summary', 'x']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${CARD} would be a new card, and these fields are still missing:`);
     for (const field of ['interface', 'lineage.code.repository', 'lineage.code.commit']) expect(r.stderr).toMatch(new RegExp(`^  ${field.replace('.', '\\.')} +--`, 'm'));
@@ -84,21 +85,21 @@ describe('push to the default folder store', () => {
     expect(folderStoreKeys(join(f.repo, '.model-gitops/store'))).toEqual([]);
   });
 
-  it('--draft writes placeholders that fail validation until they are filled in', () => {
+  it('--draft writes placeholders that fail validation until they are filled in', async () => {
     const f = fixture();
-    const r = f.cli([...push, f.dir('intent-classifier', '2.1.0'), '--draft']);
+    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), '--draft']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('draft: fill in summary, interface, lineage.code.repository, lineage.code.commit');
     const card = readFileSync(join(f.repo, CARD), 'utf8');
     expect(card).toContain('summary: null # TODO(model-gitops push):');
-    const v = f.cli(['validate']);
+    const v = await f.run(['validate']);
     expect(v.status).toBe(1);
     expect(v.stdout).toContain(`${CARD}:4:10  summary`);
   });
 
-  it('does not write a card that would leave the registry invalid, and says the uploaded blobs are harmless', () => {
+  it('does not write a card that would leave the registry invalid, and says the uploaded blobs are harmless', async () => {
     const f = fixture();
-    const r = f.cli([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--interface-from', '2.1.0', '--parent', '9.9.9']);
+    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--interface-from', '2.1.0', '--parent', '9.9.9']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${CARD}:`);
     expect(r.stderr).toContain('parent intent-classifier@9.9.9 does not exist');
@@ -107,9 +108,9 @@ describe('push to the default folder store', () => {
     expect(existsSync(join(f.repo, CARD))).toBe(false);
   });
 
-  it('--dry-run hashes and looks up only: nothing sent, nothing written', () => {
+  it('--dry-run hashes and looks up only: nothing sent, nothing written', async () => {
     const f = fixture();
-    const r = f.cli([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--dry-run']);
+    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--dry-run']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('dry run against file://');
     expect(r.stdout).toMatch(/model\.safetensors +36\.8 KiB +would send/);
@@ -118,9 +119,9 @@ describe('push to the default folder store', () => {
     expect(folderStoreKeys(join(f.repo, '.model-gitops/store'))).toEqual([]);
   });
 
-  it('--json prints one object with files, card, totals and throughput', () => {
+  it('--json prints one object with files, card, totals and throughput', async () => {
     const f = fixture();
-    const r = f.cli([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--json']);
+    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(Object.keys(j).sort()).toEqual(['card', 'diagnostics', 'dryRun', 'errors', 'files', 'model', 'notes', 'seconds', 'store', 'throughputBytesPerSecond', 'totals', 'valid', 'version']);
@@ -135,7 +136,7 @@ describe('push to the default folder store', () => {
     expect(j).toMatchObject({ model: 'intent-classifier', version: '2.2.0', dryRun: false, valid: true, errors: 0 });
   });
 
-  it('takes the training commit and repository from --code-dir', () => {
+  it('takes the training commit and repository from --code-dir', async () => {
     const f = fixture();
     const code = tempDir('mg-code-');
     const g = (...a: string[]) => execFileSync('git', a, { cwd: code, encoding: 'utf8' });
@@ -145,26 +146,26 @@ describe('push to the default folder store', () => {
     g('add', '.');
     g('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'x');
     const head = g('rev-parse', 'HEAD').trim();
-    const r = f.cli([...push, f.dir('intent-classifier', '2.1.0'), '--summary', 's', '--parent', '2.1.0', '--code-dir', code]);
+    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), '--summary', 's', '--parent', '2.1.0', '--code-dir', code]);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(f.repo, CARD), 'utf8')).toContain(`code: {repository: acme/trainer, commit: ${head}}`);
   });
 
-  it('refuses symlinks out of the folder and files that are not regular files, before uploading', () => {
+  it('refuses symlinks out of the folder and files that are not regular files, before uploading', async () => {
     const f = fixture();
     const dir = f.dir('intent-classifier', '2.1.0');
     const outside = join(tempDir('mg-outside-'), 'secret.txt');
     writeFileSync(outside, 'not yours');
     symlinkSync(outside, join(dir, 'leak.txt'));
     execFileSync('mkfifo', [join(dir, 'pipe')]);
-    const r = f.cli([...push, dir, ...CARD_FLAGS]);
+    const r = await f.run([...push, dir, ...CARD_FLAGS]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('leak.txt: symlink points outside the model folder');
     expect(r.stderr).toContain('pipe: not a regular file (a FIFO)');
     expect(folderStoreKeys(join(f.repo, '.model-gitops/store'))).toEqual([]);
   });
 
-  it('reads dtype and parameters of a bf16 checkpoint and the family from config.json', () => {
+  it('reads dtype and parameters of a bf16 checkpoint and the family from config.json', async () => {
     const f = fixture();
     const dir = tempDir('mg-bf16-');
     writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors([
@@ -174,7 +175,7 @@ describe('push to the default folder store', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert' }));
     mkdirSync(join(f.repo, 'models/new-model/versions'), { recursive: true });
     writeFileSync(join(f.repo, 'models/new-model/model.yaml'), readFileSync(join(f.repo, 'models/intent-classifier/model.yaml'), 'utf8').replace(/^name: .*$/m, 'name: new-model'));
-    const r = f.cli(['push', dir, '--model', 'new-model', '--version', '0.1.0', '--summary', 's', '--interface-from', 'intent-classifier@2.1.0', '--code-repo', 'a/b', '--code-commit', COMMIT]);
+    const r = await f.run(['push', dir, '--model', 'new-model', '--version', '0.1.0', '--summary', 's', '--interface-from', 'intent-classifier@2.1.0', '--code-repo', 'a/b', '--code-commit', COMMIT]);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(f.repo, 'models/new-model/versions/0.1.0.yaml'), 'utf8')).toContain('architecture: {family: bert, parameters: 34, format: safetensors, dtype: bf16}');
   });
@@ -196,13 +197,14 @@ describe('push to the default folder store', () => {
       [['verify', '--model', 'nope'], 'no model "nope"'],
       [['verify', '--store', 'ftp://x/y'], 'unsupported store URL'],
     ];
-    const results = await Promise.all(cases.map(([args]) => runCliAsync(args, f.repo)));
+    const results: CliResult[] = [];
+    for (const [args] of cases) results.push(await f.run(args));
     for (const [i, [args, message]] of cases.entries()) {
       const r = results[i]!;
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toContain('hunter2');
     }
-    expect(runCli(['push', '--help']).status).toBe(0);
+    expect((await f.run(['push', '--help'])).status).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 // GitHub Action adapter for `push`: mask credentials, inputs -> core -> summary, outputs, one failure.
 import * as core from '@actions/core';
+import { spawnSync } from 'node:child_process';
 import { relative, resolve } from 'node:path';
 import { isUserError, UserError } from '../../../src/errors.ts';
 import { git } from '../../../src/git.ts';
@@ -72,7 +73,9 @@ async function run(): Promise<void> {
 
   let commit: string | undefined;
   if (commitCard && r.card.written) {
-    const identity = git(repo, ['config', '--get', 'user.email']).trim() ? [] : ['-c', 'user.name=github-actions[bot]', '-c', 'user.email=41898282+github-actions[bot]@users.noreply.github.com'];
+    // A fresh runner has no git identity; commit as the Actions bot unless one is configured.
+    const configured = spawnSync('git', ['config', '--get', 'user.email'], { cwd: repo, encoding: 'utf8' }).stdout.trim() !== '';
+    const identity = configured ? [] : ['-c', 'user.name=github-actions[bot]', '-c', 'user.email=41898282+github-actions[bot]@users.noreply.github.com'];
     git(repo, ['add', '--', r.card.path]);
     git(repo, [...identity, 'commit', '-m', `${model} ${version}: ${r.card.status} card from upload-weights`, '-m', `Artifacts recorded by model-gitops push (${r.totals.files} files, ${human(r.totals.bytes)}).`, '--', r.card.path]);
     commit = git(repo, ['rev-parse', 'HEAD']).trim();
