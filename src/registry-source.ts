@@ -112,7 +112,10 @@ export class WorkingTreeSource implements RegistrySource {
   }
 }
 
-/** A source with some files replaced: checks a planned edit before anything is written to disk. */
+/**
+ * A source with some files replaced or added: checks a planned edit before anything is written to disk.
+ * An override whose path the base does not list (a new version card) is added after the base's entries.
+ */
 export class OverlaySource implements RegistrySource {
   readonly label: string;
   private readonly base: RegistrySource;
@@ -123,6 +126,12 @@ export class OverlaySource implements RegistrySource {
     this.label = base.label;
   }
   entries(): SourceEntry[] {
-    return this.base.entries().map((e) => (this.overrides.has(e.path) ? { path: e.path, bytes: this.overrides.get(e.path)! } : e));
+    const entries = this.base.entries();
+    const listed = new Set(entries.map((e) => e.path));
+    const out = entries.map((e) => (this.overrides.has(e.path) ? { path: e.path, bytes: this.overrides.get(e.path)! } : e));
+    for (const [path, bytes] of [...this.overrides].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (!listed.has(path)) out.push({ path, bytes });
+    }
+    return out;
   }
 }

@@ -4,10 +4,12 @@ import { isUserError } from '../errors.ts';
 import { checkCommand } from './check.ts';
 import type { Command } from './command.ts';
 import { lsCommand } from './ls.ts';
+import { pushCommand } from './push.ts';
 import { rollbackCommand } from './rollback.ts';
 import { serveCommand } from './serve.ts';
 import { statusCommand, syncCommand } from './sync.ts';
 import { validateCommand } from './validate.ts';
+import { verifyCommand } from './verify.ts';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
@@ -17,6 +19,8 @@ const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   sync: syncCommand,
   status: statusCommand,
+  push: pushCommand,
+  verify: verifyCommand,
 };
 
 function help(): string {
@@ -29,7 +33,7 @@ function help(): string {
     '',
     ...names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`),
     '',
-    'exit codes: 0 success, 1 the registry has violations (sync: verification failed), 2 usage or I/O error, 3 network failure after retries (sync)',
+    'exit codes: 0 success, 1 the registry has violations (sync, verify: verification failed; push: the card would be invalid), 2 usage or I/O error, 3 network failure after retries (sync)',
   ].join('\n');
 }
 

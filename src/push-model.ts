@@ -1,0 +1,360 @@
+// `push` as a library call, shared by the CLI and the upload-weights action: check the model folder,
+// upload it to the store (content-addressed, deduplicated), derive the version card, validate the whole
+// registry with that card in it, and only then write the card. Progress goes through a callback.
+//
+// Order matters:
+// 1. Everything a person must supply for a NEW card is checked before a single byte is uploaded.
+// 2. The card is validated (OverlaySource) before it is written: an invalid card is never written.
+//    Blobs uploaded by then stay in the store, which is harmless: they are content-addressed, never
+//    overwritten, and the next push finds them and sends nothing.
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { existsSync, lstatSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import semver from 'semver';
+import { ARTIFACT_PATH, describeMissing, missingFields, newCardText, updateCardText, weightFacts } from './card-writer.ts';
+import type { CardInputs, WeightFacts } from './card-writer.ts';
+import { printable, type Diagnostic } from './diagnostics.ts';
+import { UserError } from './errors.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+import { git, isGitRepo } from './git.ts';
+import { MODEL_NAME } from './registry.ts';
+import { OverlaySource, WorkingTreeSource } from './registry-source.ts';
+import { readSafetensorsHeader, type TensorInfo } from './safetensors.ts';
+import { openStore, pushFolder } from './store/index.ts';
+import type { PushFileResult, PushProgress, S3StoreOptions } from './store/index.ts';
+import { validateRegistry } from './validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from './yaml-file.ts';
+
+/** Where local state lives, under the registry repository (git-ignored): hash cache, resumable uploads. */
+export const STATE_DIR = '.model-gitops';
+/** The embedded default store: a folder under the repository, so a first push needs nothing set up. */
+export const DEFAULT_STORE_DIR = '.model-gitops/store';
+export const STORE_ENV = 'MODEL_GITOPS_STORE';
+
+const SKIP_DIRS = new Set(['.git', '.model-gitops']);
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** The store URL to use: the flag, else $MODEL_GITOPS_STORE, else <repo>/.model-gitops/store. */
+export function resolveStoreUrl(repo: string, flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const url = flag || env[STORE_ENV] || resolve(repo, DEFAULT_STORE_DIR);
+  if (hasUserinfo(url)) {
+    throw new UserError(`store URL ${redactUrl(url)} carries credentials; remove them and use the AWS_* environment (or an OIDC role) instead`);
+  }
+  return url;
+}
+
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i;
+export function hasUserinfo(url: string): boolean {
+  return USERINFO.test(url);
+}
+/** The URL with any user:password@ replaced, for messages and outputs. */
+export function redactUrl(url: string): string {
+  return url.replace(USERINFO, '$1***@');
+}
+/** The user and password parts of a URL's userinfo, decoded (to mask them in CI logs). */
+export function urlCredentials(url: string): string[] {
+  const m = USERINFO.exec(url);
+  if (!m) return [];
+  const out: string[] = [];
+  for (const part of m[2]!.split(':')) {
+    if (!part) continue;
+    out.push(part);
+    try {
+      const d = decodeURIComponent(part);
+      if (d !== part) out.push(d);
+    } catch {
+      // not percent-encoded
+    }
+  }
+  return out;
+}
+
+export interface ModelFile {
+  /** '/'-separated path inside the folder. */
+  path: string;
+  size: number;
+}
+
+/**
+ * The files a push would record, refusing what cannot honestly be an artifact: a symlink that leads
+ * outside the folder (or nowhere, or to a folder), and anything that is not a regular file (FIFO,
+ * socket, device). `.git` and `.model-gitops` folders are skipped, as pushFolder skips them.
+ */
+export async function scanModelFolder(dir: string): Promise<ModelFile[]> {
+  const root = resolve(dir);
+  let realRoot: string;
+  try {
+    realRoot = await realpath(root);
+    if (!(await stat(realRoot)).isDirectory()) throw new UserError(`${dir} is not a folder`);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`model folder ${dir} does not exist`);
+  }
+  const problems: string[] = [];
+  const files: ModelFile[] = [];
+  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + sep);
+  const addFile = (path: string, size: number) => {
+    if (ARTIFACT_PATH.test(path) && path.length <= 512) files.push({ path, size });
+    else problems.push(`${printable(path)}: not usable as an artifact path (letters, digits, _ . + @ = - and / only, at most 512 characters); rename it`);
+  };
+  const walk = async (abs: string, depth: number): Promise<void> => {
+    if (depth > 32) { problems.push(`${printable(rel(abs))}: folders nest too deep`); return; }
+    for (const ent of (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(abs, ent.name);
+      const st = await lstat(p);
+      if (st.isDirectory()) {
+        if (!SKIP_DIRS.has(ent.name)) await walk(p, depth + 1);
+      } else if (st.isFile()) {
+        addFile(rel(p), st.size);
+      } else if (st.isSymbolicLink()) {
+        const target = await realpath(p).catch(() => undefined);
+        if (target === undefined) problems.push(`${printable(rel(p))}: symlink to nothing (broken link)`);
+        else if (!inside(target)) problems.push(`${printable(rel(p))}: symlink points outside the model folder (to ${target}); copy the file in instead`);
+        else {
+          const t = await stat(target);
+          if (t.isFile()) addFile(rel(p), t.size);
+          else problems.push(`${printable(rel(p))}: symlink to ${t.isDirectory() ? 'a folder (not followed)' : 'something that is not a regular file'}`);
+        }
+      } else {
+        problems.push(`${printable(rel(p))}: not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'})`);
+      }
+    }
+  };
+  const rel = (p: string) => relative(root, p).split(sep).join('/');
+  await walk(root, 0);
+  if (problems.length) throw new UserError(`${dir} cannot be pushed as it is:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (files.length === 0) throw new UserError(`model folder ${dir} has no files to push`);
+  return files;
+}
+
+export interface PushModelOptions {
+  dir: string;
+  model: string;
+  version: string;
+  /** Registry repository (holds models/). */
+  repo: string;
+  /** Already resolved (resolveStoreUrl). */
+  storeUrl: string;
+  dryRun?: boolean;
+  /** Write a new card even when person-supplied fields are missing, as placeholders that fail validation. */
+  draft?: boolean;
+  summary?: string;
+  family?: string;
+  codeRepository?: string;
+  codeCommit?: string;
+  /** Training-code checkout: its HEAD is the default commit and its GitHub remote the default repository. */
+  codeDir?: string;
+  /** VERSION or MODEL@VERSION whose interface a new card copies. Defaults to `parent` when that is given. */
+  interfaceFrom?: string;
+  /** VERSION or MODEL@VERSION the weights were trained from (lineage.parent). */
+  parent?: string;
+  s3?: S3StoreOptions;
+  onProgress?: (p: PushProgress) => void;
+  /** Called once the folder is scanned, before hashing: the files and sizes about to be pushed. */
+  onScanned?: (files: ModelFile[]) => void;
+}
+
+export interface PushedFile {
+  path: string;
+  size: number;
+  sha256: string;
+  /** Bytes sent in this run. */
+  sent: number;
+  /** Already in the store: nothing sent (dry run: would not be sent). */
+  deduplicated: boolean;
+  /** Bytes an interrupted earlier push had sent and this run reused. */
+  resumed: number;
+}
+
+export type CardStatus = 'created' | 'updated' | 'unchanged';
+
+export interface PushModelResult {
+  model: string;
+  version: string;
+  store: string;
+  dryRun: boolean;
+  card: {
+    /** Repository-relative path, e.g. models/m/versions/1.0.0.yaml. */
+    path: string;
+    status: CardStatus;
+    /** Whether the file was written by this run. */
+    written: boolean;
+    draft: boolean;
+    /** Fields changed in an existing card. */
+    changes: string[];
+    /** Fields left as placeholders (draft). */
+    placeholders: string[];
+    text: string;
+  };
+  files: PushedFile[];
+  totals: { files: number; bytes: number; sentBytes: number; deduplicatedBytes: number; resumedBytes: number; toSendBytes: number };
+  seconds: number;
+  /** Bytes sent per second of upload time (0 when nothing was sent). */
+  throughputBytesPerSecond: number;
+  valid: boolean;
+  errors: number;
+  diagnostics: Diagnostic[];
+  notes: string[];
+}
+
+function parseRef(flag: string, value: string, model: string): { model: string; version: string } {
+  const at = value.lastIndexOf('@');
+  const ref = at > 0 ? { model: value.slice(0, at), version: value.slice(at + 1) } : { model, version: value };
+  if (!MODEL_NAME.test(ref.model) || !semver.valid(ref.version)) throw new UserError(`${flag} "${value}" must be VERSION or MODEL@VERSION, e.g. 2.0.0 or ${model}@2.0.0`);
+  return ref;
+}
+
+/** owner/name from a GitHub remote URL (https, ssh or scp-like), else undefined. */
+export function githubRepoFromRemote(url: string): string | undefined {
+  const m = /github\.com[:/]([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(url.trim());
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
+function codeFromDir(codeDir: string, notes: string[]): { repository?: string; commit?: string } {
+  if (!existsSync(codeDir) || !isGitRepo(codeDir)) throw new UserError(`--code-dir ${codeDir} is not a git checkout`);
+  const commit = git(codeDir, ['rev-parse', 'HEAD']).trim();
+  if (git(codeDir, ['status', '--porcelain', '--untracked-files=no']).trim() !== '') {
+    notes.push(`${codeDir} has uncommitted changes: lineage.code.commit ${commit.slice(0, 12)} may not be the code that trained these weights`);
+  }
+  let repository: string | undefined;
+  try {
+    repository = githubRepoFromRemote(git(codeDir, ['remote', 'get-url', 'origin']));
+  } catch {
+    repository = undefined;
+  }
+  return { commit, ...(repository ? { repository } : {}) };
+}
+
+async function readConfig(dir: string, files: ModelFile[], notes: string[]): Promise<unknown> {
+  const f = files.find((x) => x.path === 'config.json');
+  if (!f) return undefined;
+  if (f.size > MAX_CONFIG_BYTES) { notes.push(`config.json is ${f.size} bytes; not read for the architecture`); return undefined; }
+  try {
+    return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+  } catch (e) {
+    notes.push(`config.json is not valid JSON (${(e as Error).message}); architecture.family not read from it`);
+    return undefined;
+  }
+}
+
+export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
+  if (!MODEL_NAME.test(o.model)) throw new UserError(`--model "${o.model}" is not a valid model name: lower-case letters, digits and single hyphens, starting with a letter`);
+  const parsed = semver.parse(o.version);
+  if (!parsed || `${parsed.version}${parsed.build.length ? `+${parsed.build.join('.')}` : ''}` !== o.version) throw new UserError(`--version "${o.version}" is not a semantic version such as 1.4.2`);
+  const repo = resolve(o.repo);
+  const source = new WorkingTreeSource(repo, { maxFileBytes: DEFAULT_MAX_FILE_BYTES });
+  const cardPath = `models/${o.model}/versions/${o.version}.yaml`;
+  const cardAbs = join(repo, ...cardPath.split('/'));
+  const cardStat = (() => { try { return lstatSync(cardAbs); } catch { return undefined; } })();
+  if (cardStat && !cardStat.isFile()) throw new UserError(`${cardPath} exists but is not a regular file; refusing to write through it`);
+  const existing = cardStat !== undefined;
+  const notes: string[] = [];
+
+  const dir = resolve(o.dir);
+  const scanned = await scanModelFolder(dir);
+  const config = await readConfig(dir, scanned, notes);
+
+  // A new card: gather what a person must supply, and stop before uploading if something is missing.
+  let inputs: CardInputs = { name: o.model, version: o.version };
+  if (!existing) {
+    const code = o.codeDir ? codeFromDir(o.codeDir, notes) : {};
+    const parent = o.parent ? parseRef('--parent', o.parent, o.model) : undefined;
+    const ifaceRef = o.interfaceFrom ? parseRef('--interface-from', o.interfaceFrom, o.model) : parent;
+    let interfaceFrom: CardInputs['interfaceFrom'];
+    if (ifaceRef) {
+      const p = `models/${ifaceRef.model}/versions/${ifaceRef.version}.yaml`;
+      let text: string;
+      try {
+        text = await readFile(join(repo, p), 'utf8');
+      } catch {
+        throw new UserError(`${o.interfaceFrom ? '--interface-from' : '--parent'}: ${p} does not exist in ${o.repo}, so there is no interface to copy`);
+      }
+      interfaceFrom = { label: p, text };
+    }
+    const codeRepository = o.codeRepository ?? code.repository;
+    const codeCommit = o.codeCommit ?? code.commit;
+    inputs = {
+      ...inputs,
+      ...(o.summary !== undefined ? { summary: o.summary } : {}),
+      ...(o.family !== undefined ? { family: o.family } : {}),
+      ...(codeRepository !== undefined ? { codeRepository } : {}),
+      ...(codeCommit !== undefined ? { codeCommit } : {}),
+      ...(parent ? { parent: `${parent.model}@${parent.version}` } : {}),
+      ...(interfaceFrom ? { interfaceFrom } : {}),
+    };
+    const early = weightFacts([], [], config);
+    const missing = missingFields(inputs, early);
+    if (missing.length > 0 && !o.draft) {
+      throw new UserError(`${describeMissing(cardPath, missing)}\nNothing was uploaded or written.`, { exitCode: 1 });
+    }
+  } else {
+    const ignored = (['summary', 'family', 'codeRepository', 'codeCommit', 'codeDir', 'interfaceFrom', 'parent'] as const).filter((k) => o[k] !== undefined);
+    if (ignored.length) notes.push(`${cardPath} exists: only its artifacts and architecture format/parameters/dtype are updated; ${ignored.length} card option(s) ignored (edit the card to change the rest)`);
+  }
+
+  o.onScanned?.(scanned);
+  const store = openStore(o.storeUrl, { s3: { stateDir: join(repo, STATE_DIR), ...o.s3 } });
+  const started = performance.now();
+  const pushed: PushFileResult[] = await pushFolder({ dir, store, dryRun: !!o.dryRun, stateDir: join(repo, STATE_DIR), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const seconds = (performance.now() - started) / 1000;
+  const listed = pushed.map((r) => r.path).join('\n');
+  if (listed !== scanned.map((f) => f.path).join('\n')) throw new UserError(`${o.dir} changed while it was being pushed (files added or removed); push again once it is stable`);
+
+  const tensors: TensorInfo[] = [];
+  for (const r of pushed) if (r.path.toLowerCase().endsWith('.safetensors')) tensors.push(...(await readSafetensorsHeader(join(dir, ...r.path.split('/')))).tensors);
+  const facts: WeightFacts = weightFacts(pushed.map((r) => ({ path: r.path, sha256: r.sha256, size: r.size })), tensors, config);
+
+  let text: string;
+  let status: CardStatus;
+  let changes: string[] = [];
+  let placeholders: string[] = [];
+  if (existing) {
+    const before = await readFile(cardAbs, 'utf8');
+    const u = updateCardText(cardPath, before, facts);
+    text = u.text;
+    status = u.changed ? 'updated' : 'unchanged';
+    changes = u.changes;
+    notes.push(...u.notes);
+  } else {
+    const n = newCardText(inputs, facts, { draft: !!o.draft, file: cardPath });
+    text = n.text;
+    status = 'created';
+    placeholders = n.placeholders;
+    notes.push(...n.notes);
+  }
+
+  const validation = validateRegistry(new OverlaySource(source, new Map([[cardPath, Buffer.from(text)]])));
+  const valid = validation.errors === 0;
+  const draft = placeholders.length > 0;
+  let written = false;
+  if (!o.dryRun && status !== 'unchanged' && (valid || draft)) {
+    await writeFileAtomic(cardAbs, text);
+    written = true;
+  }
+
+  const files: PushedFile[] = pushed.map((r) => ({ path: r.path, size: r.size, sha256: r.sha256, sent: r.sentBytes, deduplicated: r.deduplicated, resumed: r.resumedBytes }));
+  const sum = (f: (x: PushedFile) => number) => files.reduce((a, x) => a + f(x), 0);
+  const sentBytes = sum((f) => f.sent);
+  return {
+    model: o.model,
+    version: o.version,
+    store: redactUrl(store.url),
+    dryRun: !!o.dryRun,
+    card: { path: cardPath, status, written, draft, changes, placeholders, text },
+    files,
+    totals: {
+      files: files.length,
+      bytes: sum((f) => f.size),
+      sentBytes,
+      deduplicatedBytes: sum((f) => (f.deduplicated ? f.size : 0)),
+      resumedBytes: sum((f) => f.resumed),
+      toSendBytes: o.dryRun ? sum((f) => (f.deduplicated ? 0 : f.size)) : 0,
+    },
+    seconds,
+    throughputBytesPerSecond: sentBytes > 0 && seconds > 0 ? Math.round(sentBytes / seconds) : 0,
+    valid,
+    errors: validation.errors,
+    diagnostics: validation.diagnostics,
+    notes,
+  };
+}
