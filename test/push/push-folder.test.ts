@@ -24,7 +24,7 @@ describe('push to the default folder store', () => {
     // interface copied from the parent, layout kept; architecture from the safetensors header and config.json
     expect(card).toContain('  outputs: [{name: label, dtype: string, shape: [batch], labels: [greet, order, cancel_order, other]}]');
     expect(card).toContain('architecture: {family: mlp, parameters: 9344, format: safetensors, dtype: f32}');
-    expect(card).toContain('  - {path: model.safetensors, sha256: cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2, size: 37640}');
+    expect(card).toContain('  - {path: model.safetensors, sha256: 7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180, size: 37640}');
     expect(card).toContain(`  parent: intent-classifier@2.1.0\n  code: {repository: acme/slm-training, commit: ${COMMIT}}`);
     expect(f.cli(['validate']).status).toBe(0);
     const keys = folderStoreKeys(join(f.repo, '.model-gitops/store'));
@@ -58,16 +58,16 @@ describe('push to the default folder store', () => {
     const after = readFileSync(path, 'utf8');
     expect(after).toContain('# Weights are re-exported by the nightly job.\nartifacts: # every file\n');
     expect(after).toContain('metrics: # offline eval, July run');
-    expect(after).toContain('hyperparameters: {learning_rate: 2.0e-5, epochs: 3}'); // numbers keep their spelling
+    expect(after).toContain('hyperparameters: {learning_rate: 0.05, epochs: 8, seed: 202606}'); // numbers keep their spelling
     expect(after).toContain('summary: Retrained on June intents; fewer "other" mistakes on short messages.');
     // Only the changed artifact line differs, and the new file is appended in the same style.
     const a = before.split('\n');
     const b = after.split('\n');
     const removed = a.filter((l) => !b.includes(l));
     const added = b.filter((l) => !a.includes(l));
-    expect(removed).toEqual(['  - {path: model.safetensors, sha256: cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2, size: 37640}']);
+    expect(removed).toEqual(['  - {path: model.safetensors, sha256: 7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180, size: 37640}']);
     expect(added).toEqual([
-      '  - {path: model.safetensors, sha256: f6c8c14e09b205223e396069493be43d5d9ae0db4b270a8e1bdd683fab80766a, size: 37640}',
+      '  - {path: model.safetensors, sha256: 8f0cf9aeb20fc941c914aeba5ccfee3450d4fc45039ad0a37bfce44bae20dd94, size: 37640}',
       expect.stringMatching(/^ {2}- \{path: generation_config\.json, sha256: [0-9a-f]{64}, size: 22\}$/),
     ]);
     expect((await f.run(['validate'])).status).toBe(0);
@@ -127,7 +127,7 @@ describe('push to the default folder store', () => {
     expect(Object.keys(j).sort()).toEqual(['card', 'diagnostics', 'dryRun', 'errors', 'files', 'model', 'notes', 'seconds', 'store', 'throughputBytesPerSecond', 'totals', 'valid', 'version']);
     expect(j.files).toEqual([
       { path: 'config.json', size: 220, sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113', sent: 220, deduplicated: false, resumed: 0 },
-      { path: 'model.safetensors', size: 37640, sha256: 'cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2', sent: 37640, deduplicated: false, resumed: 0 },
+      { path: 'model.safetensors', size: 37640, sha256: '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', sent: 37640, deduplicated: false, resumed: 0 },
       { path: 'tokenizer.json', size: 34, sha256: '85212ec527f609e6a30ef6348cdcfe87e5ec1ae844db83cf6df63b331c662e2f', sent: 34, deduplicated: false, resumed: 0 },
     ]);
     expect(j.card).toEqual({ path: CARD, status: 'created', written: true, draft: false, changes: [], placeholders: [] });

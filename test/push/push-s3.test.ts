@@ -3,7 +3,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_VERSIONS } from '../../scripts/demo-weights.ts';
+import { demoWeights } from '../../scripts/demo-weights.ts';
 import { blobKey, openStore, pushFolder } from '../../src/store/index.ts';
 import { tempDir } from '../helpers.ts';
 import { adminClient, createBucket, removeBucket } from '../helpers/s3.ts';
@@ -64,7 +64,7 @@ describe('verify against S3', () => {
   beforeAll(async () => {
     f = fixture();
     const store = openStore(`s3://${bucket}/${prefix}`, { s3: { stateDir: tempDir('mg-s3state-') } });
-    for (const v of DEMO_VERSIONS) await pushFolder({ dir: f.dir(v.model, v.version), store, stateDir: tempDir('mg-cache-') });
+    for (const id of demoWeights().keys()) { const [model, version] = id.split('/') as [string, string]; await pushFolder({ dir: f.dir(model, version), store, stateDir: tempDir('mg-cache-') }); }
   });
   const verify = (...extra: string[]) => f.run(['verify', '--store', `s3://${bucket}/${prefix}`, ...extra]);
 
@@ -82,7 +82,7 @@ describe('verify against S3', () => {
   it('reports a missing blob, a wrong size, and (with --rehash) altered bytes; exit 1', async () => {
     const s3 = adminClient();
     const sha = {
-      missing: '1c79840ae0c34867824b25f32672e72137fd9cfdcc6e15b3e02b4fc3f4022f75', // intent-classifier 1.0.0 model.safetensors
+      missing: '6a9878cc63992f2091bbe7a916fcf3f2018dc9e5c89ecba7ff8bc7a02517cb82', // intent-classifier 1.0.0 model.safetensors
       size: 'aca85ab570ce16adc303df145d41a2d3e947aa0b1c1643d887646d471076c7cb', // pii-scrubber 1.4.1 model.safetensors (27528 bytes)
       bytes: 'd741127fd2a12d8f20ffd915cddd8471772f68509d2906d8ee84c38b8f5c6c1c', // structured-extractor 1.1.0 model.safetensors
     };
@@ -95,7 +95,7 @@ describe('verify against S3', () => {
     const plain = await verify();
     const rehash = await verify('--rehash', '--json');
     expect(plain.status).toBe(1);
-    expect(plain.stdout).toMatch(/^intent-classifier +1\.0\.0 +model\.safetensors +missing +s3:\/\/.* has no "blobs\/sha256\/1c79840a/m);
+    expect(plain.stdout).toMatch(/^intent-classifier +1\.0\.0 +model\.safetensors +missing +s3:\/\/.* has no "blobs\/sha256\/6a9878cc/m);
     expect(plain.stdout).toMatch(/^pii-scrubber +1\.4\.1 +model\.safetensors +wrong-size +store has 10 bytes, expected 27528$/m);
     expect(plain.stdout).not.toContain('wrong-bytes');
     expect(plain.stdout).toContain('2 problems: 24 artifacts of 8 cards');
