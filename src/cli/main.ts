@@ -1,9 +1,14 @@
 // model-gitops command line: a thin adapter that parses arguments and calls the core in src/.
 import { readFileSync } from 'node:fs';
 import { isUserError } from '../errors.ts';
+import { setTrustProviderFactory } from '../sync/manifest-provider.ts';
+import { tufProviderFactory } from '../trust/sync-provider.ts';
 import { checkCommand } from './check.ts';
 import type { Command } from './command.ts';
+import { keysCommand } from './keys.ts';
 import { lsCommand } from './ls.ts';
+import { manifestCommand } from './manifest.ts';
+import { historyCommand, publishCommand, resignCommand } from './publish.ts';
 import { rollbackCommand } from './rollback.ts';
 import { serveCommand } from './serve.ts';
 import { statusCommand, syncCommand } from './sync.ts';
@@ -17,7 +22,15 @@ const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   sync: syncCommand,
   status: statusCommand,
+  keys: keysCommand,
+  publish: publishCommand,
+  resign: resignCommand,
+  manifest: manifestCommand,
+  history: historyCommand,
 };
+
+// `sync --trust` verifies through TUF.
+setTrustProviderFactory(tufProviderFactory);
 
 function help(): string {
   const names = Object.keys(COMMANDS);
