@@ -160,12 +160,12 @@ export function manifestChanges(prev: Manifest | undefined, next: Manifest): Env
     for (const model of models) {
       const before = a?.models[model] ? describeDeployment(a.models[model]!) : null;
       const after = b?.models[model] ? describeDeployment(b.models[model]!) : null;
-      // Same description but different bytes (e.g. a re-exported card at the same version cannot
-      // happen: cards are immutable), so comparing descriptions and the version entries is enough.
-      const versionsBefore = a?.models[model] ? JSON.stringify(prev!.models[model]?.versions ?? {}) : '';
-      const versionsAfter = b?.models[model] ? JSON.stringify(next.models[model]?.versions ?? {}) : '';
+      // Same deployment, but what it points at changed (e.g. a benchmark summary arrived for the version).
+      const entries = (m: Manifest | undefined, d: ManifestDeployment | undefined) => (d && m
+        ? canonicalJson([d.version, d.canary?.version, ...(d.rollbackWindow ?? [])].filter(Boolean).map((ver) => m.models[model]?.versions[ver!] ?? null))
+        : '');
       if (before !== after) changes.push({ model, before, after });
-      else if (versionsBefore !== versionsAfter && b) changes.push({ model, before, after: `${after} (metadata updated)` });
+      else if (b && entries(prev, a?.models[model]) !== entries(next, b.models[model])) changes.push({ model, before, after: `${after} (metadata updated)` });
     }
     const status = !a ? 'added' : !b ? 'removed' : changes.length ? 'changed' : 'unchanged';
     return { environment, status, changes };
