@@ -40,7 +40,7 @@ import {
   ConcurrentPublishError, DEFAULT_EXPIRIES, type Expiries, MANIFEST_TARGET, type PublishKeys, type PublicationStep,
   environmentTarget, loadPublished, publishManifest, resign, targetObjectKey,
 } from './trust/repository.ts';
-import { BlobTrustStore } from './trust/store-io.ts';
+import { BlobTrustStore } from './trust/blob-trust-store.ts';
 import { validateRegistry } from './validate.ts';
 import { DEFAULT_MAX_FILE_BYTES } from './yaml-file.ts';
 

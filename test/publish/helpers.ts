@@ -136,6 +136,19 @@ export function cli(args: string[], env: Record<string, string> = {}, cwd?: stri
   });
 }
 
+/** A publisher process (test/publish/publish-child.ts): prints the PublishResult as JSON. */
+export function publisher(fx: Fixture, commit: string, env: Record<string, string> = {}, recover = false): Promise<Run> {
+  return new Promise((resolvePromise) => {
+    const args = [join(ROOT, 'test/publish/publish-child.ts'), fx.storeUrl, fx.repo, fx.keysDir, commit, ...(recover ? ['--recover'] : [])];
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', (status) => resolvePromise({ status, stdout, stderr }));
+  });
+}
+
 /** Every private key file's content and its base64 body: none may appear in any output. */
 export function secretsOf(keysDir: string, names = ['root-1', 'targets', 'snapshot', 'timestamp']): string[] {
   return names.flatMap((n) => {
