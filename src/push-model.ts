@@ -25,49 +25,14 @@ import type { PushFileResult, PushProgress, S3StoreOptions } from './store/index
 import { validateRegistry } from './validate.ts';
 import { DEFAULT_MAX_FILE_BYTES } from './yaml-file.ts';
 
+// Which store, and URL hygiene, live with the store: src/store/default.ts.
+export { DEFAULT_STORE_DIR, STORE_ENV, hasUserinfo, redactUrl, resolveStoreUrl, urlCredentials } from './store/default.ts';
+import { redactUrl } from './store/default.ts';
+
 /** Where local state lives, under the registry repository (git-ignored): hash cache, resumable uploads. */
 export const STATE_DIR = '.model-gitops';
-/** The embedded default store: a folder under the repository, so a first push needs nothing set up. */
-export const DEFAULT_STORE_DIR = '.model-gitops/store';
-export const STORE_ENV = 'MODEL_GITOPS_STORE';
-
 const SKIP_DIRS = new Set(['.git', '.model-gitops']);
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-
-/** The store URL to use: the flag, else $MODEL_GITOPS_STORE, else <repo>/.model-gitops/store. */
-export function resolveStoreUrl(repo: string, flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const url = flag || env[STORE_ENV] || resolve(repo, DEFAULT_STORE_DIR);
-  if (hasUserinfo(url)) {
-    throw new UserError(`store URL ${redactUrl(url)} carries credentials; remove them and use the AWS_* environment (or an OIDC role) instead`);
-  }
-  return url;
-}
-
-const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i;
-export function hasUserinfo(url: string): boolean {
-  return USERINFO.test(url);
-}
-/** The URL with any user:password@ replaced, for messages and outputs. */
-export function redactUrl(url: string): string {
-  return url.replace(USERINFO, '$1***@');
-}
-/** The user and password parts of a URL's userinfo, decoded (to mask them in CI logs). */
-export function urlCredentials(url: string): string[] {
-  const m = USERINFO.exec(url);
-  if (!m) return [];
-  const out: string[] = [];
-  for (const part of m[2]!.split(':')) {
-    if (!part) continue;
-    out.push(part);
-    try {
-      const d = decodeURIComponent(part);
-      if (d !== part) out.push(d);
-    } catch {
-      // not percent-encoded
-    }
-  }
-  return out;
-}
 
 export interface ModelFile {
   /** '/'-separated path inside the folder. */

@@ -1,10 +1,15 @@
 // model-gitops command line: a thin adapter that parses arguments and calls the core in src/.
 import { readFileSync } from 'node:fs';
 import { isUserError } from '../errors.ts';
+import { setTrustProviderFactory } from '../sync/manifest-provider.ts';
+import { tufProviderFactory } from '../trust/sync-provider.ts';
 import { checkCommand } from './check.ts';
 import type { Command } from './command.ts';
+import { keysCommand } from './keys.ts';
 import { lsCommand } from './ls.ts';
 import { pushCommand } from './push.ts';
+import { manifestCommand } from './manifest.ts';
+import { historyCommand, publishCommand, resignCommand } from './publish.ts';
 import { rollbackCommand } from './rollback.ts';
 import { serveCommand } from './serve.ts';
 import { statusCommand, syncCommand } from './sync.ts';
@@ -12,16 +17,28 @@ import { validateCommand } from './validate.ts';
 import { verifyCommand } from './verify.ts';
 
 const COMMANDS: Record<string, Command> = {
+  // the registry in git
   validate: validateCommand,
   ls: lsCommand,
-  rollback: rollbackCommand,
   check: checkCommand,
-  serve: serveCommand,
-  sync: syncCommand,
-  status: statusCommand,
+  rollback: rollbackCommand,
+  // weights in the store
   push: pushCommand,
   verify: verifyCommand,
+  // the signed manifest
+  keys: keysCommand,
+  publish: publishCommand,
+  resign: resignCommand,
+  manifest: manifestCommand,
+  history: historyCommand,
+  // devices and gateways
+  sync: syncCommand,
+  status: statusCommand,
+  serve: serveCommand,
 };
+
+// `sync --trust` verifies through TUF.
+setTrustProviderFactory(tufProviderFactory);
 
 function help(): string {
   const names = Object.keys(COMMANDS);

@@ -9,7 +9,8 @@ import type { SyncEvent } from '../sync/engine.ts';
 import { SYNC_EXIT } from '../sync/errors.ts';
 import { DEFAULT_RETRY } from '../sync/fetch.ts';
 import { activeVersion, listDir, paths, readState } from '../sync/local-store.ts';
-import { locateManifest } from '../sync/locate.ts';
+import { locateManifest, locateStoreRoot } from '../sync/locate.ts';
+import type { BlobSource } from '../sync/source.ts';
 import { getTrustProviderFactory, type ManifestProvider, SourceManifestProvider } from '../sync/manifest-provider.ts';
 import { type Command, parseCommandArgs } from './command.ts';
 import { printJson, table } from './output.ts';
@@ -113,7 +114,9 @@ export const syncCommand: Command = {
     const idleTimeoutMs = num('timeout', values.timeout, 0.1) * 1000;
     const dir = resolve(values.dir!);
     const environment = values.environment!;
-    const { source, key } = locateManifest(values.manifest!, { idleTimeoutMs });
+    // With --trust, --manifest is the store root holding the TUF repository (metadata/, targets/) and the blobs.
+    const located: { source: BlobSource; key: string; base?: string } = values.trust ? locateStoreRoot(values.manifest!, { idleTimeoutMs }) : locateManifest(values.manifest!, { idleTimeoutMs });
+    const { source, key } = located;
     const reporter = new Reporter(values.json);
     const controller = new AbortController();
     const stop = () => controller.abort(new Error('interrupted'));
@@ -125,7 +128,7 @@ export const syncCommand: Command = {
       if (values.trust) {
         const factory = getTrustProviderFactory();
         if (!factory) throw new UserError('--trust was given but this build has no trust verifier (TUF) registered; refusing to sync unverified');
-        return factory({ trustRoot: resolve(values.trust), source, key, dir, ...(accepted ? { accepted } : {}) });
+        return factory({ trustRoot: resolve(values.trust), source, key, dir, environment, ...(located.base !== undefined ? { location: located.base } : {}), ...(accepted ? { accepted } : {}) });
       }
       return new SourceManifestProvider({ source, key, retry: { ...DEFAULT_RETRY, attempts }, ...(accepted ? { accepted } : {}) });
     };

@@ -20,3 +20,15 @@ export function locateManifest(location: string, options: HttpSourceOptions = {}
   const path = resolve(location.replace(/^file:\/\//, ''));
   return { source: new FolderSource(dirname(path)), key: basename(path) };
 }
+
+/**
+ * With --trust, --manifest names the store root (the TUF repository lives beside the blobs): a folder,
+ * s3://bucket/prefix or an http(s) base. A trailing /manifest.json is accepted and dropped.
+ */
+export function locateStoreRoot(location: string, options: HttpSourceOptions = {}): { source: BlobSource; key: string; base: string } {
+  const base = location.replace(/\/manifest\.json$/i, '').replace(/\/+$/, '');
+  if (/^https?:\/\//i.test(base)) return { ...locateManifest(`${base}/manifest.json`, options), base: `${base}/` };
+  if (/^s3:\/\//i.test(base)) return { ...locateManifest(`${base}/manifest.json`, options), base };
+  const path = resolve(base.replace(/^file:\/\//, ''));
+  return { source: new FolderSource(path), key: 'manifest.json', base: path };
+}

@@ -100,7 +100,13 @@ export class SourceManifestProvider implements ManifestProvider {
  * How `--trust <root.json>` becomes a ManifestProvider: the trust layer (TUF) registers a factory;
  * without one, `--trust` is refused rather than silently ignored.
  */
-export type TrustProviderFactory = (o: { trustRoot: string; source: BlobSource; key: string; dir: string; accepted?: AcceptedManifest }) => ManifestProvider | Promise<ManifestProvider>;
+export type TrustProviderFactory = (o: {
+  trustRoot: string; source: BlobSource; key: string; dir: string; accepted?: AcceptedManifest;
+  /** The environment being synced (a TUF provider fetches that environment's signed slice). */
+  environment?: string;
+  /** The store root as given on the command line (s3://…, https://…/, or a folder). */
+  location?: string;
+}) => ManifestProvider | Promise<ManifestProvider>;
 
 let trustFactory: TrustProviderFactory | undefined;
 

@@ -4,3 +4,4 @@ export * from './keys.ts';
 export * from './repository-io.ts';
 export * from './repository.ts';
 export * from './client.ts';
+export * from './store-io.ts';

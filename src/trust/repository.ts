@@ -187,14 +187,15 @@ export async function loadLatestRoot(io: TrustStoreIO): Promise<RootState> {
   }
 }
 
-interface PublishedState {
+export interface PublishedState {
   timestamp: Metadata<Timestamp>;
   snapshot: Metadata<Snapshot>;
   targets: Metadata<Targets>;
   targetsVersion: number;
 }
 
-async function loadPublished(io: TrustStoreIO): Promise<PublishedState | undefined> {
+/** What timestamp.json currently points at (publisher side: read straight from the store, no client checks). */
+export async function loadPublished(io: TrustStoreIO): Promise<PublishedState | undefined> {
   const tsBytes = await io.get(TIMESTAMP_KEY);
   if (!tsBytes) return undefined;
   const timestamp = parse(MetadataKind.Timestamp, tsBytes, TIMESTAMP_KEY);
@@ -217,6 +218,9 @@ interface OnlineKeys {
   snapshot: SigningKey;
   timestamp: SigningKey;
 }
+
+/** Points inside a publication, in order, for callers that trace (or, in tests, crash at) each one. */
+export type PublicationStep = 'target-files-written' | 'snapshot-claimed' | 'targets-written';
 
 export interface PublicationResult {
   timestampVersion: number;
@@ -244,6 +248,7 @@ async function writePublication(args: {
   now: Date;
   expiries: Expiries;
   skipOrphanedVersions: boolean;
+  onStep?: ((step: PublicationStep) => void) | undefined;
 }): Promise<PublicationResult> {
   const { io, root, current, now, expiries } = args;
   const rootSigned = root.md.signed;
@@ -292,6 +297,7 @@ async function writePublication(args: {
       snapshotVersion,
     );
   }
+  args.onStep?.('snapshot-claimed');
   // 2. What the snapshot points at. Nothing references it until timestamp.json does.
   if (targetsBytes && !(await io.putIfAbsent(targetsKey(targetsVersion), targetsBytes))) {
     throw new ConcurrentPublishError(
@@ -300,6 +306,7 @@ async function writePublication(args: {
       targetsVersion,
     );
   }
+  args.onStep?.('targets-written');
   // 3. The pointer, last.
   await io.put(TIMESTAMP_KEY, timestampBytes);
   return { timestampVersion, snapshotVersion, targetsVersion };
@@ -369,6 +376,14 @@ export interface PublishManifestOptions {
    * publish can be running (e.g. under the workflow's fixed concurrency group).
    */
   skipOrphanedVersions?: boolean;
+  /**
+   * Compare-and-swap guard: refuse (ConcurrentPublishError) unless timestamp.json still points at this
+   * snapshot version (0 = nothing published yet). A caller that checked the current publication
+   * before deciding to publish passes what it saw, so nothing can slip in between the check and the claim.
+   */
+  expectSnapshotVersion?: number;
+  /** Called at each step of the publication (tracing; crash tests). */
+  onStep?: (step: PublicationStep) => void;
 }
 
 export interface PublishManifestResult {
@@ -395,6 +410,13 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
   const expiries = expiriesWith(options.expiries);
   const root = await loadLatestRoot(io);
   const current = await loadPublished(io);
+  const seen = current?.snapshot.signed.version ?? 0;
+  if (options.expectSnapshotVersion !== undefined && seen !== options.expectSnapshotVersion) {
+    throw new ConcurrentPublishError(
+      `concurrent publish: timestamp.json moved to snapshot version ${seen} (expected ${options.expectSnapshotVersion}); re-check and retry`,
+      seen,
+    );
+  }
   const digest = sha256(manifestBytes);
   const length = manifestBytes.length;
 
@@ -409,6 +431,7 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
       if (!existing || sha256(existing) !== digestOf) await io.put(key, bytes);
     }
   }
+  options.onStep?.('target-files-written');
 
   const result = await writePublication({
     io,
@@ -424,6 +447,7 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
     now,
     expiries,
     skipOrphanedVersions: options.skipOrphanedVersions ?? false,
+    onStep: options.onStep,
   });
   return { ...result, sha256: digest, length };
 }
