@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestVersion } from '../manifest.ts';
-import { f32, readSafetensors } from './safetensors-lite.ts';
+import { parseSafetensors } from '../safetensors.ts';
 
 export interface LoadedModel {
   predict(inputs: unknown): Promise<unknown>;
@@ -34,12 +34,16 @@ export interface ClassifierOutput { label: string; score: number }
 export const bagOfBytesLoader: Loader = {
   async load(versionDir, entry) {
     const weightsFile = entry.files.find((f) => f.path.endsWith('.safetensors'))?.path ?? 'model.safetensors';
-    const tensors = readSafetensors(await readFile(join(versionDir, weightsFile)), weightsFile);
+    const bytes = await readFile(join(versionDir, weightsFile));
+    const tensors = new Map(parseSafetensors(weightsFile, bytes).tensors.map((t) => [t.name, t]));
     const config = JSON.parse(await readFile(join(versionDir, 'config.json'), 'utf8')) as { id2label?: Record<string, string> };
     const get = (name: string) => {
       const t = tensors.get(name);
       if (!t || t.shape.length !== 2) throw new Error(`${weightsFile}: needs a 2-D tensor "${name}"`);
-      return { shape: t.shape as [number, number], values: f32(t, name) };
+      if (t.dtype !== 'F32') throw new Error(`tensor "${name}" is ${t.dtype}; this loader computes in F32 only`);
+      const values = new Float32Array((t.end - t.start) / 4); // copied: file offsets need not be 4-byte aligned
+      Buffer.from(values.buffer).set(bytes.subarray(t.start, t.end));
+      return { shape: t.shape as [number, number], values };
     };
     const embed = get('embed.weight');
     const hidden = get('hidden.weight');

@@ -9,8 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import type { Manifest, ManifestFile } from '../../src/manifest.ts';
 import { STORE_LAYOUT, blobKey, indexKey } from '../../src/manifest.ts';
-import { buildSafetensorsIndex } from '../../src/sync/safetensors.ts';
-import { encodeSafetensors } from '../../src/safetensors.ts';
+import { encodeSafetensors, indexSafetensorsBytes } from '../../src/safetensors.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 
 export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -35,7 +34,7 @@ export class TestStore {
   readonly dir = tempDir('mg-store-');
   readonly versions = new Map<string, ManifestFile[]>();
 
-  /** Adds files as blobs (and index objects for .safetensors); remembers them as model@version. */
+  /** Adds files as blobs (and the index objects the store writes at push time, for .safetensors); remembers them as model@version. */
   add(modelName: string, version: string, files: Record<string, Buffer>): ManifestFile[] {
     const out: ManifestFile[] = [];
     for (const [path, bytes] of Object.entries(files)) {
@@ -43,7 +42,7 @@ export class TestStore {
       this.put(blobKey(sha), bytes);
       const f: ManifestFile = { path, sha256: sha, size: bytes.length };
       if (path.endsWith('.safetensors')) {
-        this.put(indexKey(sha), Buffer.from(JSON.stringify(buildSafetensorsIndex(bytes))));
+        this.put(indexKey(sha), Buffer.from(JSON.stringify(indexSafetensorsBytes(path, bytes))));
         f.index = true;
       }
       out.push(f);
