@@ -69,7 +69,7 @@ export async function syncEnvironment(o: SyncOptions): Promise<SyncResult> {
     const deviceKey = o.deviceKey ?? (o.canary ? await deviceKeyOf(o.dir) : undefined);
     const targets: Target[] = [];
     for (const [model, d] of Object.entries(slice.environments[o.environment]!.models)) {
-      const pick = pickVersion(d, { ...(deviceKey !== undefined ? { deviceKey } : {}), ...(o.canary ? { canary: true } : {}) });
+      const pick = pickVersion(d, { environment: o.environment, model, ...(deviceKey !== undefined ? { deviceKey } : {}), ...(o.canary ? { canary: true } : {}) });
       const files = slice.models[model]?.versions[pick.version]?.files;
       if (!files) throw new VerificationError(`manifest lists ${model}@${pick.version} in ${o.environment} without its files`);
       for (const f of files) checkFile(model, pick.version, f);

@@ -9,6 +9,7 @@ import { pollAndSync, acceptedForProvider } from '../../src/sync/client.ts';
 import { SourceManifestProvider } from '../../src/sync/manifest-provider.ts';
 import { planDelta } from '../../src/sync/delta.ts';
 import { canaryBucket, pickVersion } from '../../src/sync/routing.ts';
+import { createRouter } from '../../src/routing.ts';
 import { indexSafetensorsBytes } from '../../src/safetensors.ts';
 import type { Manifest } from '../../src/manifest.ts';
 import { tempDir } from '../helpers.ts';
@@ -139,20 +140,27 @@ describe('canary routing', () => {
   it('is deterministic per device key and gives the canary its share of buckets', async () => {
     const d = { version: '1.0.0', canary: { version: '1.1.0', weight: 25 } };
     const keys = Array.from({ length: 4000 }, (_, i) => `device-${i}`);
-    const picks = keys.map((k) => pickVersion(d, { deviceKey: k, canary: true }).version);
-    expect(keys.map((k) => pickVersion(d, { deviceKey: k, canary: true }).version)).toEqual(picks);
+    const dev = { environment: 'production', model: 'm', canary: true };
+    const picks = keys.map((k) => pickVersion(d, { ...dev, deviceKey: k }).version);
+    expect(keys.map((k) => pickVersion(d, { ...dev, deviceKey: k }).version)).toEqual(picks);
     const share = picks.filter((v) => v === '1.1.0').length / keys.length;
     expect(share).toBeGreaterThan(0.22);
     expect(share).toBeLessThan(0.28);
-    for (const k of keys.slice(0, 200)) expect(pickVersion(d, { deviceKey: k, canary: true }).version === '1.1.0').toBe(canaryBucket(k) < 2500);
+    for (const k of keys.slice(0, 200)) expect(pickVersion(d, { ...dev, deviceKey: k }).version === '1.1.0').toBe(canaryBucket('production', 'm', k) < 2500);
     // Without opting in, every device runs the champion.
-    expect(keys.every((k) => pickVersion(d, { deviceKey: k }).version === '1.0.0')).toBe(true);
+    expect(keys.every((k) => pickVersion(d, { environment: 'production', model: 'm', deviceKey: k }).version === '1.0.0')).toBe(true);
+    // The device's bucket is the gateway's: same seed (the environment), model and key, same canary.
+    const router = createRouter({ environments: { production: { models: { m: d } } }, models: { m: { versions: { '1.0.0': {}, '1.1.0': {} } } } } as never, 'production');
+    for (const k of keys.slice(0, 500)) {
+      expect(canaryBucket('production', 'm', k)).toBe(router.bucket('m', k));
+      expect(pickVersion(d, { ...dev, deviceKey: k }).version).toBe(router.route('m', k).version);
+    }
   });
 
   it('installs the canary on an opted-in device whose bucket it owns, and the champion otherwise', async () => {
     const { store, dir, sync } = await setup();
-    const inCanary = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket(k) < 1000)!;
-    const outside = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket(k) >= 1000)!;
+    const inCanary = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket('production', 'm', k) < 1000)!;
+    const outside = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket('production', 'm', k) >= 1000)!;
     const { manifest } = store.manifest(1, { m: { version: '1.0.0', canary: { version: '1.1.0', weight: 10 } } });
     const r = await sync(manifest, { canary: true, deviceKey: inCanary });
     expect(r.models[0]).toMatchObject({ version: '1.1.0', role: 'canary' });
