@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import type { Manifest } from '../manifest.ts';
 import { UserError } from '../errors.ts';
 import { syncEnvironment, type SyncOptions, type SyncResult } from './engine.ts';
-import { type AcceptedManifest, ensureDirs, lock, paths, readState, writeFileAtomic, writeState } from './local-store.ts';
+import { writeFileAtomic } from '../fs-atomic.ts';
+import { type AcceptedManifest, ensureDirs, lock, paths, readState, writeState } from './local-store.ts';
 import type { ManifestProvider } from './manifest-provider.ts';
 
 /** The accepted manifest kept in <dir>, if its bytes still match what state.json recorded. */
