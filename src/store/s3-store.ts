@@ -22,6 +22,7 @@ import type {
 } from './types.ts';
 import { loadUploadState, uploadStatePath, UploadStateWriter } from './upload-state.ts';
 import type { UploadState } from './upload-state.ts';
+import { sha256Hex } from '../hash.ts';
 
 const MiB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB (the last may be smaller), at most 10 000 of them. */
@@ -178,7 +179,7 @@ export class S3Store implements BlobStore {
   async putObject(key: string, body: string | Uint8Array, options: PutObjectOptions = {}): Promise<void> {
     const Key = this.fullKey(key);
     const Body = typeof body === 'string' ? Buffer.from(body) : body;
-    const sha256 = options.sha256 ?? createHash('sha256').update(Body).digest('hex');
+    const sha256 = options.sha256 ?? sha256Hex(Body);
     try {
       await this.call('put', key, () => this.client.send(new PutObjectCommand({
         Bucket: this.bucket, Key, Body, ContentLength: Body.length, ContentType: options.contentType,
@@ -237,7 +238,7 @@ export class S3Store implements BlobStore {
 
   private async putSingle(key: string, Key: string, file: string, fh: FileHandle, o: PutFileOptions): Promise<PutFileResult> {
     const body = await readExactly(fh, file, 0, o.size);
-    const actual = createHash('sha256').update(body).digest('hex');
+    const actual = sha256Hex(body);
     if (actual !== o.sha256) throw changedWhilePushing(file, o.sha256, actual);
     try {
       // If-None-Match: * — a blob is never replaced, even by a concurrent pusher.

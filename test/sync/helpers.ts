@@ -2,7 +2,6 @@
 // HTTP server on 127.0.0.1 that serves it (Range, If-Range, If-None-Match) and misbehaves on demand,
 // and a check that `current/` holds exactly a manifest version's bytes.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +10,10 @@ import type { Manifest, ManifestFile } from '../../src/manifest.ts';
 import { STORE_LAYOUT, blobKey, indexKey } from '../../src/manifest.ts';
 import { encodeSafetensors, indexSafetensorsBytes } from '../../src/safetensors.ts';
 import { ROOT, tempDir } from '../helpers.ts';
+import { sha256Hex as sha256 } from '../../src/hash.ts';
 
-export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+export { sha256 };
+
 
 /** Deterministic pseudo-random bytes (xorshift), fast enough for MBs. */
 export function noise(seed: number, n: number): Buffer {
