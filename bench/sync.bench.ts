@@ -47,7 +47,7 @@ function writeModel(path: string, seedFor: (i: number) => number) {
     tensors.push({ name: `layers.${i}.weight`, dtype: 'F32', shape: [TENSOR_BYTES / 4], start, end: start + TENSOR_BYTES, sha256: createHash('sha256').update(buf).digest('hex') });
   }
   closeSync(fd);
-  return { sha256: whole.digest('hex'), size: head.length + TENSORS * TENSOR_BYTES, index: { format: 'safetensors', headerSize: head.length, tensors } };
+  return { sha256: whole.digest('hex'), size: head.length + TENSORS * TENSOR_BYTES, index: { format: 'safetensors', headerSize: head.length - 8, tensors } }; // the store's index format: headerSize = JSON length
 }
 
 /** Incompressible like real weights, and reproducible: the AES-256-CTR keystream of a seed-derived key. */
@@ -105,7 +105,7 @@ async function main() {
   publish('manifest-1.json', 1, '1.0.0', v1);
   publish('manifest-2.json', 2, '1.1.0', v2);
   const changedBytes = CHANGED.length * TENSOR_BYTES;
-  const headerSize = v2.index.headerSize;
+  const headerSize = 8 + v2.index.headerSize; // bytes before the first tensor
   const indexSize = statSync(join(store, 'indexes/sha256', `${v2.sha256}.json`)).size;
   console.log(`model: ${TENSORS} tensors x ${mib(TENSOR_BYTES)} = ${mib(v2.size)}; fine-tune changes ${CHANGED.length} tensors (${mib(changedBytes)}); header ${fmt(headerSize)} B; index ${fmt(indexSize)} B`);
 

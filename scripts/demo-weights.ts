@@ -5,13 +5,13 @@
 //   accuracy means something and 2.1.0 measurably beats 2.0.0.
 // - pii-scrubber, structured-extractor: seeded random weights of the same tiny architecture; a new
 //   version changes some tensors only, which is what tensor-level delta sync exploits.
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelConfig, modelFiles, TOKENIZER_JSON } from '../src/demo-model/model.ts';
 import { trainHistory } from '../src/demo-model/versions.ts';
 import { mulberry32 } from '../src/prng.ts';
 import { encodeSafetensors } from '../src/safetensors.ts';
+import { sha256Hex } from '../src/hash.ts';
 
 export interface DemoVersion { model: string; version: string; labels: string[]; hidden: number; seeds: { embed: number; hidden: number; head: number } }
 
@@ -55,9 +55,7 @@ export function demoWeights(): Map<string, Record<string, Buffer>> {
   return out;
 }
 
-export function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
+export { sha256Hex as sha256 };
 
 export function writeDemoWeights(outDir: string): string[] {
   const written: string[] = [];

@@ -3,15 +3,14 @@
 //   node scripts/train-demo.ts [outDir=.model-gitops/demo-weights] [--golden benchmarks/golden/intents.jsonl]
 // Prints the card fields each version needs (artifacts sha256/size, parameters, metrics), so the
 // example registry can be switched to these bytes.
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { goldenIntents, toJsonl } from '../src/demo-model/dataset.ts';
 import { modelFiles, parameterCount } from '../src/demo-model/model.ts';
 import { evaluate } from '../src/demo-model/train.ts';
 import { trainHistory } from '../src/demo-model/versions.ts';
+import { sha256Hex as sha256 } from '../src/hash.ts';
 
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 export function writeGoldenSet(file: string): string {
   const text = toJsonl(goldenIntents());

@@ -1,7 +1,7 @@
 // One digest for "exactly these bytes": benchmark evidence is bound to it, so a report proves what it
 // measured even when two versions share files or a card is renamed.
-import { createHash } from 'node:crypto';
 import type { Artifact } from './registry-types.ts';
+import { sha256Hex } from './hash.ts';
 
 /**
  * `sha256:<hex>` of the card's artifact sha256s, sorted, one per line (each followed by "\n").
@@ -9,5 +9,5 @@ import type { Artifact } from './registry-types.ts';
  */
 export function artifactDigest(card: { artifacts: readonly Pick<Artifact, 'sha256'>[] }): string {
   const lines = card.artifacts.map((a) => a.sha256).sort();
-  return `sha256:${createHash('sha256').update(lines.map((l) => `${l}\n`).join('')).digest('hex')}`;
+  return `sha256:${sha256Hex(lines.map((l) => `${l}\n`).join(''))}`;
 }

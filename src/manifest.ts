@@ -1,11 +1,11 @@
 // Builds the published manifest from a validated registry: every environment's deployments and, for
 // each version any environment references, what a consumer needs to fetch, verify and route it.
 // Deterministic: the same registry and header give the same canonical bytes.
-import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { canonicalJson } from './canonical-json.ts';
 import type { Registry } from './registry.ts';
 import type { RolloutSpec, VersionCard } from './registry-types.ts';
+import { sha256Hex } from './hash.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 /** Store keys are derived from a file's sha256 with these templates, so the manifest need not repeat them. */
@@ -62,7 +62,7 @@ export interface BuildOptions {
 const defaultHasIndex = (f: { path: string }) => f.path.endsWith('.safetensors');
 
 export function lineageDigest(card: VersionCard): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(card.lineage)).digest('hex')}`;
+  return `sha256:${sha256Hex(canonicalJson(card.lineage))}`;
 }
 
 function manifestRollout(r: RolloutSpec): NonNullable<ManifestDeployment['rollout']> {

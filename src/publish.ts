@@ -17,8 +17,8 @@
 //
 // Sequences: strictly increasing across signed publications. Gaps are claims that were never signed
 // (a crash, or a publisher that found its commit already included in a newer publication).
+import { sha256Hex } from './hash.ts';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { artifactDigest } from './artifact-digest.ts';
 import { parseReport, summarizeReport } from './benchmark/report.ts';
@@ -110,7 +110,7 @@ export function parseDuration(text: string, what = '--expires-in'): number {
   return Math.round(n);
 }
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const sha256 = sha256Hex;
 
 async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

@@ -6,7 +6,7 @@ import type { Hash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { writeFileAtomic } from './fs-atomic.ts';
 import { UserError } from './errors.ts';
-import { hashFile } from './hash.ts';
+import { hashFile, sha256Hex } from './hash.ts';
 
 /** Refuse headers above this: a hostile length field must not make us allocate gigabytes. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -150,29 +150,76 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, he
   return { headerSize, dataStart, tensors, metadata };
 }
 
+/**
+ * Check the 8-byte length field (little-endian u64 at the start of `prefix`) against the limit and
+ * the file size; returns the JSON header length N. Shared by the file and in-memory readers.
+ */
+function headerLength(file: string, prefix: Uint8Array, fileSize: number, maxHeaderBytes: number): number {
+  const fail = (why: string): never => {
+    throw new UserError(`${file}: invalid safetensors: ${why}`);
+  };
+  if (fileSize < 8 || prefix.length < 8) fail(`file is ${fileSize} bytes, shorter than the 8-byte header length (truncated?)`);
+  const n = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
+  if (n > BigInt(maxHeaderBytes)) fail(`header length ${n} is over the ${maxHeaderBytes}-byte limit`);
+  const headerSize = Number(n);
+  if (headerSize < 2) fail(`header length ${headerSize} is too small for a JSON object`);
+  if (8 + headerSize > fileSize) fail(`header length ${headerSize} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  return headerSize;
+}
+
+export interface ParseOptions {
+  /** A tighter bound than MAX_HEADER_BYTES (never a looser one). */
+  maxHeaderBytes?: number;
+  /** Size of the whole file when `bytes` is only its start (e.g. a fetched header); default bytes.length. */
+  fileSize?: number;
+}
+
+/**
+ * Parse and check the header of a safetensors file held in memory: the whole file, or at least its
+ * first 8 + N bytes with `fileSize` given. Same checks and errors as readSafetensorsHeader.
+ */
+export function parseSafetensors(file: string, bytes: Uint8Array, options: ParseOptions = {}): SafetensorsHeader {
+  const fileSize = options.fileSize ?? bytes.length;
+  const headerSize = headerLength(file, bytes, fileSize, Math.min(options.maxHeaderBytes ?? MAX_HEADER_BYTES, MAX_HEADER_BYTES));
+  if (bytes.length < 8 + headerSize) throw new UserError(`${file}: invalid safetensors: need ${8 + headerSize} bytes of header, have ${bytes.length}`);
+  return parseSafetensorsHeader(file, bytes.subarray(8, 8 + headerSize), headerSize, fileSize);
+}
+
 /** Read and check the header of a safetensors file (reads only the header). */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
   const fh = await open(file, 'r');
   try {
     const { size } = await fh.stat();
-    const fail = (why: string): never => {
-      throw new UserError(`${file}: invalid safetensors: ${why}`);
-    };
-    if (size < 8) fail(`file is ${size} bytes, shorter than the 8-byte header length (truncated?)`);
     const lenBuf = Buffer.alloc(8);
     await fh.read(lenBuf, 0, 8, 0);
-    const n = lenBuf.readBigUInt64LE(0);
-    if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} is over the ${MAX_HEADER_BYTES}-byte limit`);
-    const headerSize = Number(n);
-    if (headerSize < 2) fail(`header length ${headerSize} is too small for a JSON object`);
-    if (8 + headerSize > size) fail(`header length ${headerSize} runs past the end of the ${size}-byte file (truncated?)`);
+    const headerSize = headerLength(file, lenBuf, size, MAX_HEADER_BYTES);
     const header = Buffer.alloc(headerSize);
     const { bytesRead } = await fh.read(header, 0, headerSize, 8);
-    if (bytesRead !== headerSize) fail('file shrank while reading the header');
+    if (bytesRead !== headerSize) throw new UserError(`${file}: invalid safetensors: file shrank while reading the header`);
     return parseSafetensorsHeader(file, header, headerSize, size);
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The index object the store writes at push time (`indexes/sha256/<file sha256>.json`) and a device
+ * reads back: `headerSize` is the JSON header length N (tensor bytes start at 8 + N), tensor offsets
+ * are absolute. This is the one definition of that format.
+ */
+function toIndex(header: SafetensorsHeader, sha256s: readonly string[]): SafetensorsIndex {
+  return {
+    format: 'safetensors',
+    headerSize: header.headerSize,
+    ...(Object.keys(header.metadata).length ? { metadata: header.metadata } : {}),
+    tensors: header.tensors.map((t, i) => ({ ...t, sha256: sha256s[i]! })),
+  };
+}
+
+/** The index of a safetensors file held in memory (same object indexSafetensors gives for the file). */
+export function indexSafetensorsBytes(file: string, bytes: Uint8Array): SafetensorsIndex {
+  const header = parseSafetensors(file, bytes);
+  return toIndex(header, header.tensors.map((t) => sha256Hex(bytes.subarray(t.start, t.end))));
 }
 
 /**
@@ -201,16 +248,7 @@ export async function indexSafetensors(file: string): Promise<{ sha256: string; 
   });
   const st = await stat(file);
   if (st.size !== size) throw new UserError(`${file} changed while being indexed`);
-  return {
-    sha256,
-    size,
-    index: {
-      format: 'safetensors',
-      headerSize: header.headerSize,
-      ...(Object.keys(header.metadata).length ? { metadata: header.metadata } : {}),
-      tensors: tensors.map((t, i) => ({ ...t, sha256: (hashes[i] ?? createHash('sha256')).digest('hex') })),
-    },
-  };
+  return { sha256, size, index: toIndex(header, hashes.map((h) => (h ?? createHash('sha256')).digest('hex'))) };
 }
 
 /** Parameter count and the dtype holding the most bytes (ties: the first seen), e.g. for a model card. */

@@ -3,8 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  encodeSafetensors, indexSafetensors, MAX_HEADER_BYTES, readSafetensorsHeader, summarizeTensors, writeSafetensors,
+  encodeSafetensors, indexSafetensors, indexSafetensorsBytes, MAX_HEADER_BYTES, parseSafetensors, readSafetensorsHeader, summarizeTensors, writeSafetensors,
 } from '../src/safetensors.ts';
+import { planDelta } from '../src/sync/delta.ts';
+import { validIndex } from '../src/sync/safetensors.ts';
+import { readSafetensors as readF32, writeSafetensors as writeF32 } from '../src/demo-model/safetensors.ts';
 import { UserError } from '../src/errors.ts';
 import { tempDir } from './helpers/files.ts';
 
@@ -186,3 +189,54 @@ describe('safetensors: malformed files are refused with a clear message', () => 
     await expect(indexSafetensors(p)).rejects.toThrow(/out of range/);
   });
 });
+
+describe('one index format: the store writes it, the in-memory indexer matches it, a device reads it', () => {
+  it('indexSafetensorsBytes gives the object indexSafetensors (push time) gives', async () => {
+    const p = join(dir, 'same.safetensors');
+    await writeSafetensors(p, [
+      { name: 'b', dtype: 'F32', shape: [2], data: randomBytes(8) },
+      { name: 'a', dtype: 'U8', shape: [3], data: randomBytes(3) },
+    ], { format: 'pt' });
+    const bytes = await readFile(p);
+    const { index } = await indexSafetensors(p);
+    expect(indexSafetensorsBytes(p, bytes)).toEqual(index);
+  });
+
+  it('a device accepts the stored index and plans the header as [0, 8 + headerSize)', async () => {
+    const p = join(dir, 'device.safetensors');
+    await writeSafetensors(p, [{ name: 'w', dtype: 'F32', shape: [4], data: randomBytes(16) }]);
+    const { index, size } = await indexSafetensors(p);
+    const seen = validIndex(JSON.parse(JSON.stringify(index)), size);
+    expect(seen).toBeDefined();
+    expect(planDelta(seen!, size, new Map()).remote).toEqual([[0, size]]);
+    const local = new Map([[index.tensors[0]!.sha256, { path: '/x', start: 0, end: 16 }]]);
+    expect(planDelta(seen!, size, local, 1).remote).toEqual([[0, 8 + index.headerSize]]);
+    expect(validIndex({ ...index, headerSize: size }, size)).toBeUndefined(); // header past the end of the file
+  });
+
+  it('parseSafetensors reads a header prefix against the whole file size, with the same checks', async () => {
+    const bytes = encodeSafetensors([{ name: 'w', dtype: 'U8', shape: [4], data: new Uint8Array(4) }]);
+    const prefix = bytes.subarray(0, bytes.length - 4);
+    expect(parseSafetensors('f', prefix, { fileSize: bytes.length }).tensors).toEqual((await readSafetensorsHeader(await rawFileFrom('prefix.safetensors', bytes))).tensors);
+    expect(() => parseSafetensors('f', prefix.subarray(0, 10), { fileSize: bytes.length })).toThrow(/need \d+ bytes of header, have 10/);
+    expect(() => parseSafetensors('f', prefix)).toThrow(/out of range/); // without fileSize the prefix is the whole file
+  });
+
+  it('the demo F32 reader/writer is the reference layout, F32 only, with its 16 MiB header bound', () => {
+    const data = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const bytes = writeF32([{ name: 'w', shape: [2, 3], data }]);
+    expect(bytes.equals(encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 3], data: new Uint8Array(data.buffer) }], { format: 'pt' }))).toBe(true);
+    expect(readF32(bytes).get('w')).toEqual({ shape: [2, 3], data });
+    const u8 = encodeSafetensors([{ name: 'w', dtype: 'U8', shape: [1], data: new Uint8Array(1) }]);
+    expect(() => readF32(u8, 'u8.safetensors')).toThrow('u8.safetensors: tensor w: dtype U8 is not supported (F32 only)');
+    const big = Buffer.alloc(8 + 17 * 1024 * 1024, 0x20);
+    big.writeBigUInt64LE(BigInt(17 * 1024 * 1024));
+    expect(() => readF32(big, 'big.safetensors')).toThrow(/header length 17825792 is over the 16777216-byte limit/);
+  });
+});
+
+async function rawFileFrom(name: string, bytes: Uint8Array): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, bytes);
+  return p;
+}

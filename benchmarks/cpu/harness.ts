@@ -5,13 +5,13 @@
 // warm-up and timed passes per batch size, and writes one JSON document in the harness-output
 // contract (schemas/harness-output.schema.json) to --output, $MODEL_GITOPS_HARNESS_OUTPUT or stdout.
 // Options default to the MODEL_GITOPS_BENCH_* variables the run-benchmark action sets.
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseJsonl } from '../../src/demo-model/dataset.ts';
 import { IntentClassifier, loadModelDir, parameterCount } from '../../src/demo-model/model.ts';
 import { mulberry32, shuffle } from '../../src/prng.ts';
+import { sha256Hex } from '../../src/hash.ts';
 
 const HARNESS_VERSION = '1';
 const env = process.env;
@@ -151,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
     device: { kind: 'cpu', name: cpus()[0]?.model.trim() ?? 'unknown CPU' },
     model: { dir: modelDir, parameters: parameterCount(model), dtype: 'f32', labels: model.labels },
     workload: {
-      goldenSet: goldenFile, goldenSetSha256: createHash('sha256').update(goldenBytes).digest('hex'), examples: texts.length,
+      goldenSet: goldenFile, goldenSetSha256: sha256Hex(goldenBytes), examples: texts.length,
       batchSizes, warmup, iterations, seed,
     },
     accuracy: correct / texts.length,

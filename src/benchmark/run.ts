@@ -3,7 +3,6 @@
 // come from the trusted repository (the base branch); only the challenger's card comes from the
 // pull request, and its bytes are verified against that card before anything runs.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import { type BenchmarkReport, buildReport } from './report.ts';
 import { type ReportSink, reportKey } from './store.ts';
 import { type DetectOptions, detectTestbed, testbedName } from './testbed.ts';
 import type { RunRecord, Side } from './types.ts';
+import { sha256Hex } from '../hash.ts';
 
 export interface RunBenchmarkOptions {
   model: string;
@@ -138,7 +138,7 @@ export async function runBenchmark(o: RunBenchmarkOptions): Promise<RunBenchmark
   const goldenFile = isAbsolute(w.goldenSet) ? w.goldenSet : join(trusted, w.goldenSet);
   let goldenBytes: Buffer;
   try { goldenBytes = readFileSync(goldenFile); } catch { throw new UserError(`models/${o.model}/model.yaml: benchmark.workload.goldenSet ${w.goldenSet} does not exist in ${trusted}`); }
-  const goldenSha = createHash('sha256').update(goldenBytes).digest('hex');
+  const goldenSha = sha256Hex(goldenBytes);
   if (w.goldenSetSha256 !== undefined && w.goldenSetSha256 !== goldenSha) {
     throw new UserError(`models/${o.model}/model.yaml: benchmark.workload.goldenSetSha256 is ${w.goldenSetSha256}, but ${w.goldenSet} hashes to ${goldenSha}`);
   }

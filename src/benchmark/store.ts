@@ -1,8 +1,9 @@
 // Where benchmark reports go and come from. The store keeps them under
 // reports/<model>/<version>/<testbed>.json; the interfaces let the S3 store plug in later, and the
 // folder implementations (the local store's layout) serve CI, the demo and the tests.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs-atomic.ts';
 
 export interface ReportSink { put(key: string, bytes: Buffer): Promise<void> }
 export interface ReportSource { get(key: string): Promise<Buffer | undefined> }
@@ -20,17 +21,13 @@ function checkKey(key: string): void {
   if (!key.split('/').every((s) => SEGMENT.test(s) && !s.includes('..'))) throw new Error(`store key "${key}" is not a plain relative key`);
 }
 
-/** Writes keys as files under a folder, atomically (temporary file, then rename). */
+/** Writes keys as files under a folder, atomically (src/fs-atomic.ts: temp file, fsync, rename). */
 export class FolderReportSink implements ReportSink, ReportSource {
   readonly root: string;
   constructor(root: string) { this.root = root; }
   async put(key: string, bytes: Buffer): Promise<void> {
     checkKey(key);
-    const file = join(this.root, key);
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
+    await writeFileAtomic(join(this.root, key), bytes);
   }
   async get(key: string): Promise<Buffer | undefined> {
     checkKey(key);

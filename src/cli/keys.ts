@@ -1,7 +1,7 @@
 // `model-gitops keys init`: generate the TUF role keys, initialise the trust repository in the store,
 // pin its root in the repository (trust/root.json) and say which CI secret gets which key.
 // Private keys go to 0600 files only; nothing this command prints contains private material.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.ts';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
@@ -67,7 +67,7 @@ async function init(argv: string[]): Promise<number> {
   const out = {
     store: storeUrl,
     trustRoot: rel(pinned),
-    trustRootSha256: createHash('sha256').update(rootBytes).digest('hex'),
+    trustRootSha256: sha256Hex(rootBytes),
     rootVersion: 1,
     rootThreshold: k,
     rootKeys: rootKeys.map((key, i) => ({ file: rel(rootFiles[i]!), keyId: key.keyId })),

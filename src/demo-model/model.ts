@@ -101,11 +101,26 @@ export function modelFiles(m: IntentModel): Record<string, Buffer> {
 }
 
 /** Loads a version folder (model.safetensors + config.json); errors name the file and the field. */
-export function loadModelDir(dir: string): IntentModel {
+export function loadModelDir(dir: string, weightsFile = 'model.safetensors'): IntentModel {
   const configFile = join(dir, 'config.json');
+  let configText: string;
+  try {
+    configText = readFileSync(configFile, 'utf8');
+  } catch (e) {
+    throw new Error(`${configFile}: cannot read: ${(e as Error).message}`);
+  }
+  const file = join(dir, weightsFile);
+  return parseModel(configText, configFile, readFileSync(file), file);
+}
+
+/**
+ * The model from the bytes of its two files (callers that read asynchronously, like the gateway,
+ * use this directly). Every shape is checked against config.json before any arithmetic runs.
+ */
+export function parseModel(configText: string, configFile: string, weights: Buffer, file: string): IntentModel {
   let config: { vocab_size?: unknown; hidden_size?: unknown; id2label?: unknown };
   try {
-    config = JSON.parse(readFileSync(configFile, 'utf8')) as typeof config;
+    config = JSON.parse(configText) as typeof config;
   } catch (e) {
     throw new Error(`${configFile}: cannot read: ${(e as Error).message}`);
   }
@@ -117,8 +132,7 @@ export function loadModelDir(dir: string): IntentModel {
     if (typeof l !== 'string') throw new Error(`${configFile}: id2label["${i}"] must be a label string (indexes 0..${entries.length - 1})`);
     return l;
   });
-  const file = join(dir, 'model.safetensors');
-  const tensors = readSafetensors(readFileSync(file), file);
+  const tensors = readSafetensors(weights, file);
   const get = (name: string, shape: number[]) => {
     const t = tensors.get(name);
     if (!t) throw new Error(`${file}: tensor ${name} is missing`);
@@ -130,4 +144,11 @@ export function loadModelDir(dir: string): IntentModel {
   if (!Number.isSafeInteger(vocab) || vocab < 256) throw new Error(`${configFile}: vocab_size must be an integer >= 256 (byte vocabulary)`);
   if (!Number.isSafeInteger(hidden) || hidden < 1) throw new Error(`${configFile}: hidden_size must be a positive integer`);
   return { labels, vocab, hidden, embed: get('embed.weight', [vocab, hidden]), hiddenW: get('hidden.weight', [hidden, hidden]), head: get('head.weight', [labels.length, hidden]) };
+}
+
+/** Softmax probability of the largest logit (what a server reports as the label's score). */
+export function topProbability(logits: Float32Array, best: number): number {
+  let z = 0;
+  for (const l of logits) z += Math.exp(l - logits[best]!);
+  return 1 / z;
 }

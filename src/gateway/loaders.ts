@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestVersion } from '../manifest.ts';
-import { f32, readSafetensors } from './safetensors-lite.ts';
+import { IntentClassifier, encode, parseModel, topProbability } from '../demo-model/model.ts';
 
 export interface LoadedModel {
   predict(inputs: unknown): Promise<unknown>;
@@ -30,53 +30,21 @@ export class InputError extends Error {
 
 export interface ClassifierOutput { label: string; score: number }
 
-/** bytes of the text -> mean of embed rows -> tanh(hidden · x) -> head logits -> argmax label. */
+/**
+ * The demo intent classifier served in process. A thin adapter over src/demo-model (the same loader
+ * checks and the same forward pass the CPU benchmark harness and training use, so the gateway and
+ * the harness predict identical labels); this adds only input validation and the score.
+ */
 export const bagOfBytesLoader: Loader = {
   async load(versionDir, entry) {
     const weightsFile = entry.files.find((f) => f.path.endsWith('.safetensors'))?.path ?? 'model.safetensors';
-    const tensors = readSafetensors(await readFile(join(versionDir, weightsFile)), weightsFile);
-    const config = JSON.parse(await readFile(join(versionDir, 'config.json'), 'utf8')) as { id2label?: Record<string, string> };
-    const get = (name: string) => {
-      const t = tensors.get(name);
-      if (!t || t.shape.length !== 2) throw new Error(`${weightsFile}: needs a 2-D tensor "${name}"`);
-      return { shape: t.shape as [number, number], values: f32(t, name) };
-    };
-    const embed = get('embed.weight');
-    const hidden = get('hidden.weight');
-    const head = get('head.weight');
-    const [vocab, dim] = embed.shape;
-    const nLabels = head.shape[0];
-    if (vocab < 256) throw new Error(`embed.weight has ${vocab} rows; a byte vocabulary needs 256`);
-    if (hidden.shape[0] !== dim || hidden.shape[1] !== dim || head.shape[1] !== dim) {
-      throw new Error(`tensor shapes disagree: embed [${embed.shape}], hidden [${hidden.shape}], head [${head.shape}]`);
-    }
-    const labels = Array.from({ length: nLabels }, (_, i) => config.id2label?.[String(i)]);
-    if (labels.some((l) => typeof l !== 'string')) throw new Error(`config.json id2label must name all ${nLabels} labels of head.weight`);
-
-    const x = new Float64Array(dim);
-    const h = new Float64Array(dim);
+    const configFile = join(versionDir, 'config.json');
+    const model = parseModel(await readFile(configFile, 'utf8'), configFile, await readFile(join(versionDir, weightsFile)), weightsFile);
+    const net = new IntentClassifier(model);
     const one = (text: unknown): ClassifierOutput => {
       if (typeof text !== 'string' || text.length === 0) throw new InputError('each input must be a non-empty string');
-      const bytes = Buffer.from(text, 'utf8');
-      x.fill(0);
-      for (const b of bytes) for (let j = 0, row = b * dim; j < dim; j++) x[j]! += embed.values[row + j]!;
-      for (let j = 0; j < dim; j++) x[j]! /= bytes.length;
-      for (let i = 0; i < dim; i++) {
-        let s = 0;
-        for (let j = 0, row = i * dim; j < dim; j++) s += hidden.values[row + j]! * x[j]!;
-        h[i] = Math.tanh(s);
-      }
-      const logits = new Float64Array(nLabels);
-      let best = 0;
-      for (let i = 0; i < nLabels; i++) {
-        let s = 0;
-        for (let j = 0, row = i * dim; j < dim; j++) s += head.values[row + j]! * h[j]!;
-        logits[i] = s;
-        if (s > logits[best]!) best = i;
-      }
-      let z = 0;
-      for (const l of logits) z += Math.exp(l - logits[best]!);
-      return { label: labels[best]!, score: 1 / z }; // softmax probability of the argmax
+      const best = net.predictIndex(encode(text));
+      return { label: model.labels[best]!, score: topProbability(net.logits, best) };
     };
     return {
       // inputs: "text" | {text} | ["text", ...] (a batch gives an array of outputs)

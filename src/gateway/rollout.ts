@@ -16,8 +16,8 @@
 // - maxP99LatencyRatio r: trips when canary and champion each have >= minRequests successes in the
 //   window and p99(canary) > r * p99(champion) (p99 estimated from the latency histogram).
 // - minRequests defaults to 50. Rules are checked in the order above; the first that trips is the reason.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 import { Histogram } from './metrics.ts';
 
 export interface RolloutRule {
@@ -115,9 +115,6 @@ export class StateStore {
 
   save(): void {
     if (!this.path) return;
-    mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`);
-    renameSync(tmp, this.path);
+    writeFileAtomicSync(this.path, `${JSON.stringify(this.state, null, 2)}\n`);
   }
 }

@@ -4,13 +4,16 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
   S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { UserError } from '../errors.ts';
 import { validateKey, validatePrefix } from './keys.ts';
+import { parseS3Url, s3ClientConfig, type S3ClientOptions } from './s3-config.ts';
+
+// One place turns env + URL into an S3 client (src/store/s3-config.ts); re-exported for existing importers.
+export { parseS3Url, s3ClientConfig, type S3ClientOptions, type S3Location } from './s3-config.ts';
 import { httpStatus, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { AlreadyExistsError, changedWhilePushing, NotFoundError } from './types.ts';
@@ -19,13 +22,14 @@ import type {
 } from './types.ts';
 import { loadUploadState, uploadStatePath, UploadStateWriter } from './upload-state.ts';
 import type { UploadState } from './upload-state.ts';
+import { sha256Hex } from '../hash.ts';
 
 const MiB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB (the last may be smaller), at most 10 000 of them. */
 const MIN_PART = 5 * MiB;
 const MAX_PARTS = 10_000;
 
-export interface S3StoreOptions {
+export interface S3StoreOptions extends S3ClientOptions {
   /** Multipart part size; files up to this size go in one PUT. Default 16 MiB (fastest measured on radosgw). */
   partSize?: number;
   /** Parts in flight at once (memory used is about concurrency × partSize). Default 4. */
@@ -33,54 +37,6 @@ export interface S3StoreOptions {
   /** Where unfinished multipart uploads are recorded for resume. Default ./.model-gitops */
   stateDir?: string;
   retry?: RetryOptions;
-  /** Overrides for the client (tests pass wrong credentials or an unreachable endpoint here). */
-  endpoint?: string;
-  region?: string;
-  credentials?: S3ClientConfig['credentials'];
-}
-
-export interface S3Location {
-  bucket: string;
-  prefix: string;
-}
-
-/** s3://bucket[/prefix] → bucket and a prefix that is empty or ends with '/'. */
-export function parseS3Url(url: string): S3Location {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || !m[1]) throw new UserError(`invalid S3 store URL "${url}": expected s3://bucket or s3://bucket/prefix`);
-  const bucket = m[1];
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new UserError(`invalid S3 bucket name "${bucket}" in "${url}": 3-63 lowercase letters, digits, dots, hyphens`);
-  }
-  let prefix = m[2] ?? '';
-  if (prefix.endsWith('/')) prefix = prefix.slice(0, -1);
-  if (prefix) validateKey(prefix, 'prefix');
-  return { bucket, prefix: prefix ? `${prefix}/` : '' };
-}
-
-/**
- * Client settings from the standard AWS environment and config files. An explicit endpoint
- * (AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL) means an S3-compatible server: path-style URLs
- * and us-east-1 unless a region is set. Checksums only WHEN_REQUIRED: radosgw rejects the SDK's
- * default streaming checksum trailers (411), and our integrity check is the sha256 metadata.
- */
-export function s3ClientConfig(options: S3StoreOptions = {}): S3ClientConfig {
-  const env = process.env;
-  const endpoint = options.endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined);
-  const region = options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined));
-  const config: S3ClientConfig = {
-    maxAttempts: 1, // withRetry is the one retry policy
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
-  };
-  if (endpoint) {
-    config.endpoint = endpoint;
-    config.forcePathStyle = true;
-  }
-  if (region) config.region = region;
-  if (options.credentials) config.credentials = options.credentials;
-  return config;
 }
 
 function errorName(e: unknown): string {
@@ -223,7 +179,7 @@ export class S3Store implements BlobStore {
   async putObject(key: string, body: string | Uint8Array, options: PutObjectOptions = {}): Promise<void> {
     const Key = this.fullKey(key);
     const Body = typeof body === 'string' ? Buffer.from(body) : body;
-    const sha256 = options.sha256 ?? createHash('sha256').update(Body).digest('hex');
+    const sha256 = options.sha256 ?? sha256Hex(Body);
     try {
       await this.call('put', key, () => this.client.send(new PutObjectCommand({
         Bucket: this.bucket, Key, Body, ContentLength: Body.length, ContentType: options.contentType,
@@ -282,7 +238,7 @@ export class S3Store implements BlobStore {
 
   private async putSingle(key: string, Key: string, file: string, fh: FileHandle, o: PutFileOptions): Promise<PutFileResult> {
     const body = await readExactly(fh, file, 0, o.size);
-    const actual = createHash('sha256').update(body).digest('hex');
+    const actual = sha256Hex(body);
     if (actual !== o.sha256) throw changedWhilePushing(file, o.sha256, actual);
     try {
       // If-None-Match: * — a blob is never replaced, even by a concurrent pusher.

@@ -1,12 +1,13 @@
 // One poll-and-sync round as a device runs it: poll the manifest (cheap when unchanged), persist an
 // accepted manifest before acting on it, then bring the environment's models in line with it.
 import { readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import type { Manifest } from '../manifest.ts';
 import { UserError } from '../errors.ts';
 import { syncEnvironment, type SyncOptions, type SyncResult } from './engine.ts';
-import { type AcceptedManifest, ensureDirs, lock, paths, readState, writeFileAtomic, writeState } from './local-store.ts';
+import { writeFileAtomic } from '../fs-atomic.ts';
+import { type AcceptedManifest, ensureDirs, lock, paths, readState, writeState } from './local-store.ts';
 import type { ManifestProvider } from './manifest-provider.ts';
+import { sha256Hex } from '../hash.ts';
 
 /** The accepted manifest kept in <dir>, if its bytes still match what state.json recorded. */
 export async function loadAccepted(dir: string): Promise<{ accepted: AcceptedManifest; manifest: Manifest } | undefined> {
@@ -14,7 +15,7 @@ export async function loadAccepted(dir: string): Promise<{ accepted: AcceptedMan
   if (!state.manifest) return undefined;
   try {
     const bytes = await readFile(paths(dir).manifest);
-    if (createHash('sha256').update(bytes).digest('hex') !== state.manifest.sha256) return undefined;
+    if (sha256Hex(bytes) !== state.manifest.sha256) return undefined;
     return { accepted: state.manifest, manifest: JSON.parse(bytes.toString('utf8')) as Manifest };
   } catch {
     return undefined;
@@ -44,7 +45,7 @@ export async function pollAndSync(o: Omit<SyncOptions, 'manifest'> & { provider:
     if (r.changed) {
       await writeFileAtomic(paths(o.dir).manifest, r.bytes);
       const { state } = await readState(o.dir);
-      const accepted = o.provider.accepted?.() ?? { sequence: r.manifest.sequence, sha256: createHash('sha256').update(r.bytes).digest('hex'), expiresAt: r.manifest.expiresAt };
+      const accepted = o.provider.accepted?.() ?? { sequence: r.manifest.sequence, sha256: sha256Hex(r.bytes), expiresAt: r.manifest.expiresAt };
       state.manifest = accepted;
       await writeState(o.dir, state);
       manifest = r.manifest;

@@ -6,7 +6,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { type FetchContext, fetchRange } from './fetch.ts';
 import { crashPoint } from './crash.ts';
 import { listDir, paths } from './local-store.ts';
-import { parseSafetensorsHeader, type SafetensorsIndex } from './safetensors.ts';
+import { parseSafetensors } from '../safetensors.ts';
+import { dataStart, type SafetensorsIndex } from './safetensors.ts';
 
 /** Tensor bytes this device holds, proven by hashing: sha256 -> where. */
 export type LocalTensors = Map<string, { path: string; start: number; end: number }>;
@@ -43,8 +44,8 @@ export interface DeltaPlan {
  */
 export function planDelta(index: SafetensorsIndex, size: number, local: LocalTensors, gap = 64 * 1024): DeltaPlan {
   type Seg = { start: number; end: number; from?: { path: string; start: number } };
-  const segs: Seg[] = [{ start: 0, end: index.headerSize }];
-  let at = index.headerSize;
+  const segs: Seg[] = [{ start: 0, end: dataStart(index) }];
+  let at = dataStart(index);
   for (const t of index.tensors) {
     if (t.start > at) segs.push({ start: at, end: t.start });
     const have = local.get(t.sha256);
@@ -89,9 +90,9 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
     let etag: string | undefined;
     if (first) {
       etag = (await wrap(fetchRange(ctx, key, first, { size }, fh))).etag;
-      const header = Buffer.alloc(Math.min(index.headerSize, first[1]));
+      const header = Buffer.alloc(Math.min(dataStart(index), first[1]));
       await fh.read(header, 0, header.length, 0);
-      checkHeader(header, index);
+      checkHeader(key, header, size, index);
       crashPoint('after-header-fetch');
     }
     for (const l of plan.local) await copyRange(l.from.path, l.from.start, fh, l.start, l.end - l.start);
@@ -105,9 +106,10 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
   }
 }
 
-function checkHeader(header: Buffer, index: SafetensorsIndex): void {
+/** The strict parser (src/safetensors.ts) over the fetched header bytes, then a comparison with the index. */
+function checkHeader(key: string, header: Buffer, size: number, index: SafetensorsIndex): void {
   let parsed;
-  try { parsed = parseSafetensorsHeader(header); } catch (e) { throw new DeltaUnusable(`the file's header does not parse: ${(e as Error).message}`); }
+  try { parsed = parseSafetensors(key, header, { fileSize: size }); } catch (e) { throw new DeltaUnusable(`the file's header does not parse: ${(e as Error).message}`); }
   const claimed = new Map(index.tensors.map((t) => [t.start, t.end]));
   if (parsed.headerSize !== index.headerSize || parsed.tensors.length !== index.tensors.length || parsed.tensors.some((t) => claimed.get(t.start) !== t.end)) {
     throw new DeltaUnusable('the index does not match the file header');

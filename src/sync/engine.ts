@@ -9,7 +9,8 @@ import { crashPoint } from './crash.ts';
 import { assembleDelta, DeltaUnusable, loadLocalTensors, planDelta, type LocalTensors, type ProvenIndex } from './delta.ts';
 import { DiskSpaceError, NetworkError, NotFoundError, VerificationError } from './errors.ts';
 import { DEFAULT_RETRY, downloadWhole, dropPartial, type FetchContext, fetchSmall, hashFile, type RetryPolicy } from './fetch.ts';
-import { activeVersion, deviceKeyOf, ensureDirs, exists, fsyncDir, listDir, lock, paths, readState, type SyncState, writeFileAtomic, writeState } from './local-store.ts';
+import { fsyncDir, writeFileAtomic } from '../fs-atomic.ts';
+import { activeVersion, deviceKeyOf, ensureDirs, exists, listDir, lock, paths, readState, type SyncState, writeState } from './local-store.ts';
 import { pickVersion } from './routing.ts';
 import { type SafetensorsIndex, validIndex } from './safetensors.ts';
 import type { BlobSource } from './source.ts';
@@ -69,7 +70,7 @@ export async function syncEnvironment(o: SyncOptions): Promise<SyncResult> {
     const deviceKey = o.deviceKey ?? (o.canary ? await deviceKeyOf(o.dir) : undefined);
     const targets: Target[] = [];
     for (const [model, d] of Object.entries(slice.environments[o.environment]!.models)) {
-      const pick = pickVersion(d, { ...(deviceKey !== undefined ? { deviceKey } : {}), ...(o.canary ? { canary: true } : {}) });
+      const pick = pickVersion(d, { environment: o.environment, model, ...(deviceKey !== undefined ? { deviceKey } : {}), ...(o.canary ? { canary: true } : {}) });
       const files = slice.models[model]?.versions[pick.version]?.files;
       if (!files) throw new VerificationError(`manifest lists ${model}@${pick.version} in ${o.environment} without its files`);
       for (const f of files) checkFile(model, pick.version, f);

@@ -12,6 +12,7 @@ import { crashPoint } from './crash.ts';
 import { NetworkError, TransientError, VerificationError } from './errors.ts';
 import { wrapStreamError } from './http-source.ts';
 import { type BlobSource, type GetResult, readAll } from './source.ts';
+import { sha256Hex } from '../hash.ts';
 
 export interface RetryPolicy { attempts: number; baseDelayMs: number; maxDelayMs: number }
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000 };
@@ -208,7 +209,7 @@ export async function hashFile(path: string, ranges: { start: number; end: numbe
     pos += chunk.length;
   }
   // Empty tensors (start === end) are never reached by a chunk.
-  for (const t of sorted) if (t.start === t.end) proven[t.i] = t.sha256 === createHash('sha256').digest('hex');
+  for (const t of sorted) if (t.start === t.end) proven[t.i] = t.sha256 === sha256Hex('');
   return { sha256: whole.digest('hex'), size: pos, proven };
 }
 

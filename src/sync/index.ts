@@ -9,7 +9,7 @@ export { FolderSource } from './folder-source.ts';
 export { S3Source, type S3SourceOptions } from './s3-source.ts';
 export { locateManifest } from './locate.ts';
 export { canaryBucket, pickVersion, BUCKETS } from './routing.ts';
-export { buildSafetensorsIndex, parseSafetensorsHeader, validIndex, type SafetensorsIndex, type TensorEntry } from './safetensors.ts';
+export { validIndex, type SafetensorsIndex } from './safetensors.ts';
 export { planDelta, type DeltaPlan } from './delta.ts';
 export { DEFAULT_RETRY, type RetryPolicy } from './fetch.ts';
 export { readState, activeVersion, paths as localPaths, type SyncState, type AcceptedManifest } from './local-store.ts';

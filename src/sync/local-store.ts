@@ -8,9 +8,9 @@
 //   <dir>/models/<m>/meta/<v>.json   the files of that version (for GC and status)
 //   <dir>/models/<m>/current         symlink -> versions/<v>, switched by rename
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createFileExclusive, writeFileAtomic } from '../fs-atomic.ts';
 import { UserError } from '../errors.ts';
 
 export interface ModelState { active?: string; history: string[]; lastError?: string }
@@ -42,24 +42,8 @@ export const paths = (dir: string) => ({
   current: (m: string) => join(dir, 'models', m, 'current'),
 });
 
-export async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { await fh.sync(); } finally { await fh.close(); }
-}
-
-/** write temp, fsync, rename, fsync the directory: after a crash the file is the old or the new one. */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  await fsyncDir(dirname(path));
-}
+// Atomic writes are src/fs-atomic.ts's; re-exported for code that imported them from here.
+export { fsyncDir, writeFileAtomic } from '../fs-atomic.ts';
 
 export function emptyState(): SyncState {
   return { schema: 1, models: {} };
@@ -155,18 +139,16 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
   };
   if (held.has(p)) { held.set(p, held.get(p)! + 1); return release; }
   for (let tries = 0; tries < 3; tries++) {
-    try {
-      await writeFile(p, String(process.pid), { flag: 'wx' });
+    // Exclusive and complete at once: a competitor never reads a half-written (empty) pid as stale.
+    if (await createFileExclusive(p, String(process.pid))) {
       held.set(p, 1);
       return release;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number((await readFile(p, 'utf8').catch(() => '')).trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new UserError(`${dir} is being synced by process ${pid} (lock ${p})`);
-      }
-      await rm(p, { force: true }); // stale: its owner died
     }
+    const pid = Number((await readFile(p, 'utf8').catch(() => '')).trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new UserError(`${dir} is being synced by process ${pid} (lock ${p})`);
+    }
+    await rm(p, { force: true }); // stale: its owner died
   }
   throw new UserError(`could not take the lock ${p}`);
 }

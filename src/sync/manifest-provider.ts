@@ -2,7 +2,7 @@
 // old (rollback), stale (freeze) or forged one. The trust layer (TUF) plugs in as another
 // ManifestProvider, or as the `verify` hook of this one; polls are conditional (If-None-Match), so an
 // unchanged manifest costs one 304 and no body.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.ts';
 import type { Manifest } from '../manifest.ts';
 import { isUserError } from '../errors.ts';
 import { VerificationError } from './errors.ts';
@@ -80,7 +80,7 @@ export class SourceManifestProvider implements ManifestProvider {
     if (!m || typeof m !== 'object' || !Number.isSafeInteger(m.sequence) || typeof m.expiresAt !== 'string' || Number.isNaN(Date.parse(m.expiresAt)) || !m.environments || !m.models) {
       throw new VerificationError('the manifest lacks sequence, expiresAt, environments or models');
     }
-    const sha256 = createHash('sha256').update(r.bytes).digest('hex');
+    const sha256 = sha256Hex(r.bytes);
     const prev = this.current;
     if (prev && m.sequence < prev.sequence) throw new VerificationError(`manifest sequence ${m.sequence} is older than the accepted ${prev.sequence}: refused (rollback)`);
     // sha256 '' means the device lost its copy: the sequence floor still holds, the same sequence is re-accepted.

@@ -1,10 +1,12 @@
-// BlobSource over S3 (or any S3-compatible store) with @aws-sdk/client-s3: GetObject with Range and
-// If-Match for resume, If-None-Match for cheap polls. Kept small on purpose: the store's own S3 client
-// may replace it. The SDK is imported lazily so the CLI starts fast when no s3:// URL is used.
-// Endpoint and credentials come from the environment: MG_S3_ENDPOINT / AWS_ENDPOINT_URL_S3 /
-// AWS_ENDPOINT_URL (path-style addressing when set), AWS_REGION, and the SDK's credential chain.
+// BlobSource over S3 (or any S3-compatible store): GetObject with Range and If-Match for resume,
+// If-None-Match for cheap polls. The URL and the client settings (endpoint, region, path-style,
+// credentials) come from the store's src/store/s3-config.ts, the one place for them; this adds only
+// the device's read semantics, its idle timeout, and the SDK loaded lazily so the CLI starts fast
+// when no s3:// URL is used. Endpoint: MG_S3_ENDPOINT (device-only), else the store's
+// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; region: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1.
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { parseS3Url, s3ClientConfig } from '../store/s3-config.ts';
 import { NotFoundError, PermanentSourceError, TransientError } from './errors.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
 
@@ -15,34 +17,31 @@ type Sdk = typeof import('@aws-sdk/client-s3');
 export class S3Source implements BlobSource {
   readonly description: string;
   private readonly options: S3SourceOptions;
+  private readonly env: NodeJS.ProcessEnv;
   private client?: Promise<{ sdk: Sdk; client: S3Client }>;
 
-  constructor(options: S3SourceOptions) {
+  constructor(options: S3SourceOptions, env: NodeJS.ProcessEnv = process.env) {
     this.options = { ...options, prefix: (options.prefix ?? '').replace(/^\/+/, '') };
+    this.env = env;
     this.description = `s3://${options.bucket}/${this.options.prefix}`;
   }
 
   /** `s3://bucket/prefix/` with settings from the environment. */
   static fromUrl(url: string, env: NodeJS.ProcessEnv = process.env): S3Source {
-    const u = new URL(url);
-    const endpoint = env.MG_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-    const prefix = u.pathname.replace(/^\/+/, '');
-    return new S3Source({ bucket: u.hostname, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`, ...(endpoint ? { endpoint } : {}), region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' });
+    const { bucket, prefix } = parseS3Url(url);
+    const endpoint = env.MG_S3_ENDPOINT || undefined; // the rest of the environment: s3ClientConfig
+    return new S3Source({ bucket, prefix, ...(endpoint ? { endpoint } : {}) }, env);
   }
 
   private sdk(): Promise<{ sdk: Sdk; client: S3Client }> {
     this.client ??= import('@aws-sdk/client-s3').then((sdk) => {
-      const client = new sdk.S3Client({
-        region: this.options.region ?? 'us-east-1',
-        ...(this.options.endpoint ? { endpoint: this.options.endpoint, forcePathStyle: true } : {}),
-        // The SDK's default checksum handling breaks on ranged reads and on some S3-compatible
-        // stores; integrity is ours to prove with sha256 anyway.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { requestTimeout: this.options.idleTimeoutMs ?? 30_000 },
-        maxAttempts: 1, // fetch.ts retries, with its own policy
-      });
-      return { sdk, client };
+      const config = s3ClientConfig({
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+        ...(this.options.region ? { region: this.options.region } : {}),
+        requestHandler: { requestTimeout: this.options.idleTimeoutMs ?? 30_000 }, // fetch.ts retries
+      }, this.env);
+      config.region ??= 'us-east-1'; // a device has no ~/.aws/config to name one
+      return { sdk, client: new sdk.S3Client(config) };
     });
     return this.client;
   }

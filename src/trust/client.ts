@@ -12,7 +12,6 @@
 //   replaced by the pinned root, and tuf-js ignores and re-downloads bad timestamp/snapshot/targets.
 // - Errors: tuf-js errors (several of them flattened into RuntimeError strings) are mapped to a
 //   TrustVerificationError with a `reason` and a message that names the file and the attack.
-import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/erro
 import { UserError } from '../errors.ts';
 import { FolderTrustStore, writeFileAtomic, type TrustStoreIO } from './repository-io.ts';
 import { MANIFEST_TARGET, targetObjectKey } from './repository.ts';
+import { sha256Hex } from '../hash.ts';
 
 export type TrustFailure =
   | 'tampered' // content or signature does not match what a trusted key signed / a trusted hash recorded
@@ -452,7 +452,7 @@ async function runUpdater(
 
   const mkey = targetObjectKey(target, digest);
   const manifestBytes = await fetcher.downloadBytes(urlOf(mkey), info.length); // cap at the signed length
-  const got = createHash('sha256').update(manifestBytes).digest('hex');
+  const got = sha256Hex(manifestBytes);
   if (manifestBytes.length !== info.length || got !== digest) {
     throw new TrustVerificationError(
       'tampered',

@@ -5,10 +5,11 @@
 // The key id is checked against the key on load, so a truncated or mixed-up secret fails loudly.
 // Private material is kept in a private field: it never appears in JSON.stringify, util.inspect,
 // error messages or logs.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Key, Signature } from '@tufjs/models';
 import { UserError } from '../errors.ts';
+import { sha256Hex } from '../hash.ts';
 
 const PREFIX = 'model-gitops-key:v1:ed25519:';
 const KEY_TYPE = 'ed25519';
@@ -26,7 +27,7 @@ export interface PublicKey {
 export function tufKeyId(publicHex: string): string {
   // Canonical JSON of {keytype, keyval: {public}, scheme}: keys sorted, no spaces; hex needs no escaping.
   const canonical = `{"keytype":"${KEY_TYPE}","keyval":{"public":"${publicHex}"},"scheme":"${SCHEME}"}`;
-  return createHash('sha256').update(canonical).digest('hex');
+  return sha256Hex(canonical);
 }
 
 /** The @tufjs/models Key for a public key. */

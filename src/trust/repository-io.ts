@@ -2,10 +2,10 @@
 // a flat key space (keys are POSIX-style paths relative to the store root, e.g.
 // `metadata/timestamp.json`), so any object store can carry it. `putIfAbsent` is what lets two
 // publishers race without both claiming the same version: exactly one of them sees `true`.
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
 import { UserError } from '../errors.ts';
+import { createFileExclusive as createFileExclusiveImpl, writeFileAtomic as writeFileAtomicImpl } from '../fs-atomic.ts';
 
 export interface TrustStoreIO {
   /** The bytes stored under `key`, or undefined when there is none. */
@@ -28,62 +28,18 @@ export function checkStoreKey(key: string): void {
   if (!ok) throw new UserError(`invalid store key ${JSON.stringify(key)}: keys are relative paths without "..", "." or empty segments`);
 }
 
-function tempName(path: string): string {
-  return join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic there.
-  }
-}
-
-/** Write a temporary file next to `path`, fsync it and return its name. */
-async function writeTemp(path: string, bytes: Buffer): Promise<string> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempName(path);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
-  return tmp;
-}
+// Atomic replace and exclusive create are src/fs-atomic.ts's; re-exported under the names trust
+// code has always imported from here. Files are created 0644 (metadata is public).
+const MODE = 0o644;
 
 /** Replace `path` with `bytes` atomically: temp file in the same folder, fsync, rename, fsync the folder. */
 export async function writeFileAtomic(path: string, bytes: Buffer): Promise<void> {
-  const tmp = await writeTemp(path, bytes);
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(dirname(path));
+  await writeFileAtomicImpl(path, bytes, { mode: MODE });
 }
 
 /** Create `path` with `bytes` only if it does not exist; the file appears complete or not at all. */
 export async function createFileExclusive(path: string, bytes: Buffer): Promise<boolean> {
-  const tmp = await writeTemp(path, bytes);
-  try {
-    // link(2) fails with EEXIST if the name is taken, atomically, and the complete file appears at once.
-    await link(tmp, path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-  await fsyncDir(dirname(path));
-  return true;
+  return createFileExclusiveImpl(path, bytes, { mode: MODE });
 }
 
 /** A TrustStoreIO over a local folder. Writes are atomic and durable; keys cannot escape the folder. */

@@ -13,11 +13,11 @@
 // claimant writes the targets file it names and then timestamp.json. Because the next S is derived
 // from timestamp.json, a second publisher cannot claim anything until the first has written its
 // timestamp, so timestamp.json never goes backwards and no publication is lost.
-import { createHash } from 'node:crypto';
 import { MetaFile, Metadata, MetadataKind, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { UserError } from '../errors.ts';
 import { isSigningKey, tufKey, type PublicKey, type SigningKey } from './keys.ts';
 import { type TrustStoreIO, checkStoreKey } from './repository-io.ts';
+import { sha256Hex } from '../hash.ts';
 
 type JSONObject = ReturnType<Root['toJSON']>;
 
@@ -71,17 +71,13 @@ function expiriesWith(partial: Partial<Expiries> | undefined): Expiries {
   return { ...DEFAULT_EXPIRIES, ...partial };
 }
 
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** Metadata as stored: pretty JSON (the signature covers the canonical form of `signed`, not these bytes). */
 export function serializeMetadata(md: Metadata<Root | Timestamp | Snapshot | Targets>): Buffer {
   return Buffer.from(`${JSON.stringify(md.toJSON(), null, 2)}\n`);
 }
 
 function metaFileFor(version: number, bytes: Buffer): MetaFile {
-  return new MetaFile({ version, length: bytes.length, hashes: { sha256: sha256(bytes) } });
+  return new MetaFile({ version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } });
 }
 
 function parse<K extends MetadataKind>(kind: K, bytes: Buffer, where: string) {
@@ -417,18 +413,18 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
       seen,
     );
   }
-  const digest = sha256(manifestBytes);
+  const digest = sha256Hex(manifestBytes);
   const length = manifestBytes.length;
 
   const targetFiles = new Map<string, Buffer>([[MANIFEST_TARGET, manifestBytes], ...Object.entries(options.extraTargets ?? {})]);
   for (const [name, bytes] of targetFiles) {
     if (name !== MANIFEST_TARGET) checkStoreKey(`targets/${name}`);
     // Content-addressed, so an existing file must hold exactly these bytes; repair it if it does not.
-    const digestOf = sha256(bytes);
+    const digestOf = sha256Hex(bytes);
     const key = targetObjectKey(name, digestOf);
     if (!(await io.putIfAbsent(key, bytes))) {
       const existing = await io.get(key);
-      if (!existing || sha256(existing) !== digestOf) await io.put(key, bytes);
+      if (!existing || sha256Hex(existing) !== digestOf) await io.put(key, bytes);
     }
   }
   options.onStep?.('target-files-written');
@@ -439,7 +435,7 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
     current,
     makeTargets: (version) => {
       const t = new Targets({ version, specVersion: SPEC_VERSION, expires: expiry(now, expiries.targets) });
-      for (const [name, bytes] of targetFiles) t.addTarget(new TargetFile({ path: name, length: bytes.length, hashes: { sha256: sha256(bytes) } }));
+      for (const [name, bytes] of targetFiles) t.addTarget(new TargetFile({ path: name, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } }));
       return t;
     },
     targetsKeys: asList(options.keys.targets),

@@ -2,6 +2,10 @@ import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FolderSource, type Gateway, bagOfBytesLoader, createGateway } from '../../src/gateway/index.ts';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { IntentClassifier, loadModelDir } from '../../src/demo-model/model.ts';
+import { parseJsonl } from '../../src/demo-model/dataset.ts';
 import { demoManifest, demoEntry, demoWeightsDir, parseMetrics, predictBody, recordingLoader, send } from './helpers.ts';
 
 const M = 'intent-classifier';
@@ -21,6 +25,23 @@ async function start(options: Partial<Parameters<typeof createGateway>[0]> = {},
 }
 
 describe('gateway predictions', () => {
+  it('the gateway loader and the CPU benchmark harness predict the same labels on the whole golden set', async () => {
+    const texts = parseJsonl(readFileSync('benchmarks/golden/intents.jsonl', 'utf8'), 'intents.jsonl').map((e) => e.text);
+    const root = demoWeightsDir();
+    let checked = 0;
+    for (const model of readdirSync(root)) {
+      for (const version of readdirSync(join(root, model))) {
+        const dir = join(root, model, version);
+        const harness = new IntentClassifier(loadModelDir(dir)).predict(texts); // what benchmarks/cpu/harness.ts runs
+        const gateway = await bagOfBytesLoader.load(dir, demoEntry(model, version));
+        const outputs = (await gateway.predict(texts)) as { label: string; score: number }[];
+        expect(outputs.map((o) => o.label)).toEqual(harness);
+        checked += texts.length;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
   it('runs the real demo models: same input, same label; versions differ; batches work', async () => {
     const { url, agent } = await start();
     const texts = ['hello there', 'I want to order two pizzas', 'cancel my order please', 'what is the weather', 'hi!', 'refund', 'zzz', 'order 66'];

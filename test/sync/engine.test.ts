@@ -9,7 +9,8 @@ import { pollAndSync, acceptedForProvider } from '../../src/sync/client.ts';
 import { SourceManifestProvider } from '../../src/sync/manifest-provider.ts';
 import { planDelta } from '../../src/sync/delta.ts';
 import { canaryBucket, pickVersion } from '../../src/sync/routing.ts';
-import { buildSafetensorsIndex } from '../../src/sync/safetensors.ts';
+import { createRouter } from '../../src/routing.ts';
+import { indexSafetensorsBytes } from '../../src/safetensors.ts';
 import type { Manifest } from '../../src/manifest.ts';
 import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, StoreServer, TestStore, verifyCurrent } from './helpers.ts';
@@ -56,17 +57,18 @@ describe('syncEnvironment', () => {
     server.log.length = 0;
     const r = await sync(store.manifest(2, { m: '1.1.0' }).manifest);
     expect(verifyCurrent(dir, 'm', store.versions)).toBe('1.1.0');
-    const idx = buildSafetensorsIndex(v2);
+    const idx = indexSafetensorsBytes('v2', v2);
+    const header = 8 + idx.headerSize; // length field + JSON header: where tensor bytes start
     const changed = idx.tensors.filter((t) => t.name === 'layer.1.weight' || t.name === 'layer.4.weight').reduce((n, t) => n + t.end - t.start, 0);
     const indexBytes = server.bytesServed((s) => s.key.startsWith('indexes/'));
     const blobBytes = server.bytesServed((s) => s.key.startsWith('blobs/'));
     const config = Buffer.from('{"v":2}\n').length;
-    expect(blobBytes).toBeLessThanOrEqual(changed * 1.01 + idx.headerSize + config);
+    expect(blobBytes).toBeLessThanOrEqual(changed * 1.01 + header + config);
     expect(blobBytes).toBeGreaterThanOrEqual(changed);
     expect(r.bytesFetched).toBe(blobBytes + indexBytes);
-    expect(r.bytesReused).toBe(v2.length - idx.headerSize - changed);
+    expect(r.bytesReused).toBe(v2.length - header - changed);
     // The header travelled as a Range request of its own, like the tensors.
-    expect(server.log.filter((s) => s.key.startsWith('blobs/') && s.range).map((s) => s.range)).toContain(`bytes=0-${idx.headerSize - 1}`);
+    expect(server.log.filter((s) => s.key.startsWith('blobs/') && s.range).map((s) => s.range)).toContain(`bytes=0-${header - 1}`);
     expect(events.find((e) => e.type === 'file' && e.path === 'model.safetensors' && e.how === 'delta')).toBeTruthy();
   });
 
@@ -138,20 +140,27 @@ describe('canary routing', () => {
   it('is deterministic per device key and gives the canary its share of buckets', async () => {
     const d = { version: '1.0.0', canary: { version: '1.1.0', weight: 25 } };
     const keys = Array.from({ length: 4000 }, (_, i) => `device-${i}`);
-    const picks = keys.map((k) => pickVersion(d, { deviceKey: k, canary: true }).version);
-    expect(keys.map((k) => pickVersion(d, { deviceKey: k, canary: true }).version)).toEqual(picks);
+    const dev = { environment: 'production', model: 'm', canary: true };
+    const picks = keys.map((k) => pickVersion(d, { ...dev, deviceKey: k }).version);
+    expect(keys.map((k) => pickVersion(d, { ...dev, deviceKey: k }).version)).toEqual(picks);
     const share = picks.filter((v) => v === '1.1.0').length / keys.length;
     expect(share).toBeGreaterThan(0.22);
     expect(share).toBeLessThan(0.28);
-    for (const k of keys.slice(0, 200)) expect(pickVersion(d, { deviceKey: k, canary: true }).version === '1.1.0').toBe(canaryBucket(k) < 2500);
+    for (const k of keys.slice(0, 200)) expect(pickVersion(d, { ...dev, deviceKey: k }).version === '1.1.0').toBe(canaryBucket('production', 'm', k) < 2500);
     // Without opting in, every device runs the champion.
-    expect(keys.every((k) => pickVersion(d, { deviceKey: k }).version === '1.0.0')).toBe(true);
+    expect(keys.every((k) => pickVersion(d, { environment: 'production', model: 'm', deviceKey: k }).version === '1.0.0')).toBe(true);
+    // The device's bucket is the gateway's: same seed (the environment), model and key, same canary.
+    const router = createRouter({ environments: { production: { models: { m: d } } }, models: { m: { versions: { '1.0.0': {}, '1.1.0': {} } } } } as never, 'production');
+    for (const k of keys.slice(0, 500)) {
+      expect(canaryBucket('production', 'm', k)).toBe(router.bucket('m', k));
+      expect(pickVersion(d, { ...dev, deviceKey: k }).version).toBe(router.route('m', k).version);
+    }
   });
 
   it('installs the canary on an opted-in device whose bucket it owns, and the champion otherwise', async () => {
     const { store, dir, sync } = await setup();
-    const inCanary = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket(k) < 1000)!;
-    const outside = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket(k) >= 1000)!;
+    const inCanary = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket('production', 'm', k) < 1000)!;
+    const outside = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket('production', 'm', k) >= 1000)!;
     const { manifest } = store.manifest(1, { m: { version: '1.0.0', canary: { version: '1.1.0', weight: 10 } } });
     const r = await sync(manifest, { canary: true, deviceKey: inCanary });
     expect(r.models[0]).toMatchObject({ version: '1.1.0', role: 'canary' });
@@ -164,7 +173,8 @@ describe('canary routing', () => {
 describe('planDelta', () => {
   it('coalesces near remote ranges and copies far local tensors', () => {
     const T = (name: string, start: number, end: number) => ({ name, dtype: 'F32', shape: [1], start, end, sha256: name.repeat(64) });
-    const index = { format: 'safetensors' as const, headerSize: 100, tensors: [T('a', 100, 200_000), T('b', 200_000, 300_000), T('c', 300_000, 310_000), T('d', 310_000, 600_000)] };
+    // headerSize is the JSON header length: tensor bytes start at 8 + 92 = 100.
+    const index = { format: 'safetensors' as const, headerSize: 92, tensors: [T('a', 100, 200_000), T('b', 200_000, 300_000), T('c', 300_000, 310_000), T('d', 310_000, 600_000)] };
     const L = (end: number) => ({ path: '/blob', start: 0, end });
     const local = new Map([['a'.repeat(64), L(199_900)], ['c'.repeat(64), L(10_000)], ['d'.repeat(64), L(9)]]); // d: wrong length, not used
     const plan = planDelta(index, 600_000, local);

@@ -2,18 +2,18 @@
 // HTTP server on 127.0.0.1 that serves it (Range, If-Range, If-None-Match) and misbehaves on demand,
 // and a check that `current/` holds exactly a manifest version's bytes.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import type { Manifest, ManifestFile } from '../../src/manifest.ts';
 import { STORE_LAYOUT, blobKey, indexKey } from '../../src/manifest.ts';
-import { buildSafetensorsIndex } from '../../src/sync/safetensors.ts';
-import { encodeSafetensors } from '../../src/safetensors.ts';
+import { encodeSafetensors, indexSafetensorsBytes } from '../../src/safetensors.ts';
 import { ROOT, tempDir } from '../helpers.ts';
+import { sha256Hex as sha256 } from '../../src/hash.ts';
 
-export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+export { sha256 };
+
 
 /** Deterministic pseudo-random bytes (xorshift), fast enough for MBs. */
 export function noise(seed: number, n: number): Buffer {
@@ -35,7 +35,7 @@ export class TestStore {
   readonly dir = tempDir('mg-store-');
   readonly versions = new Map<string, ManifestFile[]>();
 
-  /** Adds files as blobs (and index objects for .safetensors); remembers them as model@version. */
+  /** Adds files as blobs (and the index objects the store writes at push time, for .safetensors); remembers them as model@version. */
   add(modelName: string, version: string, files: Record<string, Buffer>): ManifestFile[] {
     const out: ManifestFile[] = [];
     for (const [path, bytes] of Object.entries(files)) {
@@ -43,7 +43,7 @@ export class TestStore {
       this.put(blobKey(sha), bytes);
       const f: ManifestFile = { path, sha256: sha, size: bytes.length };
       if (path.endsWith('.safetensors')) {
-        this.put(indexKey(sha), Buffer.from(JSON.stringify(buildSafetensorsIndex(bytes))));
+        this.put(indexKey(sha), Buffer.from(JSON.stringify(indexSafetensorsBytes(path, bytes))));
         f.index = true;
       }
       out.push(f);
