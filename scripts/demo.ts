@@ -9,6 +9,7 @@ import { WorkingTreeSource } from '../src/registry-source.ts';
 import { validateRegistry } from '../src/validate.ts';
 import { main as cli } from '../src/cli/main.ts';
 import { demoCheck } from './demo-check.ts';
+import { demoFleet } from './demo-fleet.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const step = (n: number, title: string) => console.log(`\n\u001b[1m${n}. ${title}\u001b[0m`);
@@ -45,6 +46,12 @@ try {
   await demoCheck((line) => console.log(`   ${line}`));
 } catch (e) {
   expectThat(false, `check demo: ${(e as Error).message}`);
+}
+
+try {
+  failures += await demoFleet(root, step, 5);
+} catch (e) {
+  expectThat(false, `fleet demo: ${(e as Error).stack ?? String(e)}`);
 }
 
 console.log(failures === 0 ? '\ndemo finished: every step behaved as expected' : `\ndemo finished with ${failures} unexpected result(s)`);
