@@ -22,6 +22,11 @@ export function trustSourceOf(location: string): TrustSource {
   return resolve(location.startsWith('file://') ? new URL(location).pathname : location);
 }
 
+/** Exit code for a refused manifest: 3 when the source could not be reached, else 1 (verification failure). */
+export function verificationExitCode(e: TrustVerificationError): number {
+  return e.reason === 'unavailable' ? 3 : EXIT.violations;
+}
+
 export async function readTrustRoot(path: string): Promise<Buffer> {
   try {
     return await readFile(resolve(path));
@@ -48,7 +53,7 @@ async function verify(argv: string[]): Promise<number> {
       v = await fetchVerifiedManifest({ trustedRoot, stateDir, source: trustSourceOf(location), target });
     } catch (e) {
       if (!(e instanceof TrustVerificationError)) throw e;
-      const exitCode = e.reason === 'unavailable' ? 3 : EXIT.violations;
+      const exitCode = verificationExitCode(e);
       if (values.json) printJson({ ok: false, reason: e.reason, message: e.message, exitCode });
       else console.error(`model-gitops manifest verify: verification failed (${e.reason}): ${e.message}`);
       return exitCode;

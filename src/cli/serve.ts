@@ -6,12 +6,18 @@ import { join } from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
 import { UserError } from '../errors.ts';
 import { FolderSource, createGateway } from '../gateway/index.ts';
+import { StoreVersionSource } from '../gateway/store-source.ts';
+import { storeUrlOrDefault } from '../store/default.ts';
+import { readTrustRoot, trustSourceOf, verificationExitCode } from './manifest.ts';
+import { openStore } from '../store/open.ts';
+import { fetchVerifiedManifest, TrustVerificationError } from '../trust/client.ts';
+import { environmentTarget } from '../trust/repository.ts';
 import type { Manifest } from '../manifest.ts';
 import { createAjv } from '../schemas.ts';
 import { type Command, EXIT, parseCommandArgs } from './command.ts';
 import { printJson } from './output.ts';
 
-const usage = 'model-gitops serve --manifest FILE --environment ENV --models-dir DIR [--port N] [--host 127.0.0.1] [--seed S] [--state FILE] [--max-body-bytes N] [--json]';
+const usage = 'model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host 127.0.0.1] [--seed S] [--state FILE] [--max-body-bytes N] [--json]';
 
 let validate: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
@@ -50,23 +56,48 @@ export const serveCommand: Command = {
       seed: { type: 'string' },
       state: { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      store: { type: 'string' },
+      trust: { type: 'string' },
+      'cache-dir': { type: 'string' },
+      interval: { type: 'string', default: '30' },
       json: { type: 'boolean', default: false },
     }, usage);
     if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
-    for (const required of ['manifest', 'environment', 'models-dir'] as const) {
-      if (!values[required]) throw new UserError(`--${required} is required\nusage: ${usage}`);
+    if (!values.environment) throw new UserError(`--environment is required\nusage: ${usage}`);
+    const environment = values.environment;
+    // Two ways to get the manifest: follow the signed one in a store (verified through TUF, versions
+    // fetched from the store and hash-checked), or read a file verified elsewhere (with local folders).
+    const follow = values.store !== undefined || values.trust !== undefined;
+    if (follow && !(values.store && values.trust)) throw new UserError(`--store and --trust go together: the gateway only follows a manifest it can verify\nusage: ${usage}`);
+    if (follow && (values.manifest || values['models-dir'])) throw new UserError(`use either --store/--trust or --manifest/--models-dir, not both\nusage: ${usage}`);
+    if (!follow) {
+      for (const required of ['manifest', 'models-dir'] as const) {
+        if (!values[required]) throw new UserError(`--${required} is required (or follow a store with --store and --trust)\nusage: ${usage}`);
+      }
     }
-    const manifestPath = values.manifest!;
-    const environment = values.environment!;
+    const cacheDir = values['cache-dir'] ?? join('.model-gitops', `gateway-${environment}`);
+    const intervalS = Number(values.interval);
+    if (!Number.isFinite(intervalS) || intervalS < 1) throw new UserError(`--interval must be a number of seconds >= 1, got "${values.interval}"`);
+    const fetchManifest = async (): Promise<Manifest> => {
+      if (!follow) return readManifestFile(values.manifest!);
+      try {
+        const v = await fetchVerifiedManifest({ trustedRoot: await readTrustRoot(values.trust!), stateDir: join(cacheDir, 'trust'), source: trustSourceOf(values.store!), target: environmentTarget(environment) });
+        return v.manifest as Manifest;
+      } catch (e) {
+        if (!(e instanceof TrustVerificationError)) throw e;
+        throw new UserError(`manifest refused (${e.reason}): ${e.message}`, { exitCode: verificationExitCode(e) });
+      }
+    };
+    const manifestPath = follow ? `${values.store} (signed)` : values.manifest!;
     const port = positiveInt('port', values.port, 8080, 0);
     if (port > 65535) throw new UserError(`--port must be at most 65535, got ${port}`);
     const statePath = values.state ?? join('.model-gitops', `gateway-${environment}.state.json`);
-    const manifest = readManifestFile(manifestPath);
+    const manifest = await fetchManifest();
     if (!manifest.environments[environment]) throw new UserError(`${manifestPath} has no environment "${environment}" (it has: ${Object.keys(manifest.environments).join(', ')})`);
 
     const gateway = createGateway({
       environment,
-      source: new FolderSource(values['models-dir']!),
+      source: follow ? new StoreVersionSource(openStore(storeUrlOrDefault(values.store)), join(cacheDir, 'versions')) : new FolderSource(values['models-dir']!),
       statePath,
       maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], 1024 * 1024),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
@@ -83,17 +114,26 @@ export const serveCommand: Command = {
     if (values.json) printJson({ url: address.url, environment, sequence: manifest.sequence, models, loaded: applied.loaded, rolledBack: applied.rolledBack, state: statePath });
     else console.log(`serving ${environment} (manifest ${manifest.sequence}: ${models.join(', ')}) on ${address.url}\n  POST ${address.url}/v1/models/<model>/predict   GET /metrics /status /healthz   state: ${statePath}`);
 
-    const onHup = () => {
-      gateway.applyManifest(readManifestFile(manifestPath)).then(
-        (r) => console.error(`reloaded manifest ${r.sequence}: loaded ${r.loaded.join(', ') || 'nothing new'}, retired ${r.retired.join(', ') || 'nothing'}`),
-        (e: unknown) => console.error(`reload failed, still serving the previous manifest: ${(e as Error).message}`),
-      );
+    let current = manifest.sequence;
+    const reload = (why: string) => {
+      fetchManifest().then(async (m) => {
+        if (follow && m.sequence === current) return; // nothing new was published
+        const r = await gateway.applyManifest(m);
+        current = r.sequence;
+        console.error(`${why}: applied manifest ${r.sequence}: loaded ${r.loaded.join(', ') || 'nothing new'}, retired ${r.retired.join(', ') || 'nothing'}`);
+      }).catch((e: unknown) => console.error(`${why}: still serving manifest ${current}: ${(e as Error).message}`));
     };
+    const onHup = () => reload('SIGHUP');
     process.on('SIGHUP', onHup);
+    // Following a store: poll on a jittered interval (timestamp.json is small; TUF refuses stale or forged metadata).
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => { timer = setTimeout(() => { reload('poll'); schedule(); }, intervalS * 1000 * (0.8 + Math.random() * 0.4)); timer.unref(); };
+    if (follow) schedule();
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    if (timer) clearTimeout(timer);
     process.off('SIGHUP', onHup);
     await gateway.close();
     return EXIT.ok;
