@@ -31,3 +31,14 @@ describe('GitHub workflows', () => {
     }
   });
 });
+
+describe('action metadata', () => {
+  const actions = readdirSync(join(ROOT, 'actions')).filter((n) => n !== 'shared');
+  it.each(actions)('actions/%s/action.yml runs its committed bundle on node24', (name) => {
+    const meta = parse(readFileSync(join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as { name: string; description: string; runs: { using: string; main: string }; inputs?: Record<string, { description?: string }> };
+    expect(meta.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
+    expect(meta.description.length).toBeGreaterThan(20);
+    for (const [input, spec] of Object.entries(meta.inputs ?? {})) expect(spec.description, `${name} input ${input}`).toBeTruthy();
+    expect(readFileSync(join(ROOT, 'actions', name, 'dist', 'index.js')).length).toBeGreaterThan(1000);
+  });
+});
