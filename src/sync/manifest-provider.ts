@@ -35,13 +35,12 @@ export interface SourceManifestProviderOptions {
   retry?: RetryPolicy;
 }
 
-export class SourceManifestProvider implements ManifestProvider {
-  private readonly o: SourceManifestProviderOptions;
-  private current: AcceptedManifest | undefined;
+/** What every provider remembers between polls: the manifest it last accepted. */
+export class AcceptedManifestHolder {
+  protected current: AcceptedManifest | undefined;
 
-  constructor(o: SourceManifestProviderOptions) {
-    this.o = o;
-    this.current = o.accepted;
+  constructor(accepted: AcceptedManifest | undefined) {
+    this.current = accepted;
   }
 
   accepted(): AcceptedManifest | undefined {
@@ -50,6 +49,15 @@ export class SourceManifestProvider implements ManifestProvider {
 
   expires(): Date | undefined {
     return this.current ? new Date(this.current.expiresAt) : undefined;
+  }
+}
+
+export class SourceManifestProvider extends AcceptedManifestHolder implements ManifestProvider {
+  private readonly o: SourceManifestProviderOptions;
+
+  constructor(o: SourceManifestProviderOptions) {
+    super(o.accepted);
+    this.o = o;
   }
 
   async poll(signal?: AbortSignal): Promise<PollResult> {

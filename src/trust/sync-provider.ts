@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../manifest.ts';
 import type { AcceptedManifest } from '../sync/local-store.ts';
-import type { ManifestProvider, PollResult, TrustProviderFactory } from '../sync/manifest-provider.ts';
+import { AcceptedManifestHolder, type ManifestProvider, type PollResult, type TrustProviderFactory } from '../sync/manifest-provider.ts';
 import { NetworkError, VerificationError } from '../sync/errors.ts';
 import type { BlobSource } from '../sync/source.ts';
 import { UserError } from '../errors.ts';
@@ -35,23 +35,14 @@ export interface TufManifestProviderOptions {
   now?: () => Date;
 }
 
-export class TufManifestProvider implements ManifestProvider {
+export class TufManifestProvider extends AcceptedManifestHolder implements ManifestProvider {
   private readonly o: TufManifestProviderOptions;
-  private current: AcceptedManifest | undefined;
   /** What the last poll did, for tests and diagnostics. */
   lastPoll: 'not-modified' | 'same-timestamp' | 'refreshed' | undefined;
 
   constructor(o: TufManifestProviderOptions) {
+    super(o.accepted);
     this.o = o;
-    this.current = o.accepted;
-  }
-
-  accepted(): AcceptedManifest | undefined {
-    return this.current;
-  }
-
-  expires(): Date | undefined {
-    return this.current ? new Date(this.current.expiresAt) : undefined;
   }
 
   async poll(signal?: AbortSignal): Promise<PollResult> {
