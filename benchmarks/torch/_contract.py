@@ -206,6 +206,29 @@ def measure_overhead(harness_pass: Callable[[], float], bare_pass: Callable[[], 
     return {"batchSize": bs, "harness_ms": hm, "bare_ms": bm, "ratio": hm / bm if bm > 0 else 0.0, "reps": reps}
 
 
+def output_document(*, harness: str, version: str, args: argparse.Namespace, timer: str, device: torch.device,
+                    model: Dict[str, Any], golden_sha: Optional[str], examples: int, batch_sizes: List[int],
+                    accuracy: Optional[float], errors: int, peak_all: int, results: List[Dict[str, Any]],
+                    started: float, overhead: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """The harness-output document (schemas/harness-output.schema.json) every torch harness writes."""
+    doc: Dict[str, Any] = {
+        "contract": CONTRACT,
+        "harness": {"name": harness, "version": version, "mode": "bare" if args.bare else "full", "runtime": runtime(), "timer": timer},
+        "device": {"kind": "cuda" if device.type == "cuda" else "cpu", "name": device_name(device)},
+        "model": model,
+        "workload": {"goldenSet": args.golden, "goldenSetSha256": golden_sha, "examples": examples, "batchSizes": batch_sizes,
+                     "warmup": args.warmup, "iterations": args.iterations, "seed": args.seed},
+        "accuracy": accuracy,
+        "errors": errors,
+        "peak_memory_bytes": peak_all,
+        "results": results,
+        "duration_ms": (time.perf_counter() - started) * 1000.0,
+    }
+    if overhead:
+        doc["overhead"] = overhead
+    return doc
+
+
 def write_output(doc: Dict[str, Any], output: Optional[str]) -> None:
     text = json.dumps(doc, indent=2) + "\n"
     if output:

@@ -163,21 +163,11 @@ def main() -> int:
                 "peak_memory_bytes": peak,
             })
 
-    doc = {
-        "contract": c.CONTRACT,
-        "harness": {"name": "torch-classifier", "version": HARNESS_VERSION, "mode": "bare" if args.bare else "full", "runtime": c.runtime(), "timer": timer.name},
-        "device": {"kind": "cuda" if device.type == "cuda" else "cpu", "name": c.device_name(device)},
-        "model": {"dir": args.model_dir, "parameters": sum(p.numel() for p in model.parameters()), "dtype": args.dtype, "labels": labels},
-        "workload": {"goldenSet": args.golden, "goldenSetSha256": golden_sha, "examples": len(examples), "batchSizes": batch_sizes,
-                     "warmup": args.warmup, "iterations": args.iterations, "seed": args.seed},
-        "accuracy": correct / len(examples),
-        "errors": errors,
-        "peak_memory_bytes": peak_all,
-        "results": results,
-        "duration_ms": (time.perf_counter() - started) * 1000.0,
-    }
-    if overhead:
-        doc["overhead"] = overhead
+    doc = c.output_document(
+        harness="torch-classifier", version=HARNESS_VERSION, args=args, timer=timer.name, device=device,
+        model={"dir": args.model_dir, "parameters": sum(p.numel() for p in model.parameters()), "dtype": args.dtype, "labels": labels},
+        golden_sha=golden_sha, examples=len(examples), batch_sizes=batch_sizes, accuracy=correct / len(examples), errors=errors,
+        peak_all=peak_all, results=results, started=started, overhead=overhead)
     c.write_output(doc, args.output)
     return 0
 
