@@ -31,7 +31,6 @@ export function formatCheck(r: CheckResult): string {
 }
 
 export const checkCommand: Command = {
-  summary: 'compare the registry with a base commit: immutability, semver bumps, deletions, dependencies, promotion',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {

@@ -89,7 +89,6 @@ async function init(argv: string[]): Promise<number> {
 }
 
 export const keysCommand: Command = {
-  summary: 'keys init: generate signing keys, initialise the trust (TUF) repository in the store, pin trust/root.json',
   usage,
   async run(argv) {
     const [sub, ...rest] = argv;

@@ -31,7 +31,6 @@ export function placements(reg: Registry): Map<string, Map<string, Placement[]>>
 }
 
 export const lsCommand: Command = {
-  summary: 'list models, their versions and where each version runs',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, { repo: { type: 'string', default: '.' }, json: { type: 'boolean', default: false } }, usage);

@@ -1,44 +1,79 @@
 // model-gitops command line: a thin adapter that parses arguments and calls the core in src/.
 import { readFileSync } from 'node:fs';
 import { isUserError } from '../errors.ts';
-import { setTrustProviderFactory } from '../sync/manifest-provider.ts';
-import { tufProviderFactory } from '../trust/sync-provider.ts';
-import { checkCommand } from './check.ts';
 import type { Command } from './command.ts';
-import { keysCommand } from './keys.ts';
-import { lsCommand } from './ls.ts';
-import { pushCommand } from './push.ts';
-import { manifestCommand } from './manifest.ts';
-import { historyCommand, publishCommand, resignCommand } from './publish.ts';
-import { rollbackCommand } from './rollback.ts';
-import { serveCommand } from './serve.ts';
-import { statusCommand, syncCommand } from './sync.ts';
-import { validateCommand } from './validate.ts';
-import { verifyCommand } from './verify.ts';
 
-const COMMANDS: Record<string, Command> = {
+// Commands load on demand: `validate` should not pay for the AWS SDK, TUF or the gateway at start-up.
+interface CommandEntry { summary: string; load: () => Promise<Command> }
+
+const COMMANDS: Record<string, CommandEntry> = {
   // the registry in git
-  validate: validateCommand,
-  ls: lsCommand,
-  check: checkCommand,
-  rollback: rollbackCommand,
+  validate: {
+    summary: 'check every model card and environment file: schemas, identity, references, dependencies',
+    load: async () => (await import('./validate.ts')).validateCommand,
+  },
+  ls: {
+    summary: 'list models, their versions and where each version runs',
+    load: async () => (await import('./ls.ts')).lsCommand,
+  },
+  check: {
+    summary: 'compare the registry with a base commit: immutability, semver bumps, deletions, dependencies, promotion',
+    load: async () => (await import('./check.ts')).checkCommand,
+  },
+  rollback: {
+    summary: "move a model back to its rollback window's first version (or drop its canary) as a git change",
+    load: async () => (await import('./rollback.ts')).rollbackCommand,
+  },
   // weights in the store
-  push: pushCommand,
-  verify: verifyCommand,
+  push: {
+    summary: 'upload a model folder to the store and write or update its version card',
+    load: async () => (await import('./push.ts')).pushCommand,
+  },
+  verify: {
+    summary: "check that the store holds every card's artifacts with the recorded size and sha256",
+    load: async () => (await import('./verify.ts')).verifyCommand,
+  },
   // the signed manifest
-  keys: keysCommand,
-  publish: publishCommand,
-  resign: resignCommand,
-  manifest: manifestCommand,
-  history: historyCommand,
+  keys: {
+    summary: 'keys init: generate signing keys, initialise the trust (TUF) repository in the store, pin trust/root.json',
+    load: async () => (await import('./keys.ts')).keysCommand,
+  },
+  publish: {
+    summary: 'publish the signed manifest: validate, verify every referenced blob, claim a sequence, sign (TUF)',
+    load: async () => (await import('./publish.ts')).publishCommand,
+  },
+  resign: {
+    summary: 're-sign the current manifest with fresh expiries (content unchanged); run it daily',
+    load: async () => (await import('./publish.ts')).resignCommand,
+  },
+  manifest: {
+    summary: 'manifest verify: fetch the published manifest through TUF from a pinned root and show it',
+    load: async () => (await import('./manifest.ts')).manifestCommand,
+  },
+  history: {
+    summary: 'list every published manifest (manifests/<sequence>.json): when, which commit, what changed per environment',
+    load: async () => (await import('./publish.ts')).historyCommand,
+  },
   // devices and gateways
-  sync: syncCommand,
-  status: statusCommand,
-  serve: serveCommand,
+  sync: {
+    summary: 'make a device run what the manifest says for an environment (delta download, verify, atomic swap)',
+    load: async () => {
+      // `sync --trust` verifies through TUF: register the verifier only when sync runs.
+      const [{ syncCommand }, { setTrustProviderFactory }, { tufProviderFactory }] = await Promise.all([import('./sync.ts'), import('../sync/manifest-provider.ts'), import('../trust/sync-provider.ts')]);
+      setTrustProviderFactory(tufProviderFactory);
+      return syncCommand;
+    },
+  },
+  status: {
+    summary: 'show what a synced device runs: active versions, staged downloads, the manifest and its expiry',
+    load: async () => (await import('./sync.ts')).statusCommand,
+  },
+  serve: {
+    summary: 'serve an environment\'s models over HTTP with canary routing and automated rollback',
+    load: async () => (await import('./serve.ts')).serveCommand,
+  },
 };
 
-// `sync --trust` verifies through TUF.
-setTrustProviderFactory(tufProviderFactory);
 
 function help(): string {
   const names = Object.keys(COMMANDS);
@@ -71,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await (await command.load()).run(rest);
   } catch (e) {
     if (isUserError(e)) {
       console.error(`model-gitops ${name}: ${e.message}`);

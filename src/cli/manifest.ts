@@ -86,7 +86,6 @@ async function verify(argv: string[]): Promise<number> {
 }
 
 export const manifestCommand: Command = {
-  summary: 'manifest verify: fetch the published manifest through TUF from a pinned root and show it',
   usage,
   async run(argv) {
     const [sub, ...rest] = argv;

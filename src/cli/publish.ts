@@ -13,7 +13,6 @@ import { keysDirOf, openCommandStore, sourceRepository } from './trust-common.ts
 const publishUsage = 'model-gitops publish [--store URL] [--repo DIR] [--keys-dir DIR] [--source-repo owner/name] [--commit SHA] [--expires-in 7d] [--recover] [--json]';
 
 export const publishCommand: Command = {
-  summary: 'publish the signed manifest: validate, verify every referenced blob, claim a sequence, sign (TUF)',
   usage: publishUsage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
@@ -52,7 +51,6 @@ export const publishCommand: Command = {
 const resignUsage = 'model-gitops resign [--store URL] [--repo DIR] [--keys-dir DIR] [--expires-in 7d] [--recover] [--json]';
 
 export const resignCommand: Command = {
-  summary: 're-sign the current manifest with fresh expiries (content unchanged); run it daily',
   usage: resignUsage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
@@ -74,7 +72,6 @@ export const resignCommand: Command = {
 const historyUsage = 'model-gitops history [--store URL] [--repo DIR] [--json]';
 
 export const historyCommand: Command = {
-  summary: 'list every published manifest (manifests/<sequence>.json): when, which commit, what changed per environment',
   usage: historyUsage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, { store: { type: 'string' }, repo: { type: 'string', default: '.' }, json: { type: 'boolean', default: false } }, historyUsage);

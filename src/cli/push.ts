@@ -37,7 +37,6 @@ architecture format/parameters/dtype are updated):
   --draft                write the new card even with fields missing, as TODO placeholders that fail validation`;
 
 export const pushCommand: Command = {
-  summary: 'upload a model folder to the store and write or update its version card',
   usage,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {

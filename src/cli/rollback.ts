@@ -11,7 +11,6 @@ import { printJson } from './output.ts';
 const usage = 'model-gitops rollback <model> --environment ENV [--to VERSION] [--canary] [--repo DIR] [--commit] [--branch NAME] [--json]';
 
 export const rollbackCommand: Command = {
-  summary: "move a model back to its rollback window's first version (or drop its canary) as a git change",
   usage,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {

@@ -44,7 +44,6 @@ const positiveInt = (name: string, v: string | undefined, fallback: number, min 
 };
 
 export const serveCommand: Command = {
-  summary: 'serve an environment\'s models over HTTP with canary routing and automated rollback',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {

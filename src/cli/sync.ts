@@ -92,7 +92,6 @@ function asUserError(e: unknown): UserError | undefined {
 }
 
 export const syncCommand: Command = {
-  summary: 'make a device run what the manifest says for an environment (delta download, verify, atomic swap)',
   usage: syncUsage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
@@ -177,7 +176,6 @@ export const syncCommand: Command = {
 const statusUsage = 'model-gitops status --dir <path> [--json]';
 
 export const statusCommand: Command = {
-  summary: 'show what a synced device runs: active versions, staged downloads, the manifest and its expiry',
   usage: statusUsage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, { dir: { type: 'string' }, json: { type: 'boolean', default: false } }, statusUsage);

@@ -8,7 +8,6 @@ import { bold, dim, green, printJson, red, yellow } from './output.ts';
 const usage = 'model-gitops validate [--repo DIR] [--json] [--max-file-bytes N]';
 
 export const validateCommand: Command = {
-  summary: 'check every model card and environment file: schemas, identity, references, dependencies',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {

@@ -27,7 +27,6 @@ Exit 0 when all are good, 1 when any is missing or wrong (or a card is invalid a
   --json        one JSON object on stdout`;
 
 export const verifyCommand: Command = {
-  summary: "check that the store holds every card's artifacts with the recorded size and sha256",
   usage,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
