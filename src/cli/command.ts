@@ -19,3 +19,17 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O, 
 }
 
 export const EXIT = { ok: 0, violations: 1, usage: 2 } as const;
+
+/** A command made of subcommands (`keys init`, `manifest verify`): dispatch, help, and the usage error. */
+export function subcommands(name: string, usage: string, subs: Record<string, (argv: string[]) => Promise<number>>): Command {
+  return {
+    usage,
+    async run(argv) {
+      const [sub, ...rest] = argv;
+      const handler = sub === undefined ? undefined : subs[sub];
+      if (handler) return handler(rest);
+      if (sub === undefined || sub === '--help' || sub === '-h') { console.log(`usage: ${usage}`); return sub === undefined ? EXIT.usage : EXIT.ok; }
+      throw new UserError(`unknown ${name} subcommand "${sub}"\nusage: ${usage}`);
+    },
+  };
+}

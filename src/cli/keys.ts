@@ -10,7 +10,7 @@ import { generateSigningKey } from '../trust/keys.ts';
 import { initRepository, rootKey } from '../trust/repository.ts';
 import { KEY_ENV, ONLINE_ROLES, keyFile, writeKeyFile } from '../trust/role-keys.ts';
 import { openTrustStore } from '../trust/store-io.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { type Command, EXIT, parseCommandArgs, subcommands } from './command.ts';
 import { keysDirOf } from './trust-common.ts';
 import { printJson } from './output.ts';
 
@@ -88,12 +88,4 @@ async function init(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export const keysCommand: Command = {
-  usage,
-  async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub === 'init') return init(rest);
-    if (sub === undefined || sub === '--help' || sub === '-h') { console.log(`usage: ${usage}`); return sub === undefined ? EXIT.usage : EXIT.ok; }
-    throw new UserError(`unknown keys subcommand "${sub}"\nusage: ${usage}`);
-  },
-};
+export const keysCommand: Command = subcommands('keys', usage, { init });

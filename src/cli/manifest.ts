@@ -10,7 +10,7 @@ import { describeDeployment } from '../publish.ts';
 import { fetchVerifiedManifest, TrustVerificationError, type TrustSource } from '../trust/client.ts';
 import { environmentTarget, MANIFEST_TARGET } from '../trust/repository.ts';
 import { openTrustStore } from '../trust/store-io.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { type Command, EXIT, parseCommandArgs, subcommands } from './command.ts';
 import { printJson, table } from './output.ts';
 
 const usage = 'model-gitops manifest verify <store-url-or-folder> --trust trust/root.json [--environment ENV] [--state-dir DIR] [--json]';
@@ -85,12 +85,4 @@ async function verify(argv: string[]): Promise<number> {
   }
 }
 
-export const manifestCommand: Command = {
-  usage,
-  async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub === 'verify') return verify(rest);
-    if (sub === undefined || sub === '--help' || sub === '-h') { console.log(`usage: ${usage}`); return sub === undefined ? EXIT.usage : EXIT.ok; }
-    throw new UserError(`unknown manifest subcommand "${sub}"\nusage: ${usage}`);
-  },
-};
+export const manifestCommand: Command = subcommands('manifest', usage, { verify });
