@@ -3,7 +3,8 @@
 //   - bytes our delta sync downloads vs the changed tensors' size (goal <= 1.01x + header),
 //   - bytes and time vs rsync (daemon on 127.0.0.1, delta algorithm) doing the same update,
 //   - the cost of an unchanged poll (goal: one 304, no body).
-// `node bench/sync.bench.ts [tensors] [MiB per tensor]` (default 40 x 7.5 MiB). Needs rsync for the peer.
+// `node bench/sync.bench.ts [tensors] [MiB per tensor]` (default 40 x 7.5 MiB; SYNC_REPS=5 interleaved
+// updates each). Needs rsync for the peer.
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync, statSync, linkSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { acceptedForProvider } from '../src/sync/client.ts';
 const TENSORS = Number(process.argv[2] ?? 40);
 const TENSOR_BYTES = Math.round(Number(process.argv[3] ?? 7.5) * 1048576 / 4) * 4;
 const CHANGED = [5, 17, 33].filter((i) => i < TENSORS);
+const REPS = Number(process.env.SYNC_REPS ?? 5);
 const work = mkdtempSync(join(tmpdir(), 'mg-sync-bench-'));
 const store = join(work, 'store');
 const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
@@ -111,55 +113,89 @@ async function main() {
 
   const server = await serve(store);
   const source = new HttpSource(server.url);
-  const device = join(work, 'device');
-  const sync = async (key: string) => {
+  const sync = async (device: string, key: string) => {
     const accepted = await acceptedForProvider(device);
     const before = { ...server.stats };
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const r = await pollAndSync({ provider: new SourceManifestProvider({ source, key, ...(accepted ? { accepted } : {}) }), source, environment: 'production', dir: device, keepVersions: 2 });
-    return { r, ms: performance.now() - t0, bytes: server.stats.bodyBytes - before.bodyBytes, requests: server.stats.requests - before.requests, notModified: server.stats.notModified - before.notModified };
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of this process (client and the in-process HTTP server): steadier than wall time on a VM whose writes stall.
+    return { r, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, bytes: server.stats.bodyBytes - before.bodyBytes, requests: server.stats.requests - before.requests, notModified: server.stats.notModified - before.notModified };
   };
-  const install = await sync('manifest-1.json');
-  const update = await sync('manifest-2.json');
-  const poll = await sync('manifest-2.json');
-  source.close();
-  await server.close();
-  const manifestBytes = statSync(join(store, 'manifest-2.json')).size;
-  const deltaBlobBytes = update.bytes - manifestBytes - indexSize;
+  // Dirty pages from the step before are flushed before each timed step, so its writeback lands on neither side.
+  const flush = () => spawnSync('sync');
+  const installed = join(work, 'device-v1');
+  flush();
+  const install = await sync(installed, 'manifest-1.json');
 
   // rsync peer: daemon on 127.0.0.1 (temp config), the device holding v1 under the same name.
-  let rsync: { ms: number; received: number; sent: number } | undefined;
-  if (spawnSync('rsync', ['--version']).status === 0) {
+  const haveRsync = spawnSync('rsync', ['--version']).status === 0;
+  let rsyncUpdate: (() => Promise<{ ms: number; received: number; sent: number }>) | undefined;
+  let daemon: ReturnType<typeof spawn> | undefined;
+  if (haveRsync) {
     const mod = join(work, 'rsync-src');
-    const dst = join(work, 'rsync-dst');
-    mkdirSync(mod); mkdirSync(dst);
+    mkdirSync(mod);
     linkSync(join(store, 'blobs/sha256', v2.sha256), join(mod, 'model.safetensors'));
-    spawnSync('cp', [join(store, 'blobs/sha256', v1.sha256), join(dst, 'model.safetensors')]);
     const port = 20000 + Math.floor(Math.random() * 20000);
     const conf = join(work, 'rsyncd.conf');
     writeFileSync(conf, `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\n[m]\npath = ${mod}\nread only = yes\n`);
-    const daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
+    daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500));
-    const t0 = performance.now();
-    const out = spawnSync('rsync', ['-a', '--stats', '--no-whole-file', `rsync://127.0.0.1:${port}/m/model.safetensors`, join(dst, 'model.safetensors')], { encoding: 'utf8' });
-    const ms = performance.now() - t0;
-    daemon.kill();
-    const num = (label: string) => Number(new RegExp(`${label}: ([\\d,]+)`).exec(out.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
-    if (out.status !== 0) console.error(out.stderr);
-    rsync = { ms, received: num('Total bytes received'), sent: num('Total bytes sent') };
-    const ok = createHash('sha256');
-    for await (const c of createReadStream(join(dst, 'model.safetensors'))) ok.update(c as Buffer);
-    if (ok.digest('hex') !== v2.sha256) throw new Error('rsync produced different bytes');
+    rsyncUpdate = async () => {
+      const dst = join(work, 'rsync-dst');
+      rmSync(dst, { recursive: true, force: true });
+      mkdirSync(dst);
+      spawnSync('cp', [join(store, 'blobs/sha256', v1.sha256), join(dst, 'model.safetensors')]);
+      flush();
+      const t0 = performance.now();
+      const out = spawnSync('rsync', ['-a', '--stats', '--no-whole-file', `rsync://127.0.0.1:${port}/m/model.safetensors`, join(dst, 'model.safetensors')], { encoding: 'utf8' });
+      const ms = performance.now() - t0;
+      const num = (label: string) => Number(new RegExp(`${label}: ([\\d,]+)`).exec(out.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
+      if (out.status !== 0) throw new Error(`rsync failed: ${out.stderr}`);
+      const ok = createHash('sha256');
+      for await (const c of createReadStream(join(dst, 'model.safetensors'))) ok.update(c as Buffer);
+      if (ok.digest('hex') !== v2.sha256) throw new Error('rsync produced different bytes');
+      return { ms, received: num('Total bytes received'), sent: num('Total bytes sent') };
+    };
   }
+  // Each update starts from a fresh copy of the installed device (hard links: blobs are read-only and
+  // every write replaces a file by rename, so the copies share nothing that changes). Interleaved,
+  // alternating which goes first, median reported.
+  const ours: Awaited<ReturnType<typeof sync>>[] = [];
+  const theirs: { ms: number; received: number; sent: number }[] = [];
+  let device = '';
+  for (let rep = 0; rep < REPS; rep++) {
+    const runOurs = async () => {
+      device = join(work, `device-${rep}`);
+      spawnSync('cp', ['-al', installed, device]);
+      flush();
+      ours.push(await sync(device, 'manifest-2.json'));
+    };
+    if (rep % 2 === 0 || !rsyncUpdate) { await runOurs(); if (rsyncUpdate) theirs.push(await rsyncUpdate()); }
+    else { theirs.push(await rsyncUpdate()); await runOurs(); }
+  }
+  const poll = await sync(device, 'manifest-2.json');
+  daemon?.kill();
+  source.close();
+  await server.close();
+  const update = ours[0]!;
+  if (ours.some((u) => u.bytes !== update.bytes)) throw new Error(`update bytes differ between repetitions: ${ours.map((u) => u.bytes).join(', ')}`);
+  const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+  const oursMs = median(ours.map((u) => u.ms));
+  const oursCpuMs = median(ours.map((u) => u.cpuMs));
+  const rsync = theirs.length ? { ...theirs[0]!, ms: median(theirs.map((t) => t.ms)) } : undefined;
+  const manifestBytes = statSync(join(store, 'manifest-2.json')).size;
+  const deltaBlobBytes = update.bytes - manifestBytes - indexSize;
 
   const goal = changedBytes * 1.01 + headerSize;
   console.log('');
   console.log('| measurement | bytes on the wire | time | note |');
   console.log('| --- | --- | --- | --- |');
   console.log(`| first install (v1, whole file + index + manifest) | ${fmt(install.bytes)} | ${install.ms.toFixed(0)} ms | ${install.requests} requests |`);
-  console.log(`| **update v1 -> v2, our delta sync** (blob ranges only) | **${fmt(deltaBlobBytes)}** | ${update.ms.toFixed(0)} ms | ${(deltaBlobBytes / changedBytes).toFixed(4)}x the changed tensors; goal <= ${fmt(Math.floor(goal))} (1.01x + header): ${deltaBlobBytes <= goal ? 'met' : 'MISSED'} |`);
+  console.log(`| **update v1 -> v2, our delta sync** (blob ranges only) | **${fmt(deltaBlobBytes)}** | ${oursMs.toFixed(0)} ms (median of ${REPS}: ${ours.map((u) => u.ms.toFixed(0)).join(", ")}) | ${(deltaBlobBytes / changedBytes).toFixed(4)}x the changed tensors; goal <= ${fmt(Math.floor(goal))} (1.01x + header): ${deltaBlobBytes <= goal ? 'met' : 'MISSED'}; CPU ${oursCpuMs.toFixed(0)} ms (median) |`);
   console.log(`| update, everything (manifest ${fmt(manifestBytes)} + index ${fmt(indexSize)} + ranges) | ${fmt(update.bytes)} | | ${update.requests} requests |`);
-  if (rsync) console.log(`| update with rsync (daemon on 127.0.0.1, delta) | ${fmt(rsync.received)} received + ${fmt(rsync.sent)} sent | ${rsync.ms.toFixed(0)} ms | ${(rsync.received / deltaBlobBytes).toFixed(3)}x our bytes received |`);
+  if (rsync) console.log(`| update with rsync (daemon on 127.0.0.1, delta) | ${fmt(rsync.received)} received + ${fmt(rsync.sent)} sent | ${rsync.ms.toFixed(0)} ms (median of ${REPS}: ${theirs.map((t) => t.ms.toFixed(0)).join(', ')}) | ${(rsync.received / deltaBlobBytes).toFixed(3)}x our bytes received; our time / rsync's: **${(oursMs / rsync.ms).toFixed(2)}x** |`);
   console.log(`| unchanged poll | ${fmt(poll.bytes)} | ${poll.ms.toFixed(0)} ms | ${poll.requests} request(s), ${poll.notModified} x 304 |`);
   console.log(`\nchanged tensors: ${fmt(changedBytes)} B; reused locally: ${fmt(update.r.bytesReused)} B`);
   rmSync(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Fast whole-file sha256: one reused large buffer, positional reads, node:crypto (SHA-NI when the CPU has it).
 // 8 MiB reads measured fastest here (1 MiB: -25%; 16 MiB: same as 8).
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 
 export const HASH_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -33,4 +33,44 @@ export async function hashFile(file: string, options: HashFileOptions = {}): Pro
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * sha256 of each of several byte ranges of a stream fed in file order, so one read gives a file's hash
+ * and its tensors' hashes. Ranges must be sorted by start and must not overlap.
+ */
+export class RangeHasher {
+  private readonly ranges: readonly { start: number; end: number }[];
+  private readonly hashes: (Hash | undefined)[];
+  private readonly fed: number[];
+  private k = 0; // first range not yet finished
+
+  constructor(ranges: readonly { start: number; end: number }[]) {
+    for (let i = 1; i < ranges.length; i++) if (ranges[i]!.start < ranges[i - 1]!.end) throw new Error('RangeHasher: ranges must be sorted and must not overlap');
+    this.ranges = ranges;
+    this.hashes = ranges.map(() => undefined);
+    this.fed = ranges.map(() => 0);
+  }
+
+  /** `chunk` holds the stream's bytes at [position, position + chunk.length); calls must come in order, without gaps. */
+  feed(chunk: Uint8Array, position: number): void {
+    const chunkEnd = position + chunk.length;
+    while (this.k < this.ranges.length) {
+      const r = this.ranges[this.k]!;
+      if (r.start >= chunkEnd) return;
+      const from = Math.max(r.start, position);
+      const to = Math.min(r.end, chunkEnd);
+      if (to > from) {
+        (this.hashes[this.k] ??= createHash('sha256')).update(chunk.subarray(from - position, to - position));
+        this.fed[this.k]! += to - from;
+      }
+      if (r.end > chunkEnd) return;
+      this.k++;
+    }
+  }
+
+  /** Hex digests in the ranges' order; undefined for a range whose bytes were not all fed. Call once. */
+  digests(): (string | undefined)[] {
+    return this.ranges.map((r, i) => (this.fed[i] === r.end - r.start ? (this.hashes[i] ?? createHash('sha256')).digest('hex') : undefined));
+  }
 }

@@ -1,12 +1,10 @@
 // safetensors: a strict header parser, a per-tensor index computed in the same read pass as the
 // file's sha256, a parameter/dtype summary, and a small writer (tests and demo models).
 // Format: u64 little-endian header length N, N bytes of UTF-8 JSON, then the data section.
-import { createHash } from 'node:crypto';
-import type { Hash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { writeFileAtomic } from './fs-atomic.ts';
 import { UserError } from './errors.ts';
-import { hashFile, sha256Hex } from './hash.ts';
+import { hashFile, RangeHasher, sha256Hex } from './hash.ts';
 
 /** Refuse headers above this: a hostile length field must not make us allocate gigabytes. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -228,27 +226,12 @@ export function indexSafetensorsBytes(file: string, bytes: Uint8Array): Safetens
  */
 export async function indexSafetensors(file: string): Promise<{ sha256: string; size: number; index: SafetensorsIndex }> {
   const header = await readSafetensorsHeader(file);
-  const tensors = header.tensors;
-  const hashes: (Hash | undefined)[] = tensors.map(() => undefined);
-  let ti = 0; // first tensor not yet finished
-  const { sha256, size } = await hashFile(file, {
-    onData(chunk, position) {
-      const chunkEnd = position + chunk.length;
-      while (ti < tensors.length) {
-        const t = tensors[ti]!;
-        if (t.start >= chunkEnd) break;
-        const from = Math.max(t.start, position);
-        const to = Math.min(t.end, chunkEnd);
-        const h = (hashes[ti] ??= createHash('sha256'));
-        if (to > from) h.update(chunk.subarray(from - position, to - position));
-        if (t.end > chunkEnd) break;
-        ti++;
-      }
-    },
-  });
+  const tensors = new RangeHasher(header.tensors); // sorted and contiguous: the parser checks
+  const { sha256, size } = await hashFile(file, { onData: (chunk, position) => tensors.feed(chunk, position) });
   const st = await stat(file);
-  if (st.size !== size) throw new UserError(`${file} changed while being indexed`);
-  return { sha256, size, index: toIndex(header, hashes.map((h) => (h ?? createHash('sha256')).digest('hex'))) };
+  const digests = tensors.digests();
+  if (st.size !== size || digests.some((d) => d === undefined)) throw new UserError(`${file} changed while being indexed`);
+  return { sha256, size, index: toIndex(header, digests as string[]) };
 }
 
 /** Parameter count and the dtype holding the most bytes (ties: the first seen), e.g. for a model card. */

@@ -1,16 +1,22 @@
 // Tensor-level delta for safetensors files: the new file is assembled from tensors this device
 // already holds (any file, any offset, matched by sha256) plus Range requests for the rest, with
 // near ranges coalesced so a few small local tensors never split one request into many.
+import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { type FetchContext, fetchRange } from './fetch.ts';
 import { crashPoint } from './crash.ts';
 import { listDir, paths } from './local-store.ts';
+import { type Proof, RangeProver } from './prove.ts';
+import { HASH_BUFFER_BYTES } from '../hash.ts';
 import { parseSafetensors } from '../safetensors.ts';
 import { dataStart, type SafetensorsIndex } from './safetensors.ts';
 
 /** Tensor bytes this device holds, proven by hashing: sha256 -> where. */
 export type LocalTensors = Map<string, { path: string; start: number; end: number }>;
+
+/** Read and write size of the assembly pass (src/hash.ts measured 8 MiB fastest for hashing). */
+const COPY_BUFFER_BYTES = HASH_BUFFER_BYTES;
 
 export interface ProvenIndex { tensors: { sha256: string; start: number; end: number }[] }
 
@@ -78,12 +84,21 @@ export class DeltaUnusable extends Error {
 }
 
 /**
- * Assembles the file into `partial`. Checks the fetched header against the index before copying
- * anything (an index that disagrees with the real header is dropped early). Range failures that
- * retrying cannot fix (200 for a Range, a changed object) become DeltaUnusable.
+ * Assembles the file into `partial` and returns its sha256, with the fetched tensors proven against the
+ * index (copied tensors count as proven: they came from proven local bytes, and if the whole file matches
+ * its sha256 they sit at the right offsets). The fetched header is checked against the index before
+ * anything is copied (an index that disagrees with the real header is dropped early). The other ranges
+ * download in the background while one in-order pass copies local tensors and hashes every byte, reading
+ * a fetched range back only once it has landed: copying, hashing and the network overlap, and the file is
+ * read once, not copied and then read again to hash. Range failures that retrying cannot fix (200 for a
+ * Range, a changed object) become DeltaUnusable.
  */
-export async function assembleDelta(ctx: FetchContext, key: string, size: number, index: SafetensorsIndex, plan: DeltaPlan, partial: string, concurrency = 4): Promise<void> {
-  const fh = await open(partial, 'w+'); // read back: the header is checked against the index
+export async function assembleDelta(ctx: FetchContext, key: string, size: number, index: SafetensorsIndex, plan: DeltaPlan, partial: string, opts: { concurrency?: number; chunkBytes?: number } = {}): Promise<Proof> {
+  const concurrency = opts.concurrency ?? 4;
+  const fh = await open(partial, 'w+'); // read back: fetched bytes are hashed from the file
+  const landed = new Map<number, Promise<void>>(); // remote range start -> its download
+  const workers: Promise<void>[] = [];
+  let stop = false;
   try {
     await fh.truncate(size);
     const [first, ...rest] = plan.remote;
@@ -94,14 +109,41 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
       await fh.read(header, 0, header.length, 0);
       checkHeader(key, header, size, index);
       crashPoint('after-header-fetch');
+      landed.set(first[0], Promise.resolve());
     }
-    for (const l of plan.local) await copyRange(l.from.path, l.from.start, fh, l.start, l.end - l.start);
-    const queue = [...rest];
+    const queue = rest.map((r) => ({ r, done: Promise.withResolvers<void>() }));
+    for (const q of queue) {
+      q.done.promise.catch(() => {}); // awaited by the pass in file order; a failure before then is not unhandled
+      landed.set(q.r[0], q.done.promise);
+    }
     const worker = async () => {
-      for (let r = queue.shift(); r; r = queue.shift()) await wrap(fetchRange(ctx, key, r, { size, ...(etag ? { etag } : {}) }, fh));
+      for (let q = queue.shift(); q && !stop; q = queue.shift()) {
+        try {
+          await wrap(fetchRange(ctx, key, q.r, { size, ...(etag ? { etag } : {}) }, fh));
+          q.done.resolve();
+        } catch (e) {
+          stop = true; // the pass stops at this range; later ones are not worth fetching
+          q.done.reject(e);
+        }
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    for (let i = 0; i < Math.min(concurrency, queue.length); i++) workers.push(worker());
+
+    const copied = new Set(plan.local.map((l) => l.start));
+    const fetched = index.tensors.filter((t) => !copied.has(t.start));
+    const prover = new RangeProver(fetched);
+    const whole = createHash('sha256');
+    const feed = (chunk: Buffer, position: number) => { whole.update(chunk); prover.feed(chunk, position); };
+    const pieces: Piece[] = [
+      ...plan.remote.map(([start, end]) => ({ start, end, ready: landed.get(start)! })),
+      ...plan.local.map((l) => ({ start: l.start, end: l.end, from: l.from })),
+    ].sort((x, y) => x.start - y.start);
+    await assemblePass(fh, pieces, size, feed, opts.chunkBytes ?? COPY_BUFFER_BYTES);
+    const fetchedProof = new Map(prover.result().map((ok, i) => [fetched[i]!.start, ok]));
+    return { sha256: whole.digest('hex'), size, proven: index.tensors.map((t) => copied.has(t.start) || fetchedProof.get(t.start) === true) };
   } finally {
+    stop = true;
+    await Promise.allSettled(workers); // no write may land after the file is closed
     await fh.close();
   }
 }
@@ -126,17 +168,65 @@ async function wrap<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-async function copyRange(from: string, fromStart: number, to: FileHandle, toStart: number, length: number): Promise<void> {
-  const src = await open(from, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(Math.min(length, 4 << 20));
-    for (let done = 0; done < length;) {
-      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, length - done), fromStart + done);
-      if (bytesRead === 0) throw new DeltaUnusable(`local blob ${from} is shorter than its index says`);
-      await to.write(buf, 0, bytesRead, toStart + done);
-      done += bytesRead;
+/** A stretch of the file: copied from a local blob (`from`), or fetched (readable once `ready` settles). */
+type Piece = { start: number; end: number } & ({ from: { path: string; start: number }; ready?: undefined } | { from?: undefined; ready: Promise<void> });
+
+/**
+ * One in-order pass over the file: local pieces are read from their blob and written into `to`, fetched
+ * pieces are read back from `to` once they have landed; every byte goes to `feed` in file order. Two
+ * buffers, so the next read and the last write run on libuv's threads while this one hashes: I/O and
+ * hashing overlap instead of taking turns.
+ */
+async function assemblePass(to: FileHandle, pieces: Piece[], size: number, feed: (chunk: Buffer, position: number) => void, chunkBytes: number): Promise<void> {
+  const chunks: { piece: Piece; offset: number; length: number }[] = [];
+  let at = 0;
+  for (const piece of pieces) {
+    if (piece.start !== at) throw new Error(`delta plan does not tile the file: a piece starts at ${piece.start}, expected ${at}`);
+    for (let o = 0; o < piece.end - piece.start; o += chunkBytes) chunks.push({ piece, offset: o, length: Math.min(chunkBytes, piece.end - piece.start - o) });
+    at = piece.end;
+  }
+  if (at !== size) throw new Error(`delta plan covers ${at} of ${size} bytes`);
+  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
+  const sources = new Map<string, FileHandle>();
+  const read = async ({ piece, offset, length }: (typeof chunks)[number], buf: Buffer): Promise<Buffer> => {
+    let fh = to;
+    let pos = piece.start + offset;
+    if (piece.from) {
+      fh = sources.get(piece.from.path) ?? (await open(piece.from.path, 'r'));
+      sources.set(piece.from.path, fh);
+      pos = piece.from.start + offset;
+    } else {
+      await piece.ready;
     }
+    for (let got = 0; got < length;) {
+      const { bytesRead } = await fh.read(buf, got, length - got, pos + got);
+      if (bytesRead === 0) throw piece.from ? new DeltaUnusable(`local blob ${piece.from.path} is shorter than its index says`) : new Error(`staging file ended at ${pos + got}, inside a range already written`);
+      got += bytesRead;
+    }
+    return buf.subarray(0, length);
+  };
+  const write = async (chunk: Buffer, position: number): Promise<void> => {
+    for (let done = 0; done < chunk.length;) done += (await to.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+  };
+  let next: Promise<Buffer> | undefined = chunks[0] ? read(chunks[0], buffers[0]) : undefined;
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = await next!;
+      await writing; // frees the other buffer for the next read
+      const following = chunks[i + 1];
+      next = following ? read(following, buffers[(i + 1) % 2]!) : undefined;
+      next?.catch(() => {}); // awaited in the next round; a failure while this round runs is not unhandled
+      const { piece, offset } = chunks[i]!;
+      feed(chunk, piece.start + offset);
+      if (piece.from) {
+        writing = write(chunk, piece.start + offset);
+        writing.catch(() => {});
+      }
+    }
+    await writing;
   } finally {
-    await src.close();
+    await Promise.allSettled([next, writing]); // nothing may touch a handle after it closes
+    for (const fh of sources.values()) await fh.close();
   }
 }

@@ -8,9 +8,10 @@ import { UserError } from '../errors.ts';
 import { crashPoint } from './crash.ts';
 import { assembleDelta, DeltaUnusable, loadLocalTensors, planDelta, type LocalTensors, type ProvenIndex } from './delta.ts';
 import { DiskSpaceError, NetworkError, NotFoundError, VerificationError } from './errors.ts';
-import { DEFAULT_RETRY, downloadWhole, dropPartial, type FetchContext, fetchSmall, hashFile, type RetryPolicy } from './fetch.ts';
+import { DEFAULT_RETRY, downloadWhole, dropPartial, type FetchContext, fetchSmall, type RetryPolicy } from './fetch.ts';
 import { fsyncDir, writeFileAtomic } from '../fs-atomic.ts';
 import { activeVersion, deviceKeyOf, ensureDirs, exists, listDir, lock, paths, readState, type SyncState, writeState } from './local-store.ts';
+import { proveFile } from './prove.ts';
 import { pickVersion } from './routing.ts';
 import { type SafetensorsIndex, validIndex } from './safetensors.ts';
 import type { BlobSource } from './source.ts';
@@ -240,11 +241,9 @@ class Syncer {
       if (plan.localBytes > 0) {
         try {
           this.bytesPlanned -= plan.localBytes;
-          await assembleDelta(this.ctx, key, f.size, index, plan, partial);
-          // Tensors copied from proven local bytes need no second hash: if the whole file matches its
-          // sha256, the bytes at their offsets are the ones we copied.
-          const copied = new Set(plan.local.map((l) => l.start));
-          if (await this.tryCommit(f, partial, index, copied)) {
+          const proof = await assembleDelta(this.ctx, key, f.size, index, plan, partial);
+          if (proof.sha256 === f.sha256 && proof.size === f.size) {
+            await this.commit(f, partial, index, proof.proven);
             this.bytesReused += plan.localBytes;
             this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'delta', bytesFetched: this.ctx.stats.bytesFetched - before, bytesReused: plan.localBytes });
             return;
@@ -289,18 +288,21 @@ class Syncer {
    * If `partial` holds exactly the manifest's bytes, moves it into the cache (read-only) and records
    * the tensor ranges proven by the same read. Returns false, leaving the partial, otherwise.
    */
-  private async tryCommit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined, copied = new Set<number>()): Promise<boolean> {
+  private async tryCommit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined): Promise<boolean> {
     try {
       if ((await stat(partial)).size !== f.size) return false;
     } catch {
       return false;
     }
-    const tensors = index?.tensors ?? [];
-    const toHash = tensors.filter((t) => !copied.has(t.start));
-    const h = await hashFile(partial, toHash);
+    const h = await proveFile(partial, index?.tensors ?? []);
     if (h.sha256 !== f.sha256 || h.size !== f.size) return false;
-    const hashed = new Map(toHash.map((t, i) => [t.start, h.proven[i]!]));
-    const proven = tensors.map((t) => copied.has(t.start) || hashed.get(t.start) === true);
+    await this.commit(f, partial, index, h.proven);
+    return true;
+  }
+
+  /** Moves a verified partial into the cache; `proven[i]` says whether index tensor i was proven by hashing. */
+  private async commit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined, proven: boolean[]): Promise<void> {
+    const tensors = index?.tensors ?? [];
     crashPoint('after-staging-verify');
     if (index) {
       const record: ProvenIndex = { tensors: tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })) };
@@ -313,7 +315,6 @@ class Syncer {
     if (this.localTensors && index) {
       for (const t of tensors.filter((_, i) => proven[i])) if (!this.localTensors.has(t.sha256)) this.localTensors.set(t.sha256, { path: this.p.blob(f.sha256), start: t.start, end: t.end });
     }
-    return true;
   }
 
   /** versions/<v>/ built in a temp folder from hardlinks (copies where links fail), then renamed. */

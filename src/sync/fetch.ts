@@ -2,17 +2,15 @@
 // Content-Range, the same ETag as the object had, and exactly the asked number of bytes. Anything else
 // is discarded (never spliced into a file) and retried with backoff, or reported to the caller, who
 // falls back to a whole download. Whole downloads resume after an interruption with Range + If-Range.
-import { createReadStream, ftruncateSync, writeFileSync } from 'node:fs';
+import { ftruncateSync, writeFileSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHash } from 'node:crypto';
 import { crashPoint } from './crash.ts';
 import { NetworkError, TransientError, VerificationError } from './errors.ts';
 import { wrapStreamError } from './http-source.ts';
 import { type BlobSource, type GetResult, readAll } from './source.ts';
-import { sha256Hex } from '../hash.ts';
 
 export interface RetryPolicy { attempts: number; baseDelayMs: number; maxDelayMs: number }
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000 };
@@ -176,40 +174,3 @@ export async function dropPartial(partial: string): Promise<void> {
   await rm(partial, { force: true });
   await rm(`${partial}.json`, { force: true });
 }
-
-/**
- * One read of a file: its sha256 and size, and which of the given byte ranges hash to what their
- * (unsigned) index claims. Only ranges proven here enter the local tensor index.
- */
-export async function hashFile(path: string, ranges: { start: number; end: number; sha256: string }[] = []): Promise<{ sha256: string; size: number; proven: boolean[] }> {
-  const whole = createHash('sha256');
-  const sorted = ranges.map((r, i) => ({ ...r, i })).sort((a, b) => a.start - b.start);
-  const proven = ranges.map(() => false);
-  let k = 0;
-  let h: ReturnType<typeof createHash> | undefined;
-  let pos = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    whole.update(chunk);
-    // Feed the chunk to the tensor hashes it overlaps (tensors are sorted and do not overlap).
-    let at = 0;
-    while (at < chunk.length && k < sorted.length) {
-      const t = sorted[k]!;
-      const abs = pos + at;
-      if (abs < t.start) { at = Math.min(chunk.length, t.start - pos); h = undefined; continue; }
-      h ??= createHash('sha256');
-      const take = Math.min(chunk.length, t.end - pos);
-      h.update(chunk.subarray(at, take));
-      at = take;
-      if (pos + at >= t.end) {
-        proven[t.i] = h.digest('hex') === t.sha256;
-        h = undefined;
-        k++;
-      }
-    }
-    pos += chunk.length;
-  }
-  // Empty tensors (start === end) are never reached by a chunk.
-  for (const t of sorted) if (t.start === t.end) proven[t.i] = t.sha256 === sha256Hex('');
-  return { sha256: whole.digest('hex'), size: pos, proven };
-}
-
