@@ -1,15 +1,16 @@
-// `model-gitops serve`: run the HTTP gateway for one environment of a manifest. For now the manifest
-// is a file that was verified elsewhere; the signed-manifest sync will feed applyManifest later.
-// SIGHUP re-reads the manifest file and hot-swaps; SIGINT/SIGTERM drain and exit.
+// `model-gitops serve`: run the HTTP gateway for one environment of a manifest: either the signed one
+// in a store (verified through TUF, polled; versions fetched by the sync engine, deltas included) or a
+// manifest file verified elsewhere with local version folders. SIGHUP re-reads the manifest and
+// hot-swaps; SIGINT/SIGTERM drain and exit.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
 import { UserError } from '../errors.ts';
 import { FolderSource, createGateway } from '../gateway/index.ts';
 import { StoreVersionSource } from '../gateway/store-source.ts';
-import { storeUrlOrDefault } from '../store/default.ts';
 import { readTrustRoot, trustSourceOf, verificationExitCode } from './manifest.ts';
-import { openStore } from '../store/open.ts';
+import { locateStoreRoot } from '../sync/locate.ts';
+import type { SyncEvent } from '../sync/engine.ts';
 import { fetchVerifiedManifest, TrustVerificationError } from '../trust/client.ts';
 import { environmentTarget } from '../trust/repository.ts';
 import type { Manifest } from '../manifest.ts';
@@ -94,9 +95,15 @@ export const serveCommand: Command = {
     const manifest = await fetchManifest();
     if (!manifest.environments[environment]) throw new UserError(`${manifestPath} has no environment "${environment}" (it has: ${Object.keys(manifest.environments).join(', ')})`);
 
+    // Fetch progress goes to stderr (stdout carries the --json result): what came whole, as a delta, or fell back.
+    const onEvent = (e: SyncEvent) => {
+      if (e.type === 'file' && e.how !== 'cached') console.error(`fetched ${e.model} ${e.path} (${e.how}: ${mib(e.bytesFetched)} fetched, ${mib(e.bytesReused)} reused)`);
+      else if (e.type === 'fallback' || e.type === 'retry') console.error(`${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`);
+    };
+    const blobSource = follow ? locateStoreRoot(values.store!).source : undefined;
     const gateway = createGateway({
       environment,
-      source: follow ? new StoreVersionSource(openStore(storeUrlOrDefault(values.store)), join(cacheDir, 'versions')) : new FolderSource(values['models-dir']!),
+      source: blobSource ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent }) : new FolderSource(values['models-dir']!),
       statePath,
       maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], 1024 * 1024),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
@@ -135,6 +142,11 @@ export const serveCommand: Command = {
     if (timer) clearTimeout(timer);
     process.off('SIGHUP', onHup);
     await gateway.close();
+    blobSource?.close?.();
     return EXIT.ok;
   },
 };
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}

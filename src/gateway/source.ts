@@ -1,5 +1,5 @@
-// Where a version's files come from. The gateway only needs a folder holding them; the edge-sync
-// engine will implement this over the store. FolderSource serves tests and the demo.
+// Where a version's files come from. The gateway only needs a folder holding them: StoreVersionSource
+// (store-source.ts) fetches them through the edge-sync engine; FolderSource reads local folders.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';

@@ -1,60 +1,40 @@
-// Versions fetched from the weight store for a gateway that follows the signed manifest: each file is
-// streamed from the store into a private temporary folder while being hashed, checked against the
-// sha256 and size the verified manifest vouches for, and the folder is renamed into place only when
-// every file matched. A folder in place was verified when written and is never modified afterwards.
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { createHash } from 'node:crypto';
+// Versions fetched from the weight store for a gateway that follows the signed manifest, through the
+// edge-sync engine: the same content-addressed cache, tensor-level deltas (a canary fine-tune costs
+// its changed tensors, not the whole file), retries, resumable downloads and sha256 checks against
+// what the verified manifest vouches for. A version folder is only ever built from verified blobs.
 import type { ManifestVersion } from '../manifest.ts';
-import { blobKey } from '../manifest.ts';
-import type { BlobStore } from '../store/types.ts';
+import { fetchVersion, type SyncEvent } from '../sync/engine.ts';
+import type { RetryPolicy } from '../sync/fetch.ts';
+import type { BlobSource } from '../sync/source.ts';
 import type { VersionSource } from './source.ts';
 
+export interface StoreVersionSourceOptions {
+  retry?: RetryPolicy;
+  onEvent?: (e: SyncEvent) => void;
+}
+
 export class StoreVersionSource implements VersionSource {
-  readonly store: BlobStore;
+  readonly source: BlobSource;
+  /** A sync cache (blobs/, indexes/, models/<m>/versions/<v>/), see src/sync/local-store.ts. */
   readonly cacheDir: string;
-  constructor(store: BlobStore, cacheDir: string) {
-    this.store = store;
+  private readonly options: StoreVersionSourceOptions;
+  /** The gateway loads versions in parallel; fetching one at a time keeps two downloads out of one
+   * staging file and lets a canary's delta reuse the tensors its champion just brought. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(source: BlobSource, cacheDir: string, options: StoreVersionSourceOptions = {}) {
+    this.source = source;
     this.cacheDir = cacheDir;
+    this.options = options;
   }
 
-  async materialize(model: string, version: string, entry: ManifestVersion): Promise<string> {
-    const dir = join(this.cacheDir, model, version);
-    if (await this.complete(dir, entry)) return dir;
-    const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
-    await mkdir(tmp, { recursive: true });
-    try {
-      for (const f of entry.files) {
-        const target = join(tmp, f.path);
-        await mkdir(dirname(target), { recursive: true });
-        const hash = createHash('sha256');
-        let size = 0;
-        const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); size += chunk.length; done(null, chunk); } });
-        await pipeline(await this.store.get(blobKey(f.sha256)), tap, createWriteStream(target, { flags: 'wx' }));
-        const got = hash.digest('hex');
-        if (size !== f.size || got !== f.sha256) {
-          throw new Error(`${model}@${version}: ${f.path} from ${this.store.url} is ${size} bytes with sha256 ${got}; the manifest vouches for ${f.size} bytes with sha256 ${f.sha256}`);
-        }
-      }
-      await rm(dir, { recursive: true, force: true }); // an incomplete folder left by an older run
-      await rename(tmp, dir);
-      return dir;
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      throw e;
-    }
-  }
-
-  /** Whether `dir` already holds every file at its recorded size (it was hash-checked when written). */
-  private async complete(dir: string, entry: ManifestVersion): Promise<boolean> {
-    for (const f of entry.files) {
-      const s = await stat(join(dir, f.path)).catch(() => undefined);
-      if (!s || s.size !== f.size) return false;
-    }
-    return true;
+  materialize(model: string, version: string, entry: ManifestVersion): Promise<string> {
+    const run = this.queue.then(() => fetchVersion({
+      dir: this.cacheDir, source: this.source, model, version, files: entry.files,
+      ...(this.options.retry ? { retry: this.options.retry } : {}),
+      ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
+    }));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 }

@@ -52,6 +52,13 @@ export interface SyncOptions {
   maxIndexBytes?: number;
 }
 
+/** What fetchVersion needs: where the cache is and where bytes come from, no environment or activation. */
+export type FetchVersionOptions = Pick<SyncOptions, 'dir' | 'source' | 'onEvent' | 'signal' | 'retry' | 'coalesceGap' | 'diskReserve' | 'maxIndexBytes'> & {
+  model: string;
+  version: string;
+  files: ManifestFile[];
+};
+
 export interface ModelOutcome { model: string; version: string; role: 'champion' | 'canary'; previous?: string; changed: boolean; error?: string }
 export interface SyncResult { models: ModelOutcome[]; changed: boolean; bytesFetched: number; bytesReused: number; requests: number; retries: number }
 
@@ -85,6 +92,24 @@ export async function syncEnvironment(o: SyncOptions): Promise<SyncResult> {
   }
 }
 
+/**
+ * Brings one version's verified files into <dir>/models/<model>/versions/<version>/ and returns that
+ * folder, without activating it or collecting garbage: for a gateway, which loads versions itself.
+ * The same cache, deltas, retries, resume and verification as syncEnvironment.
+ */
+export async function fetchVersion(o: FetchVersionOptions): Promise<string> {
+  for (const f of o.files) checkFile(o.model, o.version, f);
+  await mkdir(o.dir, { recursive: true });
+  await ensureDirs(o.dir);
+  const release = await lock(o.dir);
+  try {
+    const { state } = await readState(o.dir);
+    return await new Syncer(o, o.onEvent ?? (() => {}), state).fetchVersion(o.model, o.version, o.files);
+  } finally {
+    await release();
+  }
+}
+
 const SHA = /^[0-9a-f]{64}$/;
 
 /** A signed manifest is still checked for paths that would escape the version folder. */
@@ -95,8 +120,11 @@ function checkFile(model: string, version: string, f: ManifestFile): void {
   if (/[\\/]/.test(model) || model.startsWith('.') || /[\\/]/.test(version) || version.startsWith('.')) throw new VerificationError(`unsafe model or version name ${model}@${version}`);
 }
 
+/** What the Syncer uses of SyncOptions (fetchVersion passes no manifest or environment). */
+type SyncerOptions = Omit<SyncOptions, 'manifest' | 'environment'>;
+
 class Syncer {
-  private readonly o: SyncOptions;
+  private readonly o: SyncerOptions;
   private readonly emit: (e: SyncEvent) => void;
   private readonly state: SyncState;
   private readonly ctx: FetchContext;
@@ -106,7 +134,7 @@ class Syncer {
   private bytesPlanned = 0;
   private lastProgress = 0;
 
-  constructor(o: SyncOptions, emit: (e: SyncEvent) => void, state: SyncState) {
+  constructor(o: SyncerOptions, emit: (e: SyncEvent) => void, state: SyncState) {
     this.o = o;
     this.emit = emit;
     this.state = state;
@@ -175,6 +203,18 @@ class Syncer {
     }
     const stats = this.ctx.stats;
     return { models: outcomes, changed: outcomes.some((m) => m.changed), bytesFetched: stats.bytesFetched, bytesReused: this.bytesReused, requests: stats.requests, retries: stats.retries };
+  }
+
+  async fetchVersion(model: string, version: string, files: ManifestFile[]): Promise<string> {
+    if (!(await this.versionIntact(model, version, files))) {
+      const missing = await this.missingFiles(files);
+      this.bytesPlanned = missing.reduce((n, f) => n + f.size, 0);
+      this.emit({ type: 'plan', model, to: version, role: 'champion', files: missing.length, bytesToFetch: this.bytesPlanned });
+      await this.checkDiskSpace(missing);
+      for (const f of files) await this.ensureBlob(model, f);
+      await this.materialize({ model, version, role: 'champion', files });
+    }
+    return this.p.version(model, version);
   }
 
   /** Active, and every file of the version folder present with its size (blobs are verified on entry). */

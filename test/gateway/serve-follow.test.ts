@@ -1,5 +1,5 @@
 // `model-gitops serve --store --trust`: the gateway follows the signed manifest of a real (folder) store,
-// fetches versions from it with hash checks, and refuses to start on a manifest it cannot verify.
+// fetches versions from it through the sync engine (hash-checked), and refuses to start on a manifest it cannot verify.
 import { spawn } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,7 +57,8 @@ describe('serve --store --trust', () => {
       const r = await fetch(`${s.url}/v1/models/intent-classifier/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-model-version': '2.0.0' }, body: JSON.stringify({ inputs: { text: 'hello there' } }) });
       expect(r.status).toBe(200);
       expect(r.headers.get('x-served-version')).toBe('2.0.0');
-      expect(readdirSync(join(cache, 'versions', 'intent-classifier')).sort()).toEqual(['1.1.0', '2.0.0', '2.1.0']);
+      expect(readdirSync(join(cache, 'sync', 'models', 'intent-classifier', 'versions')).sort()).toEqual(['1.1.0', '2.0.0', '2.1.0']);
+      expect(s.out).toMatch(/fetched intent-classifier model\.safetensors \((download|delta): /);
     } finally {
       s.kill();
     }
@@ -87,7 +88,7 @@ describe('serve --store --trust', () => {
     const s2 = await serve(['--environment', 'production', '--store', altered, '--trust', trust, '--cache-dir', tempDir('mg-serve-cache-')]);
     s2.kill();
     expect(s2.url).toBeUndefined();
-    expect(s2.out).toContain('the manifest vouches for');
+    expect(s2.out).toMatch(/pii-scrubber: model\.safetensors from .* does not match the manifest's sha256/);
   });
 
   it('needs --store and --trust together', async () => {

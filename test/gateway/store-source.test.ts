@@ -1,0 +1,71 @@
+// The gateway's store-backed VersionSource runs on the edge-sync engine: versions land verified in a
+// content-addressed cache, a fine-tune costs its changed tensors, parallel requests are serialised,
+// and bytes that do not match the manifest never become a version folder.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreVersionSource } from '../../src/gateway/store-source.ts';
+import type { ManifestVersion } from '../../src/manifest.ts';
+import type { SyncEvent } from '../../src/sync/engine.ts';
+import { HttpSource } from '../../src/sync/http-source.ts';
+import { tempDir } from '../helpers.ts';
+import { FAST_RETRY, model, sha256, StoreServer, TestStore } from '../sync/helpers.ts';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => { for (const f of cleanup.splice(0)) await f(); });
+
+async function setup() {
+  const store = new TestStore();
+  const v1 = model([1, 2, 3, 4, 5, 6, 7, 8]);
+  const v2 = model([1, 2, 3, 4, 5, 60, 7, 8]); // one tensor of eight changed
+  store.add('m', '1.0.0', { 'model.safetensors': v1, 'config.json': Buffer.from('{"v":1}\n') });
+  store.add('m', '1.1.0', { 'model.safetensors': v2, 'config.json': Buffer.from('{"v":2}\n') });
+  const server = await new StoreServer(store.dir).start();
+  const http = new HttpSource(server.url, { idleTimeoutMs: 1_000 });
+  cleanup.push(() => http.close(), () => server.close());
+  const events: SyncEvent[] = [];
+  const cache = tempDir('mg-gw-cache-');
+  const source = new StoreVersionSource(http, cache, { retry: FAST_RETRY, onEvent: (e) => events.push(e) });
+  const entry = (v: string) => ({ files: store.versions.get(`m@${v}`)! }) as ManifestVersion;
+  return { store, server, source, cache, events, entry, v1, v2 };
+}
+
+describe('StoreVersionSource (gateway, over the sync engine)', () => {
+  it('fetches a version verified into the cache, then a fine-tune as a delta, in parallel calls', async () => {
+    const { server, source, cache, events, entry, v1, v2 } = await setup();
+    const [a, b] = await Promise.all([source.materialize('m', '1.0.0', entry('1.0.0')), source.materialize('m', '1.1.0', entry('1.1.0'))]);
+    expect(a).toBe(join(cache, 'models', 'm', 'versions', '1.0.0'));
+    expect(readFileSync(join(a, 'model.safetensors')).equals(v1)).toBe(true);
+    expect(readFileSync(join(b, 'model.safetensors')).equals(v2)).toBe(true);
+    expect(readFileSync(join(b, 'config.json'), 'utf8')).toBe('{"v":2}\n');
+    // Served one after the other, so 1.1.0 reused the seven tensors 1.0.0 had just brought.
+    const fetched = events.filter((e): e is Extract<SyncEvent, { type: 'file' }> => e.type === 'file' && e.path === 'model.safetensors');
+    expect(fetched.map((e) => e.how)).toEqual(['download', 'delta']);
+    expect(fetched[1]!.bytesFetched).toBeLessThan(v2.length / 4);
+    expect(fetched[1]!.bytesReused).toBeGreaterThan(v2.length * 0.8);
+    const blobBytes = server.bytesServed((s) => s.key.startsWith('blobs/'));
+    expect(blobBytes).toBeLessThan(v1.length + v2.length / 4);
+    // Asked again: nothing travels.
+    const before = server.log.length;
+    expect(await source.materialize('m', '1.1.0', entry('1.1.0'))).toBe(b);
+    expect(server.log.length).toBe(before);
+  });
+
+  it('refuses bytes that do not match the manifest and builds no version folder', async () => {
+    const { store, source, cache, entry } = await setup();
+    const cfg = store.versions.get('m@1.1.0')!.find((f) => f.path === 'config.json')!;
+    store.put(`blobs/sha256/${cfg.sha256}`, Buffer.from('{"v":9}\n')); // same size, other bytes
+    await expect(source.materialize('m', '1.1.0', entry('1.1.0'))).rejects.toThrow(/config\.json from .* does not match the manifest's sha256/);
+    expect(existsSync(join(cache, 'models', 'm', 'versions', '1.1.0'))).toBe(false);
+    expect(existsSync(join(cache, 'blobs', 'sha256', cfg.sha256))).toBe(false);
+    // A later call for another version still works: one failure does not jam the queue.
+    const ok = await source.materialize('m', '1.0.0', entry('1.0.0'));
+    expect(sha256(readFileSync(join(ok, 'config.json')))).toBe(store.versions.get('m@1.0.0')!.find((f) => f.path === 'config.json')!.sha256);
+  });
+
+  it('refuses a manifest file path that would escape the version folder', async () => {
+    const { source, entry } = await setup();
+    const bad = { files: [{ ...entry('1.0.0').files[0]!, path: '../../evil' }] } as ManifestVersion;
+    await expect(source.materialize('m', '1.0.0', bad)).rejects.toThrow(/unsafe file path "\.\.\/\.\.\/evil"/);
+  });
+});
