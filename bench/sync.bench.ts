@@ -1,7 +1,8 @@
 // Edge sync benchmark: one generated safetensors model (~300 MB, 40 tensors), a "fine-tune" that
 // changes 3 tensors, and in the same run:
 //   - bytes our delta sync downloads vs the changed tensors' size (goal <= 1.01x + header),
-//   - bytes and time vs rsync (daemon on 127.0.0.1, delta algorithm) doing the same update,
+//   - bytes and time vs rsync (daemon on 127.0.0.1, delta algorithm) doing the same update, with
+//     --fsync (it flushes the new file, as our sync does) and without,
 //   - the cost of an unchanged poll (goal: one 304, no body).
 // `node bench/sync.bench.ts [tensors] [MiB per tensor]` (default 40 x 7.5 MiB; SYNC_REPS=5 interleaved
 // updates each). Needs rsync for the peer.
@@ -131,7 +132,7 @@ async function main() {
 
   // rsync peer: daemon on 127.0.0.1 (temp config), the device holding v1 under the same name.
   const haveRsync = spawnSync('rsync', ['--version']).status === 0;
-  let rsyncUpdate: (() => Promise<{ ms: number; received: number; sent: number }>) | undefined;
+  let rsyncUpdate: ((extra?: string[]) => Promise<{ ms: number; received: number; sent: number }>) | undefined;
   let daemon: ReturnType<typeof spawn> | undefined;
   if (haveRsync) {
     const mod = join(work, 'rsync-src');
@@ -142,14 +143,14 @@ async function main() {
     writeFileSync(conf, `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\n[m]\npath = ${mod}\nread only = yes\n`);
     daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500));
-    rsyncUpdate = async () => {
+    rsyncUpdate = async (extra: string[] = []) => {
       const dst = join(work, 'rsync-dst');
       rmSync(dst, { recursive: true, force: true });
       mkdirSync(dst);
       spawnSync('cp', [join(store, 'blobs/sha256', v1.sha256), join(dst, 'model.safetensors')]);
       flush();
       const t0 = performance.now();
-      const out = spawnSync('rsync', ['-a', '--stats', '--no-whole-file', `rsync://127.0.0.1:${port}/m/model.safetensors`, join(dst, 'model.safetensors')], { encoding: 'utf8' });
+      const out = spawnSync('rsync', ['-a', '--stats', '--no-whole-file', ...extra, `rsync://127.0.0.1:${port}/m/model.safetensors`, join(dst, 'model.safetensors')], { encoding: 'utf8' });
       const ms = performance.now() - t0;
       const num = (label: string) => Number(new RegExp(`${label}: ([\\d,]+)`).exec(out.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
       if (out.status !== 0) throw new Error(`rsync failed: ${out.stderr}`);
@@ -164,6 +165,7 @@ async function main() {
   // alternating which goes first, median reported.
   const ours: Awaited<ReturnType<typeof sync>>[] = [];
   const theirs: { ms: number; received: number; sent: number }[] = [];
+  const theirsFsync: { ms: number }[] = []; // rsync --fsync: flushes the file it wrote, as our sync does before a blob enters the cache
   let device = '';
   for (let rep = 0; rep < REPS; rep++) {
     const runOurs = async () => {
@@ -172,8 +174,8 @@ async function main() {
       flush();
       ours.push(await sync(device, 'manifest-2.json'));
     };
-    if (rep % 2 === 0 || !rsyncUpdate) { await runOurs(); if (rsyncUpdate) theirs.push(await rsyncUpdate()); }
-    else { theirs.push(await rsyncUpdate()); await runOurs(); }
+    if (rep % 2 === 0 || !rsyncUpdate) { await runOurs(); if (rsyncUpdate) { theirs.push(await rsyncUpdate()); theirsFsync.push(await rsyncUpdate(['--fsync'])); } }
+    else { theirsFsync.push(await rsyncUpdate(['--fsync'])); theirs.push(await rsyncUpdate()); await runOurs(); }
   }
   const poll = await sync(device, 'manifest-2.json');
   daemon?.kill();
@@ -195,6 +197,8 @@ async function main() {
   console.log(`| first install (v1, whole file + index + manifest) | ${fmt(install.bytes)} | ${install.ms.toFixed(0)} ms | ${install.requests} requests |`);
   console.log(`| **update v1 -> v2, our delta sync** (blob ranges only) | **${fmt(deltaBlobBytes)}** | ${oursMs.toFixed(0)} ms (median of ${REPS}: ${ours.map((u) => u.ms.toFixed(0)).join(", ")}) | ${(deltaBlobBytes / changedBytes).toFixed(4)}x the changed tensors; goal <= ${fmt(Math.floor(goal))} (1.01x + header): ${deltaBlobBytes <= goal ? 'met' : 'MISSED'}; CPU ${oursCpuMs.toFixed(0)} ms (median) |`);
   console.log(`| update, everything (manifest ${fmt(manifestBytes)} + index ${fmt(indexSize)} + ranges) | ${fmt(update.bytes)} | | ${update.requests} requests |`);
+  const fsyncMs = theirsFsync.length ? median(theirsFsync.map((t) => t.ms)) : undefined;
+  if (fsyncMs !== undefined) console.log(`| update with rsync --fsync (flushes the new file, as we do) | same | ${fsyncMs.toFixed(0)} ms (median of ${REPS}: ${theirsFsync.map((t) => t.ms.toFixed(0)).join(', ')}) | our time / rsync --fsync's: **${(oursMs / fsyncMs).toFixed(2)}x** |`);
   if (rsync) console.log(`| update with rsync (daemon on 127.0.0.1, delta) | ${fmt(rsync.received)} received + ${fmt(rsync.sent)} sent | ${rsync.ms.toFixed(0)} ms (median of ${REPS}: ${theirs.map((t) => t.ms.toFixed(0)).join(', ')}) | ${(rsync.received / deltaBlobBytes).toFixed(3)}x our bytes received; our time / rsync's: **${(oursMs / rsync.ms).toFixed(2)}x** |`);
   console.log(`| unchanged poll | ${fmt(poll.bytes)} | ${poll.ms.toFixed(0)} ms | ${poll.requests} request(s), ${poll.notModified} x 304 |`);
   console.log(`\nchanged tensors: ${fmt(changedBytes)} B; reused locally: ${fmt(update.r.bytesReused)} B`);

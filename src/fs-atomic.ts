@@ -30,6 +30,19 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Flush a file's data to the disk before it is renamed into place: without it a power cut can leave
+ * the new name pointing at a file of the right size whose blocks were never written.
+ */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export interface WriteAtomicOptions {
   /** Publish with link(2) instead of rename: fails with EEXIST if `target` exists (first writer wins). */
   exclusive?: boolean;

@@ -9,7 +9,7 @@ import { crashPoint } from './crash.ts';
 import { assembleDelta, DeltaUnusable, loadLocalTensors, planDelta, type LocalTensors, type ProvenIndex } from './delta.ts';
 import { DiskSpaceError, NetworkError, NotFoundError, VerificationError } from './errors.ts';
 import { DEFAULT_RETRY, downloadWhole, dropPartial, type FetchContext, fetchSmall, type RetryPolicy } from './fetch.ts';
-import { fsyncDir, writeFileAtomic } from '../fs-atomic.ts';
+import { fsyncDir, fsyncFile, writeFileAtomic } from '../fs-atomic.ts';
 import { activeVersion, deviceKeyOf, ensureDirs, exists, listDir, lock, paths, readState, type SyncState, writeState } from './local-store.ts';
 import { proveFile } from './prove.ts';
 import { pickVersion } from './routing.ts';
@@ -348,6 +348,9 @@ class Syncer {
       const record: ProvenIndex = { tensors: tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })) };
       await writeFileAtomic(this.p.index(f.sha256), JSON.stringify(record));
     }
+    // The cache trusts a blob by its size from here on (it was verified once): its bytes must be on the
+    // disk before its name is, or a power cut could leave a right-sized blob of unwritten blocks.
+    await fsyncFile(partial);
     await chmod(partial, 0o444);
     await rename(partial, this.p.blob(f.sha256));
     await fsyncDir(this.p.blobs);
@@ -373,6 +376,7 @@ class Syncer {
         await link(this.p.blob(f.sha256), dest);
       } catch {
         await copyFile(this.p.blob(f.sha256), dest);
+        await fsyncFile(dest);
         await chmod(dest, 0o444);
       }
     }
