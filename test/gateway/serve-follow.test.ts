@@ -8,6 +8,7 @@ import { writeDemoWeights } from '../../scripts/demo-weights.ts';
 import { main as cli } from '../../src/cli/main.ts';
 import { git } from '../../src/git.ts';
 import { NODE, ROOT, exampleRepo, tempDir } from '../helpers.ts';
+import { sha256, StoreServer } from '../sync/helpers.ts';
 
 async function publishedStore(): Promise<{ repo: string; store: string; trust: string }> {
   const repo = exampleRepo();
@@ -61,6 +62,27 @@ describe('serve --store --trust', () => {
       expect(s.out).toMatch(/fetched intent-classifier model\.safetensors \((download|delta): /);
     } finally {
       s.kill();
+    }
+  });
+
+  it('follows a store served over HTTP, fetching blobs with the sync engine', async () => {
+    const { store, trust } = await publishedStore();
+    const server = await new StoreServer(store).start();
+    const cache = tempDir('mg-serve-cache-');
+    const s = await serve(['--environment', 'production', '--store', server.url, '--trust', trust, '--cache-dir', cache, '--state', join(cache, 'state.json')]);
+    try {
+      expect(s.url, s.out).toBeDefined();
+      const r = await fetch(`${s.url}/v1/models/pii-scrubber/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: { text: 'mail me at a@b.example' } }) });
+      expect(r.status).toBe(200);
+      // TUF metadata and blobs both came over HTTP, and every blob the gateway holds matches its name.
+      expect(server.log.some((e) => e.key.startsWith('metadata/') || e.key.endsWith('timestamp.json'))).toBe(true);
+      const blobs = readdirSync(join(cache, 'sync', 'blobs', 'sha256'));
+      expect(blobs.length).toBeGreaterThan(0);
+      for (const b of blobs) expect(sha256(readFileSync(join(cache, 'sync', 'blobs', 'sha256', b)))).toBe(b);
+      expect(server.log.filter((e) => e.key.startsWith('blobs/')).every((e) => e.status === 200 || e.status === 206)).toBe(true);
+    } finally {
+      s.kill();
+      await server.close();
     }
   });
 
