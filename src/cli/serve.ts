@@ -98,6 +98,7 @@ export const serveCommand: Command = {
     // Fetch progress goes to stderr (stdout carries the --json result): what came whole, as a delta, or fell back.
     const onEvent = (e: SyncEvent) => {
       if (e.type === 'file' && e.how !== 'cached') console.error(`fetched ${e.model} ${e.path} (${e.how}: ${mib(e.bytesFetched)} fetched, ${mib(e.bytesReused)} reused)`);
+      else if (e.type === 'gc') console.error(`pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${mib(e.bytesFreed)} freed`);
       else if (e.type === 'fallback' || e.type === 'retry') console.error(`${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`);
     };
     const blobSource = follow ? locateStoreRoot(values.store!).source : undefined;

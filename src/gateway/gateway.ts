@@ -37,7 +37,8 @@ export type GatewayEvent =
   | { type: 'manifest-applied'; environment: string; sequence: number; loaded: string[]; retired: string[]; at: string }
   | { type: 'canary-rolled-back'; environment: string; model: string; canary: string; champion: string; reason: string; requests: number; failures: number; at: string }
   | { type: 'version-closed'; environment: string; model: string; version: string; at: string }
-  | { type: 'close-failed'; environment: string; model: string; version: string; error: string; at: string };
+  | { type: 'close-failed'; environment: string; model: string; version: string; error: string; at: string }
+  | { type: 'prune-failed'; environment: string; error: string; at: string };
 
 interface Slot {
   model: string;
@@ -203,6 +204,12 @@ export class Gateway {
     }
     const loaded = toLoad.filter((_, i) => results[i]!.status === 'fulfilled').map((w) => slotKey(w.model, w.version));
     this.emit({ type: 'manifest-applied', environment: this.environment, sequence: manifest.sequence, loaded, retired, at: new Date().toISOString() });
+    // The source may now free what neither this manifest nor the one it replaced uses (one step back
+    // stays cached for a quick return). A failed prune costs disk, never the switch.
+    if (this.options.source.retain) {
+      const keep = new Map([...wanted, ...(old?.slots.values() ?? [])].map(({ model, version }) => [slotKey(model, version), { model, version }]));
+      await this.options.source.retain([...keep.values()]).catch((e: unknown) => this.emit({ type: 'prune-failed', environment: this.environment, error: String((e as Error)?.message ?? e), at: new Date().toISOString() }));
+    }
     return { sequence: manifest.sequence, loaded, retired, rolledBack };
   }
 

@@ -1,9 +1,10 @@
 // Versions fetched from the weight store for a gateway that follows the signed manifest, through the
 // edge-sync engine: the same content-addressed cache, tensor-level deltas (a canary fine-tune costs
 // its changed tensors, not the whole file), retries, resumable downloads and sha256 checks against
-// what the verified manifest vouches for. A version folder is only ever built from verified blobs.
+// what the verified manifest vouches for. A version folder is only ever built from verified blobs, and
+// retain() prunes what the gateway no longer serves, so the cache does not grow with every release.
 import type { ManifestVersion } from '../manifest.ts';
-import { fetchVersion, type SyncEvent } from '../sync/engine.ts';
+import { fetchVersion, pruneVersions, type SyncEvent } from '../sync/engine.ts';
 import type { RetryPolicy } from '../sync/fetch.ts';
 import type { BlobSource } from '../sync/source.ts';
 import type { VersionSource } from './source.ts';
@@ -34,6 +35,13 @@ export class StoreVersionSource implements VersionSource {
       ...(this.options.retry ? { retry: this.options.retry } : {}),
       ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
     }));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Deletes cached versions not listed, and the blobs only they used; queued behind running fetches. */
+  retain(versions: { model: string; version: string }[]): Promise<void> {
+    const run = this.queue.then(() => pruneVersions({ dir: this.cacheDir, keep: versions, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }));
     this.queue = run.catch(() => undefined);
     return run;
   }

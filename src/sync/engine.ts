@@ -110,6 +110,22 @@ export async function fetchVersion(o: FetchVersionOptions): Promise<string> {
   }
 }
 
+/**
+ * Deletes from the cache every version not in `keep`, and the blobs only they used: for a gateway, which
+ * keeps what its current and previous manifests reference. The same sweep as syncEnvironment's gc.
+ */
+export async function pruneVersions(o: Pick<SyncOptions, 'dir' | 'onEvent'> & { keep: { model: string; version: string }[] }): Promise<void> {
+  await ensureDirs(o.dir);
+  const release = await lock(o.dir);
+  try {
+    const keep = new Map<string, Set<string>>();
+    for (const k of o.keep) (keep.get(k.model) ?? keep.set(k.model, new Set()).get(k.model)!).add(k.version);
+    await sweepCache(paths(o.dir), async (model) => keep.get(model) ?? new Set(), new Set(), o.onEvent ?? (() => {}));
+  } finally {
+    await release();
+  }
+}
+
 const SHA = /^[0-9a-f]{64}$/;
 
 /** A signed manifest is still checked for paths that would escape the version folder. */
@@ -381,7 +397,7 @@ class Syncer {
       }
     }
     await writeFileAtomic(this.p.meta(t.model, t.version), JSON.stringify({ files: t.files }));
-    if (await exists(final)) await this.trash(final); // a damaged copy of this version; never the active one
+    if (await exists(final)) await trash(final); // a damaged copy of this version; never the active one
     await rename(tmp, final);
     await fsyncDir(versions);
   }
@@ -414,12 +430,7 @@ class Syncer {
     await fsyncDir(dir);
   }
 
-  /** Rename first, then delete: a crash mid-delete leaves a .trash-* folder, never half a version. */
-  private async trash(path: string): Promise<void> {
-    const t = join(dirname(path), `.trash-${randomBytes(4).toString('hex')}`);
-    await rename(path, t);
-    await rm(t, { recursive: true, force: true });
-  }
+
 
   /**
    * Keeps, per model, the active version and the most recent others up to keepVersions (by activation
@@ -427,56 +438,75 @@ class Syncer {
    */
   private async gc(targets: Target[]): Promise<void> {
     const keepN = Math.max(1, this.o.keepVersions ?? 2);
-    const removed: string[] = [];
     const referenced = new Set<string>();
-    let blobGcSafe = true;
     for (const t of targets) for (const f of t.files) referenced.add(f.sha256); // this sync's targets, even if not yet active
-    for (const model of await listDir(this.p.models)) {
-      const versionsDir = this.p.versions(model);
-      const entries = await listDir(versionsDir);
-      for (const e of entries.filter((e) => e.startsWith('.'))) await rm(join(versionsDir, e), { recursive: true, force: true }); // temp/trash left by a crash
-      const versions = entries.filter((e) => !e.startsWith('.'));
+    await sweepCache(this.p, async (model, versions) => {
       const active = await activeVersion(this.o.dir, model);
       const history = this.state.models[model]?.history ?? [];
       const ages = new Map<string, number>();
-      for (const v of versions) ages.set(v, (await stat(join(versionsDir, v)).catch(() => undefined))?.mtimeMs ?? 0);
+      for (const v of versions) ages.set(v, (await stat(join(this.p.versions(model), v)).catch(() => undefined))?.mtimeMs ?? 0);
       const order = [...new Set([...(active ? [active] : []), ...history.filter((v) => ages.has(v)), ...[...versions].sort((a, b) => ages.get(b)! - ages.get(a)!)])];
-      const keep = new Set(order.slice(0, keepN));
-      for (const v of versions) {
-        if (keep.has(v)) continue;
-        await this.trash(join(versionsDir, v));
-        crashPoint('during-gc');
-        await rm(this.p.meta(model, v), { force: true });
-        removed.push(`${model}@${v}`);
-      }
-      for (const v of keep) {
-        try {
-          const meta = JSON.parse(await readFile(this.p.meta(model, v), 'utf8')) as { files: ManifestFile[] };
-          for (const f of meta.files) referenced.add(f.sha256);
-        } catch {
-          blobGcSafe = false; // cannot tell what this version uses: keep every blob
-        }
-      }
-    }
-    let blobsRemoved = 0;
-    let bytesFreed = 0;
-    if (blobGcSafe) {
-      for (const sha of await listDir(this.p.blobs)) {
-        if (referenced.has(sha)) continue;
-        bytesFreed += (await stat(this.p.blob(sha)).catch(() => ({ size: 0 }))).size;
-        await rm(this.p.blob(sha), { force: true });
-        await rm(this.p.index(sha), { force: true });
-        blobsRemoved++;
-      }
-      for (const name of await listDir(this.p.indexes)) if (!referenced.has(name.replace(/\.json$/, ''))) await rm(join(this.p.indexes, name), { force: true });
-    }
-    // Partials of files still wanted stay, so an interrupted download resumes.
-    for (const name of await listDir(this.p.staging)) {
-      const sha = name.split('.')[0]!;
-      if (!referenced.has(sha) || (await exists(this.p.blob(sha)))) await rm(join(this.p.staging, name), { force: true });
-    }
-    if (removed.length || blobsRemoved) this.emit({ type: 'gc', versionsRemoved: removed, blobsRemoved, bytesFreed });
+      return new Set(order.slice(0, keepN));
+    }, referenced, this.emit);
   }
+}
+
+/**
+ * Deletes every version folder `keepOf` does not keep, then the blobs and indexes neither a kept
+ * version nor `referenced` uses, and staging files nothing wants. A kept version whose file list
+ * cannot be read keeps every blob (better a full disk than a deleted weight).
+ */
+async function sweepCache(p: ReturnType<typeof paths>, keepOf: (model: string, versions: string[]) => Promise<Set<string>>, referenced: Set<string>, emit: (e: SyncEvent) => void): Promise<void> {
+  const removed: string[] = [];
+  let blobGcSafe = true;
+  for (const model of await listDir(p.models)) {
+    const versionsDir = p.versions(model);
+    const entries = await listDir(versionsDir);
+    for (const e of entries.filter((e) => e.startsWith('.'))) await rm(join(versionsDir, e), { recursive: true, force: true }); // temp/trash left by a crash
+    const versions = entries.filter((e) => !e.startsWith('.'));
+    const keep = await keepOf(model, versions);
+    for (const v of versions) {
+      if (keep.has(v)) continue;
+      await trash(join(versionsDir, v));
+      crashPoint('during-gc');
+      await rm(p.meta(model, v), { force: true });
+      removed.push(`${model}@${v}`);
+    }
+    for (const v of keep) {
+      if (!versions.includes(v)) continue;
+      try {
+        const meta = JSON.parse(await readFile(p.meta(model, v), 'utf8')) as { files: ManifestFile[] };
+        for (const f of meta.files) referenced.add(f.sha256);
+      } catch {
+        blobGcSafe = false; // cannot tell what this version uses: keep every blob
+      }
+    }
+  }
+  let blobsRemoved = 0;
+  let bytesFreed = 0;
+  if (blobGcSafe) {
+    for (const sha of await listDir(p.blobs)) {
+      if (referenced.has(sha)) continue;
+      bytesFreed += (await stat(p.blob(sha)).catch(() => ({ size: 0 }))).size;
+      await rm(p.blob(sha), { force: true });
+      await rm(p.index(sha), { force: true });
+      blobsRemoved++;
+    }
+    for (const name of await listDir(p.indexes)) if (!referenced.has(name.replace(/\.json$/, ''))) await rm(join(p.indexes, name), { force: true });
+  }
+  // Partials of files still wanted stay, so an interrupted download resumes.
+  for (const name of await listDir(p.staging)) {
+    const sha = name.split('.')[0]!;
+    if (!referenced.has(sha) || (await exists(p.blob(sha)))) await rm(join(p.staging, name), { force: true });
+  }
+  if (removed.length || blobsRemoved) emit({ type: 'gc', versionsRemoved: removed, blobsRemoved, bytesFreed });
+}
+
+/** Rename first, then delete: a crash mid-delete leaves a .trash-* folder, never half a version. */
+async function trash(path: string): Promise<void> {
+  const t = join(dirname(path), `.trash-${randomBytes(4).toString('hex')}`);
+  await rename(path, t);
+  await rm(t, { recursive: true, force: true });
 }
 
 function mib(n: number): string {

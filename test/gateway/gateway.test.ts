@@ -81,6 +81,30 @@ describe('gateway predictions', () => {
     expect((await gw.predict(M, 'hi', { key: 'user-3' })).version).toBe(router.route(M, 'user-3').version);
   });
 
+  it('after each switch lets the source free what neither the new manifest nor the one it replaced uses', async () => {
+    const retained: string[][] = [];
+    class RecordingSource extends FolderSource {
+      async retain(versions: { model: string; version: string }[]) { retained.push(versions.map((v) => `${v.model}@${v.version}`).sort()); }
+    }
+    const { gw } = await start({ source: new RecordingSource(demoWeightsDir()) }, demoManifest({ [M]: { version: '2.0.0' } }));
+    expect(retained).toEqual([[`${M}@2.0.0`]]);
+    await gw.applyManifest(demoManifest({ [M]: { version: '2.1.0' } }, { sequence: 2 }));
+    expect(retained[1]).toEqual([`${M}@2.0.0`, `${M}@2.1.0`]); // one step back stays
+    await gw.applyManifest(demoManifest({ [M]: { version: '2.1.0', canary: { version: '1.1.0', weight: 10 } } }, { sequence: 3 }));
+    expect(retained[2]).toEqual([`${M}@1.1.0`, `${M}@2.1.0`]); // 2.0.0 is two steps back: free to go
+  });
+
+  it('a failing prune is reported and does not undo the switch', async () => {
+    class FailingSource extends FolderSource {
+      async retain(): Promise<void> { throw new Error('disk on fire'); }
+    }
+    const { gw, events } = await start({ source: new FailingSource(demoWeightsDir()) }, demoManifest({ [M]: { version: '2.0.0' } }));
+    const r = await gw.applyManifest(demoManifest({ [M]: { version: '2.1.0' } }, { sequence: 2 }));
+    expect(r.loaded).toEqual([`${M}@2.1.0`]);
+    expect((await gw.predict(M, 'hi', {})).version).toBe('2.1.0');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'prune-failed', error: 'disk on fire' }));
+  });
+
   it('hot-swaps under continuous load with zero failed requests, closing old versions only after they drain', async () => {
     const { loader, log } = recordingLoader(bagOfBytesLoader, { predictDelayMs: 3, loadDelayMs: (v) => (v === '1.0.0' || v === '1.1.0' ? 300 : 0) });
     const m1 = demoManifest({ [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 50 } } }, { sequence: 1 });

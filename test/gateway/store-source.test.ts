@@ -51,6 +51,23 @@ describe('StoreVersionSource (gateway, over the sync engine)', () => {
     expect(server.log.length).toBe(before);
   });
 
+  it('retain() prunes versions not listed and the blobs only they used, keeping what is listed intact', async () => {
+    const { store, source, cache, events, entry } = await setup();
+    const a = await source.materialize('m', '1.0.0', entry('1.0.0'));
+    const b = await source.materialize('m', '1.1.0', entry('1.1.0'));
+    await source.retain([{ model: 'm', version: '1.1.0' }]);
+    expect(existsSync(a)).toBe(false);
+    for (const f of store.versions.get('m@1.1.0')!) expect(sha256(readFileSync(join(b, f.path)))).toBe(f.sha256);
+    const v1Only = store.versions.get('m@1.0.0')!.filter((f) => !store.versions.get('m@1.1.0')!.some((g) => g.sha256 === f.sha256));
+    expect(v1Only.length).toBe(2); // its model file and its config
+    for (const f of v1Only) expect(existsSync(join(cache, 'blobs', 'sha256', f.sha256))).toBe(false);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'gc', versionsRemoved: ['m@1.0.0'], blobsRemoved: 2 }));
+    // Listing everything frees nothing; the pruned version comes back on demand.
+    await source.retain([{ model: 'm', version: '1.1.0' }]);
+    expect(existsSync(b)).toBe(true);
+    expect(readFileSync(join(await source.materialize('m', '1.0.0', entry('1.0.0')), 'config.json'), 'utf8')).toBe('{"v":1}\n');
+  });
+
   it('refuses bytes that do not match the manifest and builds no version folder', async () => {
     const { store, source, cache, entry } = await setup();
     const cfg = store.versions.get('m@1.1.0')!.find((f) => f.path === 'config.json')!;
