@@ -11,24 +11,29 @@ export interface HashFileOptions {
   onData?: (chunk: Buffer, position: number) => void;
 }
 
-export async function hashFile(file: string, options: HashFileOptions = {}): Promise<{ sha256: string; size: number }> {
+/** Reads `file` in order (up to `end`, default all of it) with one reused buffer; each chunk is valid only during its onData call. Returns the bytes read. */
+export async function readChunks(file: string, onData: (chunk: Buffer, position: number) => void, options: { bufferSize?: number; end?: number } = {}): Promise<number> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(options.bufferSize ?? HASH_BUFFER_BYTES);
-    const h = createHash('sha256');
+    const end = options.end ?? Infinity;
     let pos = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    while (pos < end) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
       if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
-      h.update(chunk);
-      options.onData?.(chunk, pos);
+      onData(buf.subarray(0, bytesRead), pos);
       pos += bytesRead;
     }
-    return { sha256: h.digest('hex'), size: pos };
+    return pos;
   } finally {
     await fh.close();
   }
+}
+
+export async function hashFile(file: string, options: HashFileOptions = {}): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  const size = await readChunks(file, (chunk, pos) => { h.update(chunk); options.onData?.(chunk, pos); }, options.bufferSize ? { bufferSize: options.bufferSize } : {});
+  return { sha256: h.digest('hex'), size };
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

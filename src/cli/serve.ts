@@ -8,6 +8,7 @@ import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'js
 import { UserError } from '../errors.ts';
 import { FolderSource, createGateway } from '../gateway/index.ts';
 import { StoreVersionSource } from '../gateway/store-source.ts';
+import { storeUrlOrDefault } from '../store/default.ts';
 import { readTrustRoot, trustSourceOf, verificationExitCode } from './manifest.ts';
 import { locateStoreRoot } from '../sync/locate.ts';
 import type { SyncEvent } from '../sync/engine.ts';
@@ -101,7 +102,7 @@ export const serveCommand: Command = {
       else if (e.type === 'gc') console.error(`pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${mib(e.bytesFreed)} freed`);
       else if (e.type === 'fallback' || e.type === 'retry') console.error(`${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`);
     };
-    const blobSource = follow ? locateStoreRoot(values.store!).source : undefined;
+    const blobSource = follow ? locateStoreRoot(storeUrlOrDefault(values.store)).source : undefined; // refuses credentials in the URL
     const gateway = createGateway({
       environment,
       source: blobSource ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent }) : new FolderSource(values['models-dir']!),
@@ -109,13 +110,19 @@ export const serveCommand: Command = {
       maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], 1024 * 1024),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
     });
-    const applied = await gateway.applyManifest(manifest);
+    let applied: Awaited<ReturnType<typeof gateway.applyManifest>>;
     let address: Awaited<ReturnType<typeof gateway.listen>>;
     try {
-      address = await gateway.listen(port, values.host);
+      applied = await gateway.applyManifest(manifest);
+      try {
+        address = await gateway.listen(port, values.host);
+      } catch (e) {
+        throw new UserError(`cannot listen on ${values.host}:${port}: ${(e as Error).message}`);
+      }
     } catch (e) {
       await gateway.close();
-      throw new UserError(`cannot listen on ${values.host}:${port}: ${(e as Error).message}`);
+      blobSource?.close?.();
+      throw e;
     }
     const models = Object.keys(manifest.environments[environment]!.models);
     if (values.json) printJson({ url: address.url, environment, sequence: manifest.sequence, models, loaded: applied.loaded, rolledBack: applied.rolledBack, state: statePath });

@@ -207,7 +207,11 @@ export class Gateway {
     // The source may now free what neither this manifest nor the one it replaced uses (one step back
     // stays cached for a quick return). A failed prune costs disk, never the switch.
     if (this.options.source.retain) {
-      const keep = new Map([...wanted, ...(old?.slots.values() ?? [])].map(({ model, version }) => [slotKey(model, version), { model, version }]));
+      const keep = new Map(wanted.map(({ model, version, entry }) => [slotKey(model, version), { model, version, entry }]));
+      for (const { model, version } of old?.slots.values() ?? []) {
+        const entry = old!.manifest.models[model]?.versions[version];
+        if (entry && !keep.has(slotKey(model, version))) keep.set(slotKey(model, version), { model, version, entry });
+      }
       await this.options.source.retain([...keep.values()]).catch((e: unknown) => this.emit({ type: 'prune-failed', environment: this.environment, error: String((e as Error)?.message ?? e), at: new Date().toISOString() }));
     }
     return { sequence: manifest.sequence, loaded, retired, rolledBack };

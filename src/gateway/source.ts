@@ -10,7 +10,7 @@ export interface VersionSource {
   /** A local folder holding the version's files, verified against `entry`. */
   materialize(model: string, version: string, entry: ManifestVersion): Promise<string>;
   /** Optional: may free every version not listed (the gateway lists what it serves and what it just replaced). */
-  retain?(versions: { model: string; version: string }[]): Promise<void>;
+  retain?(versions: { model: string; version: string; entry: ManifestVersion }[]): Promise<void>;
 }
 
 /** `<root>/<model>/<version>/`. By default every file's size and sha256 are checked against the

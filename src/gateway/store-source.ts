@@ -40,8 +40,9 @@ export class StoreVersionSource implements VersionSource {
   }
 
   /** Deletes cached versions not listed, and the blobs only they used; queued behind running fetches. */
-  retain(versions: { model: string; version: string }[]): Promise<void> {
-    const run = this.queue.then(() => pruneVersions({ dir: this.cacheDir, keep: versions, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }));
+  retain(versions: { model: string; version: string; entry: ManifestVersion }[]): Promise<void> {
+    const keep = versions.map((v) => ({ model: v.model, version: v.version, files: v.entry.files }));
+    const run = this.queue.then(() => pruneVersions({ dir: this.cacheDir, keep, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }));
     this.queue = run.catch(() => undefined);
     return run;
   }

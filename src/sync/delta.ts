@@ -1,13 +1,12 @@
 // Tensor-level delta for safetensors files: the new file is assembled from tensors this device
 // already holds (any file, any offset, matched by sha256) plus Range requests for the rest, with
 // near ranges coalesced so a few small local tensors never split one request into many.
-import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { type FetchContext, fetchRange } from './fetch.ts';
 import { crashPoint } from './crash.ts';
 import { listDir, paths } from './local-store.ts';
-import { type Proof, RangeProver } from './prove.ts';
+import { FileProver, type Proof } from './prove.ts';
 import { HASH_BUFFER_BYTES } from '../hash.ts';
 import { parseSafetensors } from '../safetensors.ts';
 import { dataStart, type SafetensorsIndex } from './safetensors.ts';
@@ -94,11 +93,17 @@ export class DeltaUnusable extends Error {
  * Range, a changed object) become DeltaUnusable.
  */
 export async function assembleDelta(ctx: FetchContext, key: string, size: number, index: SafetensorsIndex, plan: DeltaPlan, partial: string, opts: { concurrency?: number; chunkBytes?: number } = {}): Promise<Proof> {
-  const concurrency = opts.concurrency ?? 4;
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
   const fh = await open(partial, 'w+'); // read back: fetched bytes are hashed from the file
   const landed = new Map<number, Promise<void>>(); // remote range start -> its download
   const workers: Promise<void>[] = [];
   let stop = false;
+  // Once the delta fails, fetches still running (and their retries) are cancelled, so the fallback to
+  // a whole download starts at once; the caller's signal cancels them too.
+  const cancel = new AbortController();
+  const onCallerAbort = () => cancel.abort(ctx.signal?.reason);
+  ctx.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  const background: FetchContext = { ...ctx, signal: cancel.signal }; // same stats, own signal
   try {
     await fh.truncate(size);
     const [first, ...rest] = plan.remote;
@@ -119,7 +124,7 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
     const worker = async () => {
       for (let q = queue.shift(); q && !stop; q = queue.shift()) {
         try {
-          await wrap(fetchRange(ctx, key, q.r, { size, ...(etag ? { etag } : {}) }, fh));
+          await wrap(fetchRange(background, key, q.r, { size, ...(etag ? { etag } : {}) }, fh));
           q.done.resolve();
         } catch (e) {
           stop = true; // the pass stops at this range; later ones are not worth fetching
@@ -129,20 +134,23 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
     };
     for (let i = 0; i < Math.min(concurrency, queue.length); i++) workers.push(worker());
 
-    const copied = new Set(plan.local.map((l) => l.start));
-    const fetched = index.tensors.filter((t) => !copied.has(t.start));
-    const prover = new RangeProver(fetched);
-    const whole = createHash('sha256');
-    const feed = (chunk: Buffer, position: number) => { whole.update(chunk); prover.feed(chunk, position); };
+    const localStarts = new Set(plan.local.map((l) => l.start));
+    const copied = index.tensors.map((t) => t.end > t.start && localStarts.has(t.start)); // by position: empty tensors may share a start
+    const fetchedAt = copied.flatMap((c, i) => (c ? [] : [i]));
+    const prover = new FileProver(fetchedAt.map((i) => index.tensors[i]!));
     const pieces: Piece[] = [
       ...plan.remote.map(([start, end]) => ({ start, end, ready: landed.get(start)! })),
       ...plan.local.map((l) => ({ start: l.start, end: l.end, from: l.from })),
     ].sort((x, y) => x.start - y.start);
-    await assemblePass(fh, pieces, size, feed, opts.chunkBytes ?? COPY_BUFFER_BYTES);
-    const fetchedProof = new Map(prover.result().map((ok, i) => [fetched[i]!.start, ok]));
-    return { sha256: whole.digest('hex'), size, proven: index.tensors.map((t) => copied.has(t.start) || fetchedProof.get(t.start) === true) };
+    await assemblePass(fh, pieces, size, (chunk, position) => prover.feed(chunk, position), opts.chunkBytes ?? COPY_BUFFER_BYTES);
+    const proof = prover.result();
+    const proven = copied.map(() => true);
+    fetchedAt.forEach((i, k) => { proven[i] = proof.proven[k] === true; });
+    return { ...proof, proven };
   } finally {
     stop = true;
+    cancel.abort();
+    ctx.signal?.removeEventListener('abort', onCallerAbort);
     await Promise.allSettled(workers); // no write may land after the file is closed
     await fh.close();
   }
@@ -192,7 +200,8 @@ async function assemblePass(to: FileHandle, pieces: Piece[], size: number, feed:
     let fh = to;
     let pos = piece.start + offset;
     if (piece.from) {
-      fh = sources.get(piece.from.path) ?? (await open(piece.from.path, 'r'));
+      const path = piece.from.path;
+      fh = sources.get(path) ?? (await open(path, 'r').catch((e: unknown) => { throw new DeltaUnusable(`local blob ${path} cannot be read: ${(e as Error).message}`); }));
       sources.set(piece.from.path, fh);
       pos = piece.from.start + offset;
     } else {

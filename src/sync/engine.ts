@@ -111,16 +111,21 @@ export async function fetchVersion(o: FetchVersionOptions): Promise<string> {
 }
 
 /**
- * Deletes from the cache every version not in `keep`, and the blobs only they used: for a gateway, which
- * keeps what its current and previous manifests reference. The same sweep as syncEnvironment's gc.
+ * Deletes from the cache every version not in `keep`, and the blobs no kept version uses: for a gateway,
+ * which keeps what its current and previous manifests reference. A kept version's files count whether
+ * or not its folder exists yet, so a fetch that failed halfway keeps its blobs and resumable partials.
  */
-export async function pruneVersions(o: Pick<SyncOptions, 'dir' | 'onEvent'> & { keep: { model: string; version: string }[] }): Promise<void> {
+export async function pruneVersions(o: Pick<SyncOptions, 'dir' | 'onEvent'> & { keep: { model: string; version: string; files: ManifestFile[] }[] }): Promise<void> {
   await ensureDirs(o.dir);
   const release = await lock(o.dir);
   try {
     const keep = new Map<string, Set<string>>();
-    for (const k of o.keep) (keep.get(k.model) ?? keep.set(k.model, new Set()).get(k.model)!).add(k.version);
-    await sweepCache(paths(o.dir), async (model) => keep.get(model) ?? new Set(), new Set(), o.onEvent ?? (() => {}));
+    const referenced = new Set<string>();
+    for (const k of o.keep) {
+      (keep.get(k.model) ?? keep.set(k.model, new Set()).get(k.model)!).add(k.version);
+      for (const f of k.files) referenced.add(f.sha256);
+    }
+    await sweepCache(paths(o.dir), async (model, versions) => new Set(versions.filter((v) => keep.get(model)?.has(v))), referenced, o.onEvent ?? (() => {}));
   } finally {
     await release();
   }
@@ -316,8 +321,11 @@ class Syncer {
     // Whole download, resumable. A file that fails its sha256 is fetched once more from scratch
     // (bytes can be damaged in transit); failing twice, it is refused.
     for (let attempt = 1; ; attempt++) {
-      await downloadWhole(this.ctx, key, f.size, partial);
-      if (await this.tryCommit(f, partial, index)) break;
+      const proof = await downloadWhole(this.ctx, key, f.size, partial, index?.tensors ?? []);
+      if (proof.sha256 === f.sha256 && proof.size === f.size) {
+        await this.commit(f, partial, index, proof.proven);
+        break;
+      }
       await dropPartial(partial);
       if (attempt >= 2) throw new VerificationError(`${model}: ${f.path} from ${this.o.source.description} does not match the manifest's sha256 ${f.sha256}; refused, the active version is unchanged`);
       this.emit({ type: 'fallback', model, path: f.path, reason: 'downloaded bytes failed the sha256 check; downloading again' });
@@ -473,7 +481,6 @@ async function sweepCache(p: ReturnType<typeof paths>, keepOf: (model: string, v
       removed.push(`${model}@${v}`);
     }
     for (const v of keep) {
-      if (!versions.includes(v)) continue;
       try {
         const meta = JSON.parse(await readFile(p.meta(model, v), 'utf8')) as { files: ManifestFile[] };
         for (const f of meta.files) referenced.add(f.sha256);

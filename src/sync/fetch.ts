@@ -11,6 +11,8 @@ import { crashPoint } from './crash.ts';
 import { NetworkError, TransientError, VerificationError } from './errors.ts';
 import { wrapStreamError } from './http-source.ts';
 import { type BlobSource, type GetResult, readAll } from './source.ts';
+import { readChunks } from '../hash.ts';
+import { type ClaimedRange, FileProver, type Proof } from './prove.ts';
 
 export interface RetryPolicy { attempts: number; baseDelayMs: number; maxDelayMs: number }
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000 };
@@ -55,12 +57,13 @@ export async function withRetry<T>(ctx: FetchContext, what: string, fn: (attempt
  * Writes a body at `position`, demanding exactly `length` bytes: a short body (connection closed
  * early, lying Content-Length) or a long one is a TransientError, never a silently wrong file.
  */
-async function streamInto(ctx: FetchContext, body: Readable, fh: FileHandle, position: number, length: number, what: string): Promise<void> {
+async function streamInto(ctx: FetchContext, body: Readable, fh: FileHandle, position: number, length: number, what: string, onWritten?: (chunk: Buffer, position: number) => void): Promise<void> {
   let got = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (got + chunk.length > length) throw new TransientError('long-body', `${what}: more bytes than the ${length} asked for`);
       await fh.write(chunk, 0, chunk.length, position + got);
+      onWritten?.(chunk, position + got);
       got += chunk.length;
       ctx.stats.bytesFetched += chunk.length;
       ctx.onBytes?.(chunk.length);
@@ -121,17 +124,21 @@ interface PartialMeta { etag?: string; size: number }
  * Downloads `key` (expected `size` bytes) into `partial`, resuming what an earlier, interrupted run
  * left there when the validator saved beside it (`partial.json`) still matches. A 200 answer to a
  * resume means the object changed or ranges are not supported: the partial is dropped and the body
- * is written from byte 0, never appended.
+ * is written from byte 0, never appended. Returns the file's sha256 and the claims' proofs, hashed
+ * as the bytes arrive (a resumed prefix is read back once, before the request), so the caller need
+ * not read the file again to verify it.
  */
-export async function downloadWhole(ctx: FetchContext, key: string, size: number, partial: string): Promise<void> {
+export async function downloadWhole(ctx: FetchContext, key: string, size: number, partial: string, claims: ClaimedRange[] = []): Promise<Proof> {
   const metaPath = `${partial}.json`;
-  await withRetry(ctx, key, async () => {
+  return withRetry(ctx, key, async () => {
     let meta: PartialMeta | undefined;
     try { meta = JSON.parse(await readFile(metaPath, 'utf8')) as PartialMeta; } catch { meta = undefined; }
     let have = 0;
     try { have = (await stat(partial)).size; } catch { have = 0; }
     if (!meta?.etag || meta.size !== size || have > size) have = 0; // nothing to resume from safely
-    if (have === size && size > 0) return;
+    let proof = new FileProver(claims);
+    if (have > 0) await readChunks(partial, (chunk, pos) => proof.feed(chunk, pos), { end: have });
+    if (have === size && size > 0) return proof.result();
     // Opened before the request, and nothing awaited between the answer and reading its body: a
     // body that errors while unread loses its buffered bytes, and with them what we could resume.
     const fh = await open(partial, have > 0 ? 'r+' : 'w');
@@ -152,7 +159,7 @@ export async function downloadWhole(ctx: FetchContext, key: string, size: number
           ftruncateSync(fh.fd, 0);
           throw new TransientError('changed', `${key}: ETag changed since the partial download (${meta?.etag} -> ${r.etag}); starting over`);
         }
-        await streamInto(ctx, r.body, fh, have, size - have, key);
+        await streamInto(ctx, r.body, fh, have, size - have, key, (chunk, pos) => proof.feed(chunk, pos));
       } else {
         if (r.size !== undefined && r.size !== size) {
           discard(r);
@@ -162,11 +169,13 @@ export async function downloadWhole(ctx: FetchContext, key: string, size: number
         // the old bytes go first so nothing of them can be mistaken for this object's.
         ftruncateSync(fh.fd, 0);
         writeFileSync(metaPath, JSON.stringify({ ...(r.etag ? { etag: r.etag } : {}), size } satisfies PartialMeta));
-        await streamInto(ctx, r.body, fh, 0, size, key);
+        proof = new FileProver(claims);
+        await streamInto(ctx, r.body, fh, 0, size, key, (chunk, pos) => proof.feed(chunk, pos));
       }
     } finally {
       await fh.close();
     }
+    return proof.result();
   }, () => true);
 }
 

@@ -1,7 +1,8 @@
 // Proving tensor ranges: while a file's bytes pass by in order (for its whole-file sha256), the same
 // bytes are hashed per tensor range, so the (unsigned) index's per-tensor digests are checked against
 // real bytes before any range enters the local tensor index. One read serves both.
-import { hashFile, RangeHasher } from '../hash.ts';
+import { createHash } from 'node:crypto';
+import { RangeHasher, readChunks } from '../hash.ts';
 
 export interface ClaimedRange { start: number; end: number; sha256: string }
 export interface Proof { sha256: string; size: number; proven: boolean[] }
@@ -14,7 +15,7 @@ export class RangeProver {
 
   constructor(claims: ClaimedRange[]) {
     this.claims = claims;
-    this.order = claims.map((_, i) => i).sort((a, b) => claims[a]!.start - claims[b]!.start);
+    this.order = claims.map((_, i) => i).sort((a, b) => claims[a]!.start - claims[b]!.start || claims[a]!.end - claims[b]!.end);
     this.hasher = new RangeHasher(this.order.map((i) => claims[i]!));
   }
 
@@ -30,9 +31,32 @@ export class RangeProver {
   }
 }
 
+/** A file's sha256 and size and its claims' proofs, from its bytes fed once, in file order, without gaps. */
+export class FileProver {
+  private readonly whole = createHash('sha256');
+  private readonly claims: RangeProver;
+  private size = 0;
+
+  constructor(claims: ClaimedRange[]) {
+    this.claims = new RangeProver(claims);
+  }
+
+  feed(chunk: Uint8Array, position: number): void {
+    if (position !== this.size) throw new Error(`FileProver: bytes fed at ${position}, expected ${this.size}`);
+    this.whole.update(chunk);
+    this.claims.feed(chunk, position);
+    this.size += chunk.length;
+  }
+
+  /** Call once, after the last feed. */
+  result(): Proof {
+    return { sha256: this.whole.digest('hex'), size: this.size, proven: this.claims.result() };
+  }
+}
+
 /** One read of a file: its sha256 and size, and which claimed ranges hash to what they claim. */
 export async function proveFile(path: string, claims: ClaimedRange[] = []): Promise<Proof> {
-  const prover = new RangeProver(claims);
-  const { sha256, size } = await hashFile(path, { onData: (chunk, pos) => prover.feed(chunk, pos) });
-  return { sha256, size, proven: prover.result() };
+  const prover = new FileProver(claims);
+  await readChunks(path, (chunk, pos) => prover.feed(chunk, pos));
+  return prover.result();
 }

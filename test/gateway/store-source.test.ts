@@ -1,7 +1,7 @@
 // The gateway's store-backed VersionSource runs on the edge-sync engine: versions land verified in a
 // content-addressed cache, a fine-tune costs its changed tensors, parallel requests are serialised,
 // and bytes that do not match the manifest never become a version folder.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreVersionSource } from '../../src/gateway/store-source.ts';
@@ -55,7 +55,7 @@ describe('StoreVersionSource (gateway, over the sync engine)', () => {
     const { store, source, cache, events, entry } = await setup();
     const a = await source.materialize('m', '1.0.0', entry('1.0.0'));
     const b = await source.materialize('m', '1.1.0', entry('1.1.0'));
-    await source.retain([{ model: 'm', version: '1.1.0' }]);
+    await source.retain([{ model: 'm', version: '1.1.0', entry: entry('1.1.0') }]);
     expect(existsSync(a)).toBe(false);
     for (const f of store.versions.get('m@1.1.0')!) expect(sha256(readFileSync(join(b, f.path)))).toBe(f.sha256);
     const v1Only = store.versions.get('m@1.0.0')!.filter((f) => !store.versions.get('m@1.1.0')!.some((g) => g.sha256 === f.sha256));
@@ -63,9 +63,31 @@ describe('StoreVersionSource (gateway, over the sync engine)', () => {
     for (const f of v1Only) expect(existsSync(join(cache, 'blobs', 'sha256', f.sha256))).toBe(false);
     expect(events).toContainEqual(expect.objectContaining({ type: 'gc', versionsRemoved: ['m@1.0.0'], blobsRemoved: 2 }));
     // Listing everything frees nothing; the pruned version comes back on demand.
-    await source.retain([{ model: 'm', version: '1.1.0' }]);
+    await source.retain([{ model: 'm', version: '1.1.0', entry: entry('1.1.0') }]);
     expect(existsSync(b)).toBe(true);
     expect(readFileSync(join(await source.materialize('m', '1.0.0', entry('1.0.0')), 'config.json'), 'utf8')).toBe('{"v":1}\n');
+  });
+
+  it('retain() keeps what a listed version already fetched when its fetch failed halfway, so it resumes', async () => {
+    const { store, server, source, cache, entry, v2 } = await setup();
+    await source.materialize('m', '1.0.0', entry('1.0.0'));
+    const model2 = store.versions.get('m@1.1.0')!.find((f) => f.path === 'model.safetensors')!;
+    const cfg2 = store.versions.get('m@1.1.0')!.find((f) => f.path === 'config.json')!;
+    // 1.1.0's config never arrives whole: the connection drops after 3 bytes, then the server fails.
+    let asked = 0;
+    server.hook = (h) => { if (h.key !== `blobs/sha256/${cfg2.sha256}`) return false; h.serve(asked++ === 0 ? { cutAfter: 3 } : { status: 500 }); return true; };
+    await expect(source.materialize('m', '1.1.0', entry('1.1.0'))).rejects.toThrow(/gave up after/);
+    expect(existsSync(join(cache, 'blobs', 'sha256', model2.sha256))).toBe(true);
+    await source.retain([{ model: 'm', version: '1.1.0', entry: entry('1.1.0') }]);
+    expect(existsSync(join(cache, 'models', 'm', 'versions', '1.0.0'))).toBe(false); // not listed: gone
+    expect(existsSync(join(cache, 'blobs', 'sha256', model2.sha256))).toBe(true); // listed version's bytes stay
+    expect(readdirSync(join(cache, 'staging')).some((n) => n.startsWith(cfg2.sha256))).toBe(true); // and its partial
+    server.hook = undefined;
+    const served = server.log.length;
+    const b = await source.materialize('m', '1.1.0', entry('1.1.0'));
+    expect(readFileSync(join(b, 'model.safetensors')).equals(v2)).toBe(true);
+    const again = server.log.slice(served).filter((e) => e.key.startsWith('blobs/'));
+    expect(again.map((e) => [e.key.endsWith(cfg2.sha256), e.range])).toEqual([[true, 'bytes=3-7']]); // only the config's rest
   });
 
   it('refuses bytes that do not match the manifest and builds no version folder', async () => {

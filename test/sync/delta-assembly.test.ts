@@ -2,7 +2,7 @@
 // whatever the chunking, local tensors copied, fetched ones read back only after they land, and
 // damaged or short local bytes, or a failing range, never produce a file that passes as verified.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RangeHasher, sha256Hex } from '../../src/hash.ts';
@@ -10,6 +10,7 @@ import { assembleDelta, DeltaUnusable, planDelta, type LocalTensors } from '../.
 import { NetworkError } from '../../src/sync/errors.ts';
 import type { FetchContext } from '../../src/sync/fetch.ts';
 import { HttpSource } from '../../src/sync/http-source.ts';
+import type { BlobSource } from '../../src/sync/source.ts';
 import { proveFile, RangeProver } from '../../src/sync/prove.ts';
 import { indexSafetensorsBytes } from '../../src/safetensors.ts';
 import { blobKey } from '../../src/manifest.ts';
@@ -75,6 +76,14 @@ describe('RangeHasher and RangeProver', () => {
     expect(p.result()).toEqual([true, true, false, true]);
   });
 
+  it('an empty claim sharing a start with another is fine in either order', () => {
+    for (const claims of [[{ start: 5, end: 4_000, sha256: truth[2]! }, { start: 5, end: 5, sha256: sha256Hex('') }], [{ start: 5, end: 5, sha256: sha256Hex('') }, { start: 5, end: 4_000, sha256: truth[2]! }]]) {
+      const p = new RangeProver(claims);
+      p.feed(bytes, 0);
+      expect(p.result()).toEqual([true, true]);
+    }
+  });
+
   it('proveFile reads a file once for its sha256 and its claims', async () => {
     const dir = tempDir();
     const f = join(dir, 'x.bin');
@@ -103,10 +112,25 @@ describe('assembleDelta', () => {
     const localTensors: LocalTensors = new Map(idx1.tensors.map((t) => [t.sha256, { path: local, start: t.start, end: t.end }]));
     const index = indexSafetensorsBytes('v2', v2);
     const plan = planDelta(index, v2.length, localTensors, 0);
-    const ctx: FetchContext = { source, retry: FAST_RETRY, stats: { bytesFetched: 0, requests: 0, retries: 0 } };
+    // The real HttpSource, counting bodies not yet ended or destroyed: what is still in flight.
+    const open = { bodies: 0 };
+    const counted: BlobSource = {
+      description: source.description,
+      head: (k, o) => source.head(k, o),
+      getConditional: (k, e, o) => source.getConditional(k, e, o),
+      get: async (k, o) => {
+        const r = await source.get(k, o);
+        open.bodies++;
+        let done = false;
+        const settle = () => { if (!done) { done = true; open.bodies--; } };
+        r.body.once('end', settle).once('close', settle).once('error', settle);
+        return r;
+      },
+    };
+    const ctx: FetchContext = { source: counted, retry: FAST_RETRY, stats: { bytesFetched: 0, requests: 0, retries: 0 } };
     const partial = join(dir, 'v2.partial');
-    const run = (opts = { chunkBytes: 50_000 }) => assembleDelta(ctx, blobKey(sha256Hex(v2)), v2.length, index, plan, partial, opts);
-    return { v1, v2, server, dir, local, index, plan, ctx, partial, run };
+    const run = (opts: { chunkBytes?: number; concurrency?: number } = { chunkBytes: 50_000 }) => assembleDelta(ctx, blobKey(sha256Hex(v2)), v2.length, index, plan, partial, opts);
+    return { v1, v2, server, dir, local, index, plan, ctx, partial, run, open };
   }
 
   it('builds the new file, hashing it in the same pass, with fetched tensors proven', async () => {
@@ -151,6 +175,26 @@ describe('assembleDelta', () => {
     await expect(run()).rejects.toBeInstanceOf(DeltaUnusable);
     await expect(run()).rejects.toThrow(/shorter than its index says/);
     expect(openFilesUnder(dir)).toEqual([]); // the staging file and the local blob are closed
+  });
+
+  it('when the pass fails, a fetch still running is cancelled, not retried, and has ended before the call returns', async () => {
+    const { server, index, local, ctx, run, open } = await setup();
+    truncateSync(local, 500_000); // the pass fails at tensor 3, a local one
+    const t4 = index.tensors[4]!;
+    // Tensor 4's range stalls after a few bytes: without cancelling, the 1 s idle timeout and retries follow.
+    server.hook = (h) => { if (!h.req.headers.range?.startsWith(`bytes=${t4.start}-`)) return false; h.serve({ stallAfter: 1_000 }); return true; };
+    const err = await run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeltaUnusable);
+    expect(open.bodies).toBe(0); // nothing of ours still reading (or about to write into the closed file)
+    expect(ctx.stats.retries).toBe(0);
+    expect(server.log.some((e) => e.range?.startsWith(`bytes=${t4.start}-`))).toBe(true); // it had started
+  });
+
+  it('a local blob that cannot be opened is DeltaUnusable; concurrency 0 still fetches', async () => {
+    const { v2, local, run } = await setup();
+    expect((await run({ concurrency: 0 })).sha256).toBe(sha256Hex(v2));
+    rmSync(local);
+    await expect(run()).rejects.toThrow(/local blob .* cannot be read/);
   });
 
   it('a range that keeps failing ends the pass with a NetworkError, not a half-verified file', async () => {
