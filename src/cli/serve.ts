@@ -76,13 +76,14 @@ export const serveCommand: Command = {
         if (!values[required]) throw new UserError(`--${required} is required (or follow a store with --store and --trust)\nusage: ${usage}`);
       }
     }
+    const storeUrl = follow ? storeUrlOrDefault(values.store) : undefined; // refuses a URL carrying credentials
     const cacheDir = values['cache-dir'] ?? join('.model-gitops', `gateway-${environment}`);
     const intervalS = Number(values.interval);
     if (!Number.isFinite(intervalS) || intervalS < 1) throw new UserError(`--interval must be a number of seconds >= 1, got "${values.interval}"`);
     const fetchManifest = async (): Promise<Manifest> => {
       if (!follow) return readManifestFile(values.manifest!);
       try {
-        const v = await fetchVerifiedManifest({ trustedRoot: await readTrustRoot(values.trust!), stateDir: join(cacheDir, 'trust'), source: trustSourceOf(values.store!), target: environmentTarget(environment) });
+        const v = await fetchVerifiedManifest({ trustedRoot: await readTrustRoot(values.trust!), stateDir: join(cacheDir, 'trust'), source: trustSourceOf(storeUrl!), target: environmentTarget(environment) });
         return v.manifest as Manifest;
       } catch (e) {
         if (!(e instanceof TrustVerificationError)) throw e;
@@ -102,7 +103,7 @@ export const serveCommand: Command = {
       else if (e.type === 'gc') console.error(`pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${mib(e.bytesFreed)} freed`);
       else if (e.type === 'fallback' || e.type === 'retry') console.error(`${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`);
     };
-    const blobSource = follow ? locateStoreRoot(storeUrlOrDefault(values.store)).source : undefined; // refuses credentials in the URL
+    const blobSource = storeUrl ? locateStoreRoot(storeUrl).source : undefined;
     const gateway = createGateway({
       environment,
       source: blobSource ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent }) : new FolderSource(values['models-dir']!),

@@ -113,9 +113,13 @@ describe('serve --store --trust', () => {
     expect(s2.out).toMatch(/pii-scrubber: model\.safetensors from .* does not match the manifest's sha256/);
   });
 
-  it('needs --store and --trust together', async () => {
+  it('needs --store and --trust together, and refuses credentials in the store URL', async () => {
     const s = await serve(['--environment', 'production', '--store', '/nonexistent']);
     expect(s.code).toBe(2);
     expect(s.out).toContain('--store and --trust go together');
+    const creds = await serve(['--environment', 'production', '--store', 's3://AKIAEXAMPLE:hunter2@bucket/prod', '--trust', '/nonexistent/root.json']);
+    expect(creds.code).toBe(2);
+    expect(creds.out).toContain('carries credentials');
+    expect(creds.out).not.toContain('hunter2'); // never echoed back
   });
 });
