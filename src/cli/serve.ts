@@ -18,6 +18,7 @@ import type { Manifest } from '../manifest.ts';
 import { createAjv } from '../schemas.ts';
 import { type Command, EXIT, parseCommandArgs } from './command.ts';
 import { printJson } from './output.ts';
+import { formatBytes } from './progress.ts';
 
 const usage = 'model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host 127.0.0.1] [--seed S] [--state FILE] [--max-body-bytes N] [--json]';
 
@@ -99,8 +100,8 @@ export const serveCommand: Command = {
 
     // Fetch progress goes to stderr (stdout carries the --json result): what came whole, as a delta, or fell back.
     const onEvent = (e: SyncEvent) => {
-      if (e.type === 'file' && e.how !== 'cached') console.error(`fetched ${e.model} ${e.path} (${e.how}: ${mib(e.bytesFetched)} fetched, ${mib(e.bytesReused)} reused)`);
-      else if (e.type === 'gc') console.error(`pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${mib(e.bytesFreed)} freed`);
+      if (e.type === 'file' && e.how !== 'cached') console.error(`fetched ${e.model} ${e.path} (${e.how}: ${formatBytes(e.bytesFetched)} fetched, ${formatBytes(e.bytesReused)} reused)`);
+      else if (e.type === 'gc') console.error(`pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${formatBytes(e.bytesFreed)} freed`);
       else if (e.type === 'fallback' || e.type === 'retry') console.error(`${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`);
     };
     const blobSource = storeUrl ? locateStoreRoot(storeUrl).source : undefined;
@@ -155,7 +156,3 @@ export const serveCommand: Command = {
     return EXIT.ok;
   },
 };
-
-function mib(n: number): string {
-  return `${(n / 1048576).toFixed(1)} MiB`;
-}

@@ -30,19 +30,22 @@ export class StoreVersionSource implements VersionSource {
   }
 
   materialize(model: string, version: string, entry: ManifestVersion): Promise<string> {
-    const run = this.queue.then(() => fetchVersion({
+    return this.serially(() => fetchVersion({
       dir: this.cacheDir, source: this.source, model, version, files: entry.files,
       ...(this.options.retry ? { retry: this.options.retry } : {}),
       ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
     }));
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /** Deletes cached versions not listed, and the blobs only they used; queued behind running fetches. */
   retain(versions: { model: string; version: string; entry: ManifestVersion }[]): Promise<void> {
     const keep = versions.map((v) => ({ model: v.model, version: v.version, files: v.entry.files }));
-    const run = this.queue.then(() => pruneVersions({ dir: this.cacheDir, keep, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }));
+    return this.serially(() => pruneVersions({ dir: this.cacheDir, keep, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }));
+  }
+
+  /** Runs `work` after everything queued before it; a failure is the caller's, never the queue's. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }

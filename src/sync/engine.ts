@@ -11,7 +11,7 @@ import { DiskSpaceError, NetworkError, NotFoundError, VerificationError } from '
 import { DEFAULT_RETRY, downloadWhole, dropPartial, type FetchContext, fetchSmall, type RetryPolicy } from './fetch.ts';
 import { fsyncDir, fsyncFile, writeFileAtomic } from '../fs-atomic.ts';
 import { activeVersion, deviceKeyOf, ensureDirs, exists, listDir, lock, paths, readState, type SyncState, writeState } from './local-store.ts';
-import { proveFile } from './prove.ts';
+import { type Proof, proveFile } from './prove.ts';
 import { pickVersion } from './routing.ts';
 import { type SafetensorsIndex, validIndex } from './safetensors.ts';
 import type { BlobSource } from './source.ts';
@@ -302,9 +302,7 @@ class Syncer {
       if (plan.localBytes > 0) {
         try {
           this.bytesPlanned -= plan.localBytes;
-          const proof = await assembleDelta(this.ctx, key, f.size, index, plan, partial);
-          if (proof.sha256 === f.sha256 && proof.size === f.size) {
-            await this.commit(f, partial, index, proof.proven);
+          if (await this.commitIfProven(f, partial, index, await assembleDelta(this.ctx, key, f.size, index, plan, partial))) {
             this.bytesReused += plan.localBytes;
             this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'delta', bytesFetched: this.ctx.stats.bytesFetched - before, bytesReused: plan.localBytes });
             return;
@@ -321,11 +319,7 @@ class Syncer {
     // Whole download, resumable. A file that fails its sha256 is fetched once more from scratch
     // (bytes can be damaged in transit); failing twice, it is refused.
     for (let attempt = 1; ; attempt++) {
-      const proof = await downloadWhole(this.ctx, key, f.size, partial, index?.tensors ?? []);
-      if (proof.sha256 === f.sha256 && proof.size === f.size) {
-        await this.commit(f, partial, index, proof.proven);
-        break;
-      }
+      if (await this.commitIfProven(f, partial, index, await downloadWhole(this.ctx, key, f.size, partial, index?.tensors ?? []))) break;
       await dropPartial(partial);
       if (attempt >= 2) throw new VerificationError(`${model}: ${f.path} from ${this.o.source.description} does not match the manifest's sha256 ${f.sha256}; refused, the active version is unchanged`);
       this.emit({ type: 'fallback', model, path: f.path, reason: 'downloaded bytes failed the sha256 check; downloading again' });
@@ -358,9 +352,13 @@ class Syncer {
     } catch {
       return false;
     }
-    const h = await proveFile(partial, index?.tensors ?? []);
-    if (h.sha256 !== f.sha256 || h.size !== f.size) return false;
-    await this.commit(f, partial, index, h.proven);
+    return this.commitIfProven(f, partial, index, await proveFile(partial, index?.tensors ?? []));
+  }
+
+  /** Commits the partial when its proof (sha256 and size) matches the manifest; false leaves it where it is. */
+  private async commitIfProven(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined, proof: Proof): Promise<boolean> {
+    if (proof.sha256 !== f.sha256 || proof.size !== f.size) return false;
+    await this.commit(f, partial, index, proof.proven);
     return true;
   }
 
@@ -437,8 +435,6 @@ class Syncer {
     await rename(tmp, this.p.current(model));
     await fsyncDir(dir);
   }
-
-
 
   /**
    * Keeps, per model, the active version and the most recent others up to keepVersions (by activation
