@@ -9,7 +9,7 @@ import { decide } from '../src/benchmark/decision.ts';
 import type { RunRecord, Testbed } from '../src/benchmark/types.ts';
 import { modelFiles } from '../src/demo-model/model.ts';
 import { trainHistory } from '../src/demo-model/versions.ts';
-import { type Rng, gaussian, mulberry32 } from '../src/prng.ts';
+import { type Rng, gaussian, mulberry32 } from '../src/lib/prng.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'mg-bench-'));

@@ -9,10 +9,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkAgainstBase } from '../src/check.ts';
-import { GitSource } from '../src/git-source.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { DEFAULT_MAX_FILE_BYTES, parseYamlFile } from '../src/yaml-file.ts';
+import { checkAgainstBase } from '../src/review/check.ts';
+import { GitSource } from '../src/registry/git-source.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { DEFAULT_MAX_FILE_BYTES, parseYamlFile } from '../src/registry/yaml-file.ts';
 
 const MODELS = 1000;
 const VERSIONS = 10;

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildManifest, environmentSlice, serialiseManifest } from '../src/manifest.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { buildManifest, environmentSlice, serialiseManifest } from '../src/manifest/manifest.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 import { generateRegistry } from './registry-generator.ts';
 
 const header = { sequence: 1, publishedAt: new Date(), expiresAt: new Date(Date.now() + 7 * 864e5), source: { repository: 'acme/models', commit: 'a'.repeat(40) } };

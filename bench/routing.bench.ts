@@ -16,8 +16,8 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDemoWeights } from '../scripts/demo-weights.ts';
 import { FolderSource, bagOfBytesLoader, createGateway } from '../src/gateway/index.ts';
-import type { Manifest } from '../src/manifest.ts';
-import { createRouter, murmur3Utf8 } from '../src/routing.ts';
+import type { Manifest } from '../src/manifest/manifest.ts';
+import { createRouter, murmur3Utf8 } from '../src/manifest/routing.ts';
 import { demoManifest } from '../test/gateway/demo-manifest.ts';
 
 const MODEL = 'intent-classifier';

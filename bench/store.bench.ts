@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { hashFile } from '../src/hash.ts';
+import { hashFile } from '../src/lib/hash.ts';
 import { openStore } from '../src/store/open.ts';
 import { pushFolder } from '../src/store/push.ts';
 import { s3ClientConfig } from '../src/store/s3-store.ts';

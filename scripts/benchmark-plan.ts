@@ -3,8 +3,8 @@
 //   node scripts/benchmark-plan.ts --base <trusted checkout> --head <pull request checkout>
 import { parseArgs } from 'node:util';
 import { benchmarkPlan } from '../src/benchmark/plan.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 
 const { values } = parseArgs({ options: { base: { type: 'string', default: '.' }, head: { type: 'string' } }, strict: true });
 if (!values.head) { console.error('usage: node scripts/benchmark-plan.ts --base DIR --head DIR'); process.exit(2); }

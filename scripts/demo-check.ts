@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkAgainstBase } from '../src/check.ts';
+import { checkAgainstBase } from '../src/review/check.ts';
 import { formatCheck } from '../src/cli/check.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { main as cli } from '../src/cli/main.ts';
 import { modelFiles, loadModelDir } from '../src/demo-model/model.ts';
 import { createGateway, FolderSource, bagOfBytesLoader, type Loader } from '../src/gateway/index.ts';
-import type { Manifest } from '../src/manifest.ts';
+import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
 import { writeDemoWeights } from './demo-weights.ts';

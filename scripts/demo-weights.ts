@@ -9,9 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelConfig, modelFiles, TOKENIZER_JSON } from '../src/demo-model/model.ts';
 import { trainHistory } from '../src/demo-model/versions.ts';
-import { mulberry32 } from '../src/prng.ts';
-import { encodeSafetensors } from '../src/safetensors.ts';
-import { sha256Hex } from '../src/hash.ts';
+import { mulberry32 } from '../src/lib/prng.ts';
+import { encodeSafetensors } from '../src/formats/safetensors.ts';
+import { sha256Hex } from '../src/lib/hash.ts';
 
 export interface DemoVersion { model: string; version: string; labels: string[]; hidden: number; seeds: { embed: number; hidden: number; head: number } }
 

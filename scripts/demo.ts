@@ -4,9 +4,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatDiagnostic } from '../src/diagnostics.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { formatDiagnostic } from '../src/registry/diagnostics.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 import { main as cli } from '../src/cli/main.ts';
 import { demoCheck } from './demo-check.ts';
 import { demoFleet } from './demo-fleet.ts';

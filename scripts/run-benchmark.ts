@@ -3,7 +3,7 @@
 //        [--repo .] [--cards-repo DIR] [--report-store DIR] [--report-path FILE] [--testbed NAME] [--runs N]
 // Prints the Markdown summary; exits 0 on pass, 1 on fail or inconclusive, 2 on a usage or input error.
 import { parseArgs } from 'node:util';
-import { isUserError } from '../src/errors.ts';
+import { isUserError } from '../src/lib/errors.ts';
 import { FolderMaterializer } from '../src/benchmark/materialize.ts';
 import { renderMarkdown } from '../src/benchmark/render.ts';
 import { runBenchmark } from '../src/benchmark/run.ts';

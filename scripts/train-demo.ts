@@ -9,7 +9,7 @@ import { goldenIntents, toJsonl } from '../src/demo-model/dataset.ts';
 import { modelFiles, parameterCount } from '../src/demo-model/model.ts';
 import { evaluate } from '../src/demo-model/train.ts';
 import { trainHistory } from '../src/demo-model/versions.ts';
-import { sha256Hex as sha256 } from '../src/hash.ts';
+import { sha256Hex as sha256 } from '../src/lib/hash.ts';
 
 
 export function writeGoldenSet(file: string): string {

@@ -2,8 +2,8 @@
 // push, publish and sync them and every sha256 check is real.
 import { describe, expect, it } from 'vitest';
 import { demoWeights, sha256 } from '../scripts/demo-weights.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 import { ROOT } from './helpers.ts';
 
 describe('example weights', () => {

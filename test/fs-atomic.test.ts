@@ -1,9 +1,9 @@
-// src/fs-atomic.ts: the one atomic-write module (store, trust repository, device folder, gateway and
+// src/lib/fs-atomic.ts: the one atomic-write module (store, trust repository, device folder, gateway and
 // benchmark state all use it).
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFileExclusive, writeFileAtomic, writeFileAtomicSync } from '../src/fs-atomic.ts';
+import { createFileExclusive, writeFileAtomic, writeFileAtomicSync } from '../src/lib/fs-atomic.ts';
 import { createFileExclusive as trustCreate, writeFileAtomic as trustWrite } from '../src/trust/repository-io.ts';
 import { lock } from '../src/sync/local-store.ts';
 import { tempDir } from './helpers/files.ts';

@@ -6,9 +6,9 @@ import { lstatSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type Diagnostic, formatDiagnostic } from '../src/diagnostics.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { type Diagnostic, formatDiagnostic } from '../src/registry/diagnostics.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 import { BASE, FIXTURES, INVALID, type InvalidCase, buildCase, loadCases } from './helpers/invalid-cases.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { createAjv } from '../src/schemas.ts';
+import { createAjv } from '../src/registry/schemas.ts';
 import manifestSchema from '../schemas/manifest.schema.json' with { type: 'json' };
-import { buildManifest, environmentSlice, lineageDigest, serialiseManifest } from '../src/manifest.ts';
-import { canonicalJson } from '../src/canonical-json.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { buildManifest, environmentSlice, lineageDigest, serialiseManifest } from '../src/manifest/manifest.ts';
+import { canonicalJson } from '../src/lib/canonical-json.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 import { ROOT, edit, exampleRepo } from './helpers.ts';
 
 const header = { sequence: 7, publishedAt: new Date('2026-11-24T10:00:00Z'), expiresAt: new Date('2026-12-01T10:00:00Z'), source: { repository: 'acme/models', commit: 'a'.repeat(40) } };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { git } from '../src/git.ts';
-import { applyRollbackToText, planRollback } from '../src/rollback.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { validateRegistry } from '../src/validate.ts';
+import { git } from '../src/lib/git.ts';
+import { applyRollbackToText, planRollback } from '../src/review/rollback.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
 import { exampleRepo, runCli, write } from './helpers.ts';
 
 const registryOf = (repo: string) => validateRegistry(new WorkingTreeSource(repo, { maxFileBytes: 1 << 20 })).registry;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeSafetensors, indexSafetensors, indexSafetensorsBytes, MAX_HEADER_BYTES, parseSafetensors, readSafetensorsHeader, summarizeTensors, writeSafetensors,
-} from '../src/safetensors.ts';
+} from '../src/formats/safetensors.ts';
 import { planDelta } from '../src/sync/delta.ts';
-import { validIndex } from '../src/sync/safetensors.ts';
-import { readSafetensors as readF32, writeSafetensors as writeF32 } from '../src/demo-model/safetensors.ts';
-import { UserError } from '../src/errors.ts';
+import { validIndex } from '../src/sync/safetensors-index.ts';
+import { readSafetensors as readF32, writeSafetensors as writeF32 } from '../src/demo-model/f32-tensors.ts';
+import { UserError } from '../src/lib/errors.ts';
 import { tempDir } from './helpers/files.ts';
 
 let dir: string;

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAjv } from '../src/schemas.ts';
+import { createAjv } from '../src/registry/schemas.ts';
 import { ROOT } from './helpers.ts';
 
 const dir = join(ROOT, 'schemas');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateRegistry } from '../src/validate.ts';
-import { WorkingTreeSource } from '../src/registry-source.ts';
-import { formatDiagnostic } from '../src/diagnostics.ts';
+import { validateRegistry } from '../src/registry/validate.ts';
+import { WorkingTreeSource } from '../src/registry/source.ts';
+import { formatDiagnostic } from '../src/registry/diagnostics.ts';
 import { ROOT, edit, exampleRepo, write } from './helpers.ts';
 
 const validate = (repo: string) => validateRegistry(new WorkingTreeSource(repo, { maxFileBytes: 1024 * 1024 }));

@@ -2,7 +2,7 @@
 // summary table. Kept here, not in src/, because it is the only place that knows about GitHub.
 import * as core from '@actions/core';
 import { join } from 'node:path/posix';
-import type { Diagnostic } from '../../src/diagnostics.ts';
+import type { Diagnostic } from '../../src/registry/diagnostics.ts';
 
 const MAX_ANNOTATIONS = 50; // GitHub shows at most 50 annotations per step; the summary lists the rest.
 

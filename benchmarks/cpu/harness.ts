@@ -10,8 +10,8 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseJsonl } from '../../src/demo-model/dataset.ts';
 import { IntentClassifier, loadModelDir, parameterCount } from '../../src/demo-model/model.ts';
-import { mulberry32, shuffle } from '../../src/prng.ts';
-import { sha256Hex } from '../../src/hash.ts';
+import { mulberry32, shuffle } from '../../src/lib/prng.ts';
+import { sha256Hex } from '../../src/lib/hash.ts';
 
 const HARNESS_VERSION = '1';
 const env = process.env;

@@ -7,7 +7,7 @@
 //  - Absolute thresholds ({metric: {min, max}}) are checked on the challenger's median.
 //  - A challenger run that reports errors fails; a challenger run that crashed makes it inconclusive.
 // The overall verdict is the worst of the checks (fail > inconclusive > pass); no checks => inconclusive.
-import { mulberry32 } from '../prng.ts';
+import { mulberry32 } from '../lib/prng.ts';
 import { bootstrapMedianRatio, median } from './stats.ts';
 import type { Decision, MetricComparison, RunRecord, Side, Testbed, Verdict } from './types.ts';
 

@@ -2,11 +2,11 @@
 // benchmark report in the store that (1) is for exactly the card's artifact digest, (2) ran on the
 // testbed the model's recipe names, and (3) has verdict pass. Diagnostics point at the production
 // environment file's line and say how to produce the missing evidence.
-import { artifactDigest } from '../artifact-digest.ts';
-import type { Diagnostic, PathSegment } from '../diagnostics.ts';
-import { fieldPath } from '../diagnostics.ts';
-import type { Registry } from '../registry.ts';
-import { locate } from '../yaml-file.ts';
+import { artifactDigest } from '../registry/artifact-digest.ts';
+import type { Diagnostic, PathSegment } from '../registry/diagnostics.ts';
+import { fieldPath } from '../registry/diagnostics.ts';
+import type { Registry } from '../registry/load.ts';
+import { locate } from '../registry/yaml-file.ts';
 import { parseReport } from './report.ts';
 import { type ReportSource, reportKey } from './store.ts';
 import { testbedName } from './testbed.ts';

@@ -2,7 +2,7 @@
 // wrote, and its flattening into the metric names a recipe's thresholds and regression rules use.
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import harnessSchema from '../../schemas/harness-output.schema.json' with { type: 'json' };
-import { createAjv } from '../schemas.ts';
+import { createAjv } from '../registry/schemas.ts';
 
 export const HARNESS_CONTRACT = 'model-gitops/harness-output@1';
 

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UserError } from '../errors.ts';
-import type { VersionCard } from '../registry-types.ts';
+import { UserError } from '../lib/errors.ts';
+import type { VersionCard } from '../registry/types.ts';
 
 export interface Materializer {
   /** Returns a folder holding exactly the card's artifacts, verified. */

@@ -1,6 +1,6 @@
 // Which versions a pull request brings into production (as champion or canary) that production did not
 // already serve: what the benchmark workflow runs and what checkProductionEvidence is called with.
-import type { Registry } from '../registry.ts';
+import type { Registry } from '../registry/load.ts';
 import type { ProductionChange } from './gate.ts';
 
 export function productionChanges(base: Registry, head: Registry, environment = 'production'): ProductionChange[] {

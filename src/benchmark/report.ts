@@ -2,8 +2,8 @@
 // validating one read back from the store, and the short summary the manifest carries.
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import reportSchema from '../../schemas/benchmark-report.schema.json' with { type: 'json' };
-import type { BenchmarkSummary } from '../manifest.ts';
-import { createAjv } from '../schemas.ts';
+import type { BenchmarkSummary } from '../manifest/manifest.ts';
+import { createAjv } from '../registry/schemas.ts';
 import type { HarnessOutput } from './harness-output.ts';
 import { median } from './stats.ts';
 import type { Decision, RunRecord, Side, Testbed } from './types.ts';

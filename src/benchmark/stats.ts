@@ -1,6 +1,6 @@
 // Small statistics the benchmark gate needs: percentiles, medians and a seeded percentile bootstrap of
 // the ratio of two medians. Written for small samples (6-30 runs) and thousands of resamples.
-import { type Rng, mulberry32 } from '../prng.ts';
+import { type Rng, mulberry32 } from '../lib/prng.ts';
 
 /** Linear-interpolated percentile (p in [0, 100]) of values; sorts a copy. */
 export function percentile(values: ArrayLike<number>, p: number): number {

@@ -1,6 +1,7 @@
 // Benchmark reports read from the weight store (S3 or folder), for the production evidence gate.
-import { NotFoundError, type BlobStore } from '../store/types.ts';
+import { type BlobStore } from '../store/types.ts';
 import type { ReportSource } from './store.ts';
+import { NotFoundError } from '../lib/errors.ts';
 
 export function storeReportSource(store: BlobStore): ReportSource {
   return {

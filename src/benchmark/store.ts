@@ -3,7 +3,7 @@
 // folder implementations (the local store's layout) serve CI, the demo and the tests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
 
 export interface ReportSink { put(key: string, bytes: Buffer): Promise<void> }
 export interface ReportSource { get(key: string): Promise<Buffer | undefined> }
@@ -21,7 +21,7 @@ function checkKey(key: string): void {
   if (!key.split('/').every((s) => SEGMENT.test(s) && !s.includes('..'))) throw new Error(`store key "${key}" is not a plain relative key`);
 }
 
-/** Writes keys as files under a folder, atomically (src/fs-atomic.ts: temp file, fsync, rename). */
+/** Writes keys as files under a folder, atomically (src/lib/fs-atomic.ts: temp file, fsync, rename). */
 export class FolderReportSink implements ReportSink, ReportSource {
   readonly root: string;
   constructor(root: string) { this.root = root; }

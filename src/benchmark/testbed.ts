@@ -2,7 +2,7 @@
 // promotion gate looks for the report of the testbed the recipe names.
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import type { BenchmarkRecipe } from '../registry-types.ts';
+import type { BenchmarkRecipe } from '../registry/types.ts';
 import type { Testbed } from './types.ts';
 
 /** The recipe's runner labels without `self-hosted`, joined: [self-hosted, gpu, h100] -> gpu-h100; none -> cpu. */

@@ -1,10 +1,11 @@
-import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../check.ts';
+import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../review/check.ts';
 import { storeReportSource } from '../benchmark/store-evidence.ts';
 import { openStore } from '../store/open.ts';
-import { formatDiagnostic } from '../diagnostics.ts';
-import { UserError } from '../errors.ts';
-import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { formatDiagnostic } from '../registry/diagnostics.ts';
+import { UserError } from '../lib/errors.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, intOption, parseCommandArgs } from './command.ts';
 import { bold, dim, green, printJson, red, yellow } from './output.ts';
 
 const usage = 'model-gitops check --base <git ref> [--repo DIR] [--evidence STORE_URL] [--json] [--max-file-bytes N]';
@@ -42,8 +43,7 @@ export const checkCommand: Command = {
     }, usage);
     if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
     if (values.base === undefined) throw new UserError(`--base is required\nusage: ${usage}`);
-    const maxFileBytes = values['max-file-bytes'] === undefined ? DEFAULT_MAX_FILE_BYTES : Number(values['max-file-bytes']);
-    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes <= 0) throw new UserError('--max-file-bytes must be a positive whole number');
+    const maxFileBytes = intOption('max-file-bytes', values['max-file-bytes'], { min: 1 }) ?? DEFAULT_MAX_FILE_BYTES;
     const run = compareWithBase(values.repo, values.base, { maxFileBytes });
     // With an evidence store, versions entering production also need a passing benchmark report there.
     const result = values.evidence === undefined ? run.result : await addProductionEvidence(run, storeReportSource(openStore(values.evidence)));

@@ -1,16 +1,17 @@
 // `model-gitops keys init`: generate the TUF role keys, initialise the trust repository in the store,
 // pin its root in the repository (trust/root.json) and say which CI secret gets which key.
 // Private keys go to 0600 files only; nothing this command prints contains private material.
-import { sha256Hex } from '../hash.ts';
+import { sha256Hex } from '../lib/hash.ts';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { storeUrlOrDefault } from '../store/default.ts';
 import { generateSigningKey } from '../trust/keys.ts';
 import { initRepository, rootKey } from '../trust/repository.ts';
 import { KEY_ENV, ONLINE_ROLES, keyFile, writeKeyFile } from '../trust/role-keys.ts';
 import { openTrustStore } from '../trust/store-io.ts';
-import { type Command, EXIT, parseCommandArgs, subcommands } from './command.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, intOption, parseCommandArgs, subcommands } from './command.ts';
 import { keysDirOf } from './trust-common.ts';
 import { printJson } from './output.ts';
 
@@ -18,9 +19,7 @@ const usage = 'model-gitops keys init [--store URL] [--keys-dir DIR] [--root-key
 export const TRUST_ROOT_FILE = 'trust/root.json';
 
 function count(name: string, v: string, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UserError(`--${name} must be a whole number from 1 to ${max}, got "${v}"\nusage: ${usage}`);
-  return n;
+  return intOption(name, v, { min: 1, max })!;
 }
 
 async function init(argv: string[]): Promise<number> {

@@ -1,10 +1,11 @@
 import semver from 'semver';
-import { formatDiagnostic } from '../diagnostics.ts';
-import { WorkingTreeSource } from '../registry-source.ts';
-import type { Registry } from '../registry.ts';
-import { validateRegistry } from '../validate.ts';
-import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { formatDiagnostic } from '../registry/diagnostics.ts';
+import { WorkingTreeSource } from '../registry/source.ts';
+import type { Registry } from '../registry/load.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, parseCommandArgs } from './command.ts';
 import { printJson, table } from './output.ts';
 
 const usage = 'model-gitops ls [--repo DIR] [--json]';

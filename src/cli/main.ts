@@ -1,6 +1,7 @@
 // model-gitops command line: a thin adapter that parses arguments and calls the core in src/.
 import { readFileSync } from 'node:fs';
-import { isUserError } from '../errors.ts';
+import { asUserError } from '../lib/errors.ts';
+import { EXIT, EXIT_CODES_HELP } from '../lib/exit-codes.ts';
 import type { Command } from './command.ts';
 
 // Commands load on demand: `validate` should not pay for the AWS SDK, TUF or the gateway at start-up.
@@ -59,7 +60,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'make a device run what the manifest says for an environment (delta download, verify, atomic swap)',
     load: async () => {
       // `sync --trust` verifies through TUF: register the verifier only when sync runs.
-      const [{ syncCommand }, { setTrustProviderFactory }, { tufProviderFactory }] = await Promise.all([import('./sync.ts'), import('../sync/manifest-provider.ts'), import('../trust/sync-provider.ts')]);
+      const [{ syncCommand }, { setTrustProviderFactory }, { tufProviderFactory }] = await Promise.all([import('./sync.ts'), import('../sync/manifest-provider.ts'), import('../sync/tuf-provider.ts')]);
       setTrustProviderFactory(tufProviderFactory);
       return syncCommand;
     },
@@ -85,7 +86,7 @@ function help(): string {
     '',
     ...names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`),
     '',
-    'exit codes: 0 success, 1 the registry has violations (sync, verify: verification failed; push: the card would be invalid), 2 usage or I/O error, 3 network failure after retries (sync)',
+    EXIT_CODES_HELP,
   ].join('\n');
 }
 
@@ -93,24 +94,26 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version') {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     console.log(pkg.version);
-    return 0;
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
     console.error(`model-gitops: unknown command "${name}"\n\n${help()}`);
-    return 2;
+    return EXIT.usage;
   }
   try {
     return await (await command.load()).run(rest);
   } catch (e) {
-    if (isUserError(e)) {
-      console.error(`model-gitops ${name}: ${e.message}`);
-      return e.exitCode;
+    // Local I/O failures (ENOSPC, EACCES…) are the usage/I-O exit code for every command, not a crash.
+    const userError = asUserError(e);
+    if (userError) {
+      console.error(`model-gitops ${name}: ${userError.message}`);
+      return userError.exitCode;
     }
     throw e;
   }
@@ -120,6 +123,6 @@ const invokedDirectly = process.argv[1] !== undefined && /(?:model-gitops(?:\.js
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
-    (e: unknown) => { console.error(e); process.exitCode = 70; },
+    (e: unknown) => { console.error(e); process.exitCode = EXIT.internal; },
   );
 }

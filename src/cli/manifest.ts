@@ -4,13 +4,14 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UserError } from '../errors.ts';
-import type { Manifest } from '../manifest.ts';
-import { describeDeployment } from '../publish.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Manifest } from '../manifest/manifest.ts';
+import { describeDeployment } from '../publish/publish.ts';
 import { fetchVerifiedManifest, TrustVerificationError, type TrustSource } from '../trust/client.ts';
 import { environmentTarget, MANIFEST_TARGET } from '../trust/repository.ts';
 import { openTrustStore } from '../trust/store-io.ts';
-import { type Command, EXIT, parseCommandArgs, subcommands } from './command.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, parseCommandArgs, subcommands } from './command.ts';
 import { printJson, table } from './output.ts';
 
 const usage = 'model-gitops manifest verify <store-url-or-folder> --trust trust/root.json [--environment ENV] [--state-dir DIR] [--json]';

@@ -1,18 +1,6 @@
 // A one-line progress bar on a terminal (stderr): bytes done of total, send rate, files, current file.
 // Redrawn at most every 100 ms; nothing at all is drawn when the stream is not a TTY.
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
-
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(Math.round(bytesPerSecond))}/s`;
-}
+import { formatBytes, formatRate } from '../lib/format.ts';
 
 export class ProgressLine {
   private readonly stream: NodeJS.WriteStream;

@@ -2,11 +2,12 @@
 // Exit codes: 0 published / unchanged / superseded / re-signed; 1 registry errors or referenced blobs
 // missing (nothing published); 2 usage, keys or store errors; 75 other publishers kept winning.
 import { resolve } from 'node:path';
-import { UserError } from '../errors.ts';
-import { resolveCommit } from '../git-source.ts';
-import { formatChanges, parseDuration, publicationHistory, publishRegistry, resignStore } from '../publish.ts';
+import { UserError } from '../lib/errors.ts';
+import { resolveCommit } from '../registry/git-source.ts';
+import { formatChanges, parseDuration, publicationHistory, publishRegistry, resignStore } from '../publish/publish.ts';
 import { loadPublishKeys } from '../trust/role-keys.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, parseCommandArgs } from './command.ts';
 import { printJson, table } from './output.ts';
 import { keysDirOf, openCommandStore, sourceRepository } from './trust-common.ts';
 

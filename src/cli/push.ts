@@ -1,12 +1,14 @@
 // `model-gitops push`: upload a model folder to the store and write (or update) its version card.
-import { formatDiagnostic, printable } from '../diagnostics.ts';
-import { UserError } from '../errors.ts';
-import { pushModel, resolveStoreUrl, STORE_ENV } from '../push-model.ts';
-import type { ModelFile, PushModelResult } from '../push-model.ts';
+import { formatDiagnostic, printable } from '../registry/diagnostics.ts';
+import { UserError } from '../lib/errors.ts';
+import { pushModel, resolveStoreUrl, STORE_ENV } from '../authoring/push-model.ts';
+import type { ModelFile, PushModelResult } from '../authoring/push-model.ts';
 import type { PushProgress } from '../store/index.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, parseCommandArgs } from './command.ts';
 import { dim, green, printJson, red, table, yellow } from './output.ts';
-import { formatBytes, formatRate, ProgressLine } from './progress.ts';
+import { formatBytes, formatRate } from '../lib/format.ts';
+import { ProgressLine } from './progress.ts';
 
 const usage = 'model-gitops push <dir> --model M --version V [--store URL] [--repo DIR] [--dry-run] [--json] '
   + '[--summary TEXT] [--code-repo OWNER/NAME] [--code-commit SHA] [--code-dir DIR] [--parent VERSION] [--interface-from VERSION] [--family NAME] [--draft]';

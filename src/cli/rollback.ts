@@ -1,11 +1,12 @@
-import { formatDiagnostic } from '../diagnostics.ts';
-import { UserError } from '../errors.ts';
-import { git, isGitRepo } from '../git.ts';
-import { OverlaySource, WorkingTreeSource } from '../registry-source.ts';
-import { planRollback, rolledBackText, writeRollback } from '../rollback.ts';
-import { validateRegistry } from '../validate.ts';
-import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { formatDiagnostic } from '../registry/diagnostics.ts';
+import { UserError } from '../lib/errors.ts';
+import { git, isGitRepo } from '../lib/git.ts';
+import { OverlaySource, WorkingTreeSource } from '../registry/source.ts';
+import { planRollback, rolledBackText, writeRollback } from '../review/rollback.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, parseCommandArgs } from './command.ts';
 import { printJson } from './output.ts';
 
 const usage = 'model-gitops rollback <model> --environment ENV [--to VERSION] [--canary] [--repo DIR] [--commit] [--branch NAME] [--json]';

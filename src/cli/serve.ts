@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { FolderSource, createGateway } from '../gateway/index.ts';
 import { StoreVersionSource } from '../gateway/store-source.ts';
 import { storeUrlOrDefault } from '../store/default.ts';
@@ -14,11 +14,12 @@ import { locateStoreRoot } from '../sync/locate.ts';
 import type { SyncEvent } from '../sync/engine.ts';
 import { fetchVerifiedManifest, TrustVerificationError } from '../trust/client.ts';
 import { environmentTarget } from '../trust/repository.ts';
-import type { Manifest } from '../manifest.ts';
-import { createAjv } from '../schemas.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import type { Manifest } from '../manifest/manifest.ts';
+import { createAjv } from '../registry/schemas.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, intOption, numberOption, parseCommandArgs } from './command.ts';
 import { printJson } from './output.ts';
-import { formatBytes } from './progress.ts';
+import { formatBytes } from '../lib/format.ts';
 
 const usage = 'model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host 127.0.0.1] [--seed S] [--state FILE] [--max-body-bytes N] [--json]';
 
@@ -39,12 +40,7 @@ export function readManifestFile(path: string): Manifest {
   return value as Manifest;
 }
 
-const positiveInt = (name: string, v: string | undefined, fallback: number, min = 1): number => {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UserError(`--${name} must be a whole number >= ${min}, got "${v}"`);
-  return n;
-};
+const positiveInt = (name: string, v: string | undefined, fallback: number, min = 1): number => intOption(name, v, { min }) ?? fallback;
 
 export const serveCommand: Command = {
   usage,
@@ -79,8 +75,7 @@ export const serveCommand: Command = {
     }
     const storeUrl = follow ? storeUrlOrDefault(values.store) : undefined; // refuses a URL carrying credentials
     const cacheDir = values['cache-dir'] ?? join('.model-gitops', `gateway-${environment}`);
-    const intervalS = Number(values.interval);
-    if (!Number.isFinite(intervalS) || intervalS < 1) throw new UserError(`--interval must be a number of seconds >= 1, got "${values.interval}"`);
+    const intervalS = numberOption('interval', values.interval, 1)!;
     const fetchManifest = async (): Promise<Manifest> => {
       if (!follow) return readManifestFile(values.manifest!);
       try {
@@ -92,8 +87,7 @@ export const serveCommand: Command = {
       }
     };
     const manifestPath = follow ? `${values.store} (signed)` : values.manifest!;
-    const port = positiveInt('port', values.port, 8080, 0);
-    if (port > 65535) throw new UserError(`--port must be at most 65535, got ${port}`);
+    const port = intOption('port', values.port, { min: 0, max: 65535 }) ?? 8080;
     const statePath = values.state ?? join('.model-gitops', `gateway-${environment}.state.json`);
     const manifest = await fetchManifest();
     if (!manifest.environments[environment]) throw new UserError(`${manifestPath} has no environment "${environment}" (it has: ${Object.keys(manifest.environments).join(', ')})`);

@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isUserError, UserError } from '../errors.ts';
+import { asUserError, UserError } from '../lib/errors.ts';
 import { acceptedForProvider, loadAccepted, pollAndSync, type PollAndSyncResult } from '../sync/client.ts';
 import type { SyncEvent } from '../sync/engine.ts';
 import { SYNC_EXIT } from '../sync/errors.ts';
@@ -12,12 +12,12 @@ import { activeVersion, listDir, paths, readState } from '../sync/local-store.ts
 import { locateManifest, locateStoreRoot } from '../sync/locate.ts';
 import type { BlobSource } from '../sync/source.ts';
 import { getTrustProviderFactory, type ManifestProvider, SourceManifestProvider } from '../sync/manifest-provider.ts';
-import { type Command, parseCommandArgs } from './command.ts';
+import { type Command, intOption, numberOption, parseCommandArgs } from './command.ts';
 import { printJson, table } from './output.ts';
 
 const syncUsage = 'model-gitops sync --manifest <url-or-path> --environment <env> --dir <path> [--trust <root.json>] [--watch] [--interval S] [--device-key K] [--canary] [--keep N] [--retries N] [--timeout S] [--coalesce-gap BYTES] [--json]';
 
-import { formatBytes as mib } from './progress.ts';
+import { formatBytes as mib } from '../lib/format.ts';
 
 /** Progress on a TTY (one rewritten line on stderr), plain lines otherwise, NDJSON with --json. */
 class Reporter {
@@ -83,14 +83,6 @@ class Reporter {
   }
 }
 
-/** Local I/O failures (EACCES, ENOSPC, EROFS...) are exit 2 with the OS message, not a crash. */
-function asUserError(e: unknown): UserError | undefined {
-  if (isUserError(e)) return e;
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new UserError((e as Error).message, { exitCode: SYNC_EXIT.usage, cause: e });
-  return undefined;
-}
-
 export const syncCommand: Command = {
   usage: syncUsage,
   async run(argv) {
@@ -104,16 +96,11 @@ export const syncCommand: Command = {
     }, syncUsage);
     if (values.help) { console.log(`usage: ${syncUsage}`); return 0; }
     for (const k of ['manifest', 'environment', 'dir'] as const) if (!values[k]) throw new UserError(`--${k} is required\nusage: ${syncUsage}`);
-    const num = (name: string, v: string, min: number) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < min) throw new UserError(`--${name} must be a number >= ${min}, got "${v}"`);
-      return n;
-    };
-    const interval = num('interval', values.interval, 1);
-    const keepVersions = Math.floor(num('keep', values.keep, 1));
-    const attempts = Math.floor(num('retries', values.retries, 1));
-    const idleTimeoutMs = num('timeout', values.timeout, 0.1) * 1000;
-    const coalesceGap = Math.floor(num('coalesce-gap', values['coalesce-gap'], 0));
+    const interval = numberOption('interval', values.interval, 1)!;
+    const keepVersions = intOption('keep', values.keep, { min: 1 })!;
+    const attempts = intOption('retries', values.retries, { min: 1 })!;
+    const idleTimeoutMs = numberOption('timeout', values.timeout, 0.1)! * 1000;
+    const coalesceGap = intOption('coalesce-gap', values['coalesce-gap'], { min: 0 })!;
     const dir = resolve(values.dir!);
     const environment = values.environment!;
     // With --trust, --manifest is the store root holding the TUF repository (metadata/, targets/) and the blobs.

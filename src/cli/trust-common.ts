@@ -1,6 +1,6 @@
 // Shared by the publishing commands: where the store, the keys and the source identity come from.
-import { spawnSync } from 'node:child_process';
 import { basename, join, resolve } from 'node:path';
+import { runGit } from '../lib/git.ts';
 import { storeUrlOrDefault } from '../store/default.ts';
 import { openStore } from '../store/open.ts';
 import type { BlobStore } from '../store/types.ts';
@@ -19,7 +19,7 @@ export function openCommandStore(flag: string | undefined, repo: string): BlobSt
 export function sourceRepository(flag: string | undefined, repo: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return flag;
   if (env.GITHUB_REPOSITORY) return env.GITHUB_REPOSITORY;
-  const r = spawnSync('git', ['remote', 'get-url', 'origin'], { cwd: repo, encoding: 'utf8' });
-  const m = r.status === 0 ? /[:/]([^/:]+\/[^/]+?)(?:\.git)?\/?$/.exec(r.stdout.trim()) : null;
+  const r = runGit(repo, ['remote', 'get-url', 'origin']);
+  const m = r.status === 0 ? /[:/]([^/:]+\/[^/]+?)(?:\.git)?\/?$/.exec(r.stdout.toString().trim()) : null;
   return m?.[1] ?? `local/${basename(resolve(repo))}`;
 }

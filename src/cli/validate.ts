@@ -1,8 +1,9 @@
-import { formatDiagnostic } from '../diagnostics.ts';
-import { WorkingTreeSource } from '../registry-source.ts';
-import { validateRegistry } from '../validate.ts';
-import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { formatDiagnostic } from '../registry/diagnostics.ts';
+import { WorkingTreeSource } from '../registry/source.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, intOption, parseCommandArgs } from './command.ts';
 import { bold, dim, green, printJson, red, yellow } from './output.ts';
 
 const usage = 'model-gitops validate [--repo DIR] [--json] [--max-file-bytes N]';
@@ -16,8 +17,7 @@ export const validateCommand: Command = {
       'max-file-bytes': { type: 'string' },
     }, usage);
     if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
-    const maxFileBytes = values['max-file-bytes'] === undefined ? DEFAULT_MAX_FILE_BYTES : Number(values['max-file-bytes']);
-    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes <= 0) throw new (await import('../errors.ts')).UserError('--max-file-bytes must be a positive whole number');
+    const maxFileBytes = intOption('max-file-bytes', values['max-file-bytes'], { min: 1 }) ?? DEFAULT_MAX_FILE_BYTES;
     const started = performance.now();
     const result = validateRegistry(new WorkingTreeSource(values.repo, { maxFileBytes }), { maxFileBytes });
     const ms = performance.now() - started;

@@ -1,16 +1,18 @@
 // `model-gitops verify`: every artifact of every version card is in the store, with its size and sha256.
-import { printable } from '../diagnostics.ts';
-import { UserError } from '../errors.ts';
-import { resolveStoreUrl, STORE_ENV } from '../push-model.ts';
-import { WorkingTreeSource } from '../registry-source.ts';
+import { printable } from '../registry/diagnostics.ts';
+import { UserError } from '../lib/errors.ts';
+import { resolveStoreUrl, STORE_ENV } from '../authoring/push-model.ts';
+import { WorkingTreeSource } from '../registry/source.ts';
 import { openStore } from '../store/index.ts';
-import { validateRegistry } from '../validate.ts';
-import { verifyStore } from '../verify-store.ts';
-import { DEFAULT_MAX_FILE_BYTES } from '../yaml-file.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { verifyStore } from '../authoring/verify-store.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 import { join, resolve } from 'node:path';
-import { type Command, EXIT, parseCommandArgs } from './command.ts';
+import { EXIT } from '../lib/exit-codes.ts';
+import { type Command, parseCommandArgs } from './command.ts';
 import { green, printJson, red, table, yellow } from './output.ts';
-import { formatBytes, ProgressLine } from './progress.ts';
+import { formatBytes } from '../lib/format.ts';
+import { ProgressLine } from './progress.ts';
 
 const usage = 'model-gitops verify [--store URL] [--repo DIR] [--model M] [--rehash] [--json]';
 

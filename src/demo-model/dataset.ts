@@ -1,7 +1,7 @@
 // A small generated intents dataset: templated customer messages with seeded randomness (fillers,
 // items, numbers, casing, typos), so the demo models train on the same data on every machine and the
 // golden set is a different draw (different seed) from the same distribution.
-import { type Rng, mulberry32, pick, randInt, shuffle } from '../prng.ts';
+import { type Rng, mulberry32, pick, randInt, shuffle } from '../lib/prng.ts';
 
 export const INTENT_LABELS = ['greet', 'order', 'cancel_order', 'other'] as const;
 export type IntentLabel = (typeof INTENT_LABELS)[number];

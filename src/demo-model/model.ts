@@ -3,7 +3,7 @@
 // safetensors file loads in the PyTorch harness. All arithmetic stores into Float32Arrays.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { readSafetensors, writeSafetensors } from './f32-tensors.ts';
 
 export interface IntentModel {
   labels: string[];

@@ -2,7 +2,7 @@
 // example order, plain SGD on softmax cross-entropy, every value stored as float32. Same inputs on the
 // same Node => the same bytes. A child version starts from its parent's weights (head rows matched by
 // label name), which is how 2.0.0 adds a label while keeping what 1.1.0 learned.
-import { mulberry32, shuffle } from '../prng.ts';
+import { mulberry32, shuffle } from '../lib/prng.ts';
 import { type Example, generateIntents } from './dataset.ts';
 import { IntentClassifier, type IntentModel, encode } from './model.ts';
 

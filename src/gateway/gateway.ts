@@ -8,9 +8,9 @@
 // synchronously with the routing decision, so no request can pick a version that is already closed).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UserError } from '../errors.ts';
-import type { Manifest, ManifestVersion } from '../manifest.ts';
-import { type RouteDecision, type Router, RoutingError, createRouter } from '../routing.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Manifest, ManifestVersion } from '../manifest/manifest.ts';
+import { type RouteDecision, type Router, RoutingError, createRouter } from '../manifest/routing.ts';
 import { InputError, type LoadedModel, type Loader, type OpenAIKind, defaultLoaderFor } from './loaders.ts';
 import { type MetricFamily, VersionMetrics, renderPrometheus, versionFamilies } from './metrics.ts';
 import { CanaryTracker, type RollbackRecord, type RolloutRule, StateStore } from './rollout.ts';
@@ -20,7 +20,7 @@ export interface GatewayOptions {
   environment: string;
   source: VersionSource;
   loaderFor?: (model: string, version: string, entry: ManifestVersion) => Loader;
-  /** Routing seed; default the environment name (see src/routing.ts). */
+  /** Routing seed; default the environment name (see src/manifest/routing.ts). */
   seed?: string;
   /** Where rollback decisions persist across restarts; without it they live in memory only. */
   statePath?: string;

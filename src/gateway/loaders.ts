@@ -3,7 +3,7 @@
 // forward pass over safetensors weights) and a proxy to an OpenAI-compatible server (vLLM, llama.cpp…).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ManifestVersion } from '../manifest.ts';
+import type { ManifestVersion } from '../manifest/manifest.ts';
 import { IntentClassifier, encode, parseModel, topProbability } from '../demo-model/model.ts';
 
 export interface LoadedModel {

@@ -17,7 +17,7 @@
 //   window and p99(canary) > r * p99(champion) (p99 estimated from the latency histogram).
 // - minRequests defaults to 50. Rules are checked in the order above; the first that trips is the reason.
 import { readFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
+import { writeFileAtomicSync } from '../lib/fs-atomic.ts';
 import { Histogram } from './metrics.ts';
 
 export interface RolloutRule {

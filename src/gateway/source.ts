@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ManifestVersion } from '../manifest.ts';
+import type { ManifestVersion } from '../manifest/manifest.ts';
 
 export interface VersionSource {
   /** A local folder holding the version's files, verified against `entry`. */

@@ -3,7 +3,7 @@
 // its changed tensors, not the whole file), retries, resumable downloads and sha256 checks against
 // what the verified manifest vouches for. A version folder is only ever built from verified blobs, and
 // retain() prunes what the gateway no longer serves, so the cache does not grow with every release.
-import type { ManifestVersion } from '../manifest.ts';
+import type { ManifestVersion } from '../manifest/manifest.ts';
 import { fetchVersion, pruneVersions, type SyncEvent } from '../sync/engine.ts';
 import type { RetryPolicy } from '../sync/fetch.ts';
 import type { BlobSource } from '../sync/source.ts';

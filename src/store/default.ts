@@ -1,7 +1,7 @@
 // The one place that says which store a command uses when none is given: MODEL_GITOPS_STORE, else the
 // embedded local-folder store inside the repository (needs nothing installed; keep it out of git).
 import { join, resolve } from 'node:path';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export const STORE_ENV = 'MODEL_GITOPS_STORE';
 export const DEFAULT_STORE_DIR = '.model-gitops/store';

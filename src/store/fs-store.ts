@@ -6,11 +6,12 @@ import { mkdir, open, readdir, readFile, realpath, stat, unlink } from 'node:fs/
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { commitTemp, writeFileAtomic } from '../fs-atomic.ts';
-import { HASH_BUFFER_BYTES } from '../hash.ts';
-import { UserError } from '../errors.ts';
+import { commitTemp, writeFileAtomic } from '../lib/fs-atomic.ts';
+import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
+import { UserError } from '../lib/errors.ts';
 import { sha256OfBlobKey, validateKey, validatePrefix } from './keys.ts';
-import { AlreadyExistsError, changedWhilePushing, NotFoundError } from './types.ts';
+import { AlreadyExistsError, changedWhilePushing } from './types.ts';
+import { NotFoundError } from '../lib/errors.ts';
 import type { BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions } from './types.ts';
 
 const TMP = '.tmp';

@@ -3,7 +3,7 @@
 // (the same identity rsync/git use: a rewrite in place changes mtime, a replace-by-rename the inode).
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
 
 export interface FileIdentity {
   size: number;

@@ -1,7 +1,11 @@
 // The store key layout (DESIGN.md) and the one check every key goes through before it reaches a store.
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
+/** The current published manifest, whole (also the TUF target name of the whole manifest). */
 export const MANIFEST_KEY = 'manifest.json';
+
+/** Key templates of content-addressed objects; published in every manifest so consumers need no copy of this file. */
+export const STORE_LAYOUT = { blob: 'blobs/sha256/{sha256}', index: 'indexes/sha256/{sha256}.json' } as const;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export function isSha256Hex(s: string): boolean {
@@ -13,9 +17,10 @@ function hex(sha256: string): string {
   return sha256;
 }
 
-export const blobKey = (sha256: string): string => `blobs/sha256/${hex(sha256)}`;
-export const indexKey = (sha256: string): string => `indexes/sha256/${hex(sha256)}.json`;
-export const manifestKey = (sequence: number): string => {
+export const blobKey = (sha256: string): string => STORE_LAYOUT.blob.replace('{sha256}', hex(sha256));
+export const indexKey = (sha256: string): string => STORE_LAYOUT.index.replace('{sha256}', hex(sha256));
+/** `manifests/<sequence>.json`: every published manifest, kept for audit and rollback. */
+export const manifestSequenceKey = (sequence: number): string => {
   if (!Number.isSafeInteger(sequence) || sequence < 0) throw new UserError(`manifest sequence must be a non-negative integer, got ${sequence}`);
   return `manifests/${sequence}.json`;
 };

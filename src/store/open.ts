@@ -1,5 +1,5 @@
 // openStore(url): s3://bucket/prefix → S3Store; file:///abs/path or a plain path → FolderStore.
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { FolderStore } from './fs-store.ts';
 import { S3Store } from './s3-store.ts';
 import type { S3StoreOptions } from './s3-store.ts';

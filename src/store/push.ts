@@ -13,10 +13,10 @@
 // completes the blob only if those bytes match, so a file changed between the two passes is refused.
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { UserError } from '../errors.ts';
-import { hashFile } from '../hash.ts';
-import { indexSafetensors } from '../safetensors.ts';
-import type { SafetensorsIndex } from '../safetensors.ts';
+import { UserError } from '../lib/errors.ts';
+import { hashFile } from '../lib/hash.ts';
+import { indexSafetensors } from '../formats/safetensors.ts';
+import type { SafetensorsIndex } from '../formats/safetensors.ts';
 import { fileIdentity, HashCache, sameIdentity } from './hash-cache.ts';
 import { blobKey, indexKey } from './keys.ts';
 import { AlreadyExistsError } from './types.ts';

@@ -2,7 +2,7 @@
 // place for endpoint, region, path-style and credential handling, shared by the store (S3Store) and
 // the device's S3 BlobSource. Type-only SDK import, so a caller may load the SDK lazily.
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { validateKey } from './keys.ts';
 
 export interface S3ClientOptions {

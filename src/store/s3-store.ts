@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { validateKey, validatePrefix } from './keys.ts';
 import { parseS3Url, s3ClientConfig, type S3ClientOptions } from './s3-config.ts';
 
@@ -16,13 +16,14 @@ import { parseS3Url, s3ClientConfig, type S3ClientOptions } from './s3-config.ts
 export { parseS3Url, s3ClientConfig, type S3ClientOptions, type S3Location } from './s3-config.ts';
 import { httpStatus, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
-import { AlreadyExistsError, changedWhilePushing, NotFoundError } from './types.ts';
+import { AlreadyExistsError, changedWhilePushing } from './types.ts';
+import { NotFoundError } from '../lib/errors.ts';
 import type {
   BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions,
 } from './types.ts';
 import { loadUploadState, uploadStatePath, UploadStateWriter } from './upload-state.ts';
 import type { UploadState } from './upload-state.ts';
-import { sha256Hex } from '../hash.ts';
+import { sha256Hex } from '../lib/hash.ts';
 
 const MiB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB (the last may be smaller), at most 10 000 of them. */

@@ -1,6 +1,6 @@
 // The BlobStore contract shared by the S3 and folder stores.
 import type { Readable } from 'node:stream';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -70,15 +70,6 @@ export class AlreadyExistsError extends UserError {
   constructor(store: string, key: string) {
     super(`${store}: "${key}" already exists (exclusive create refused to replace it)`);
     this.name = 'AlreadyExistsError';
-    this.key = key;
-  }
-}
-
-export class NotFoundError extends UserError {
-  readonly key: string;
-  constructor(store: string, key: string) {
-    super(`${store}: "${key}" not found`);
-    this.name = 'NotFoundError';
     this.key = key;
   }
 }

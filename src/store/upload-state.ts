@@ -2,7 +2,7 @@
 // parts the server already holds. One JSON file per blob: <stateDir>/uploads/<sha256>.json.
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
 
 export interface UploadState {
   version: 1;

@@ -1,13 +1,13 @@
 // One poll-and-sync round as a device runs it: poll the manifest (cheap when unchanged), persist an
 // accepted manifest before acting on it, then bring the environment's models in line with it.
 import { readFile } from 'node:fs/promises';
-import type { Manifest } from '../manifest.ts';
-import { UserError } from '../errors.ts';
+import type { Manifest } from '../manifest/manifest.ts';
+import { UserError } from '../lib/errors.ts';
 import { syncEnvironment, type SyncOptions, type SyncResult } from './engine.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
 import { type AcceptedManifest, ensureDirs, lock, paths, readState, writeState } from './local-store.ts';
 import type { ManifestProvider } from './manifest-provider.ts';
-import { sha256Hex } from '../hash.ts';
+import { sha256Hex } from '../lib/hash.ts';
 
 /** The accepted manifest kept in <dir>, if its bytes still match what state.json recorded. */
 export async function loadAccepted(dir: string): Promise<{ accepted: AcceptedManifest; manifest: Manifest } | undefined> {

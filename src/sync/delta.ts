@@ -7,14 +7,14 @@ import { type FetchContext, fetchRange } from './fetch.ts';
 import { crashPoint } from './crash.ts';
 import { listDir, paths } from './local-store.ts';
 import { FileProver, type Proof } from './prove.ts';
-import { HASH_BUFFER_BYTES } from '../hash.ts';
-import { parseSafetensors } from '../safetensors.ts';
-import { dataStart, type SafetensorsIndex } from './safetensors.ts';
+import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
+import { parseSafetensors } from '../formats/safetensors.ts';
+import { dataStart, type SafetensorsIndex } from './safetensors-index.ts';
 
 /** Tensor bytes this device holds, proven by hashing: sha256 -> where. */
 export type LocalTensors = Map<string, { path: string; start: number; end: number }>;
 
-/** Read and write size of the assembly pass (src/hash.ts measured 8 MiB fastest for hashing). */
+/** Read and write size of the assembly pass (src/lib/hash.ts measured 8 MiB fastest for hashing). */
 const COPY_BUFFER_BYTES = HASH_BUFFER_BYTES;
 
 export interface ProvenIndex { tensors: { sha256: string; start: number; end: number }[] }
@@ -156,7 +156,7 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
   }
 }
 
-/** The strict parser (src/safetensors.ts) over the fetched header bytes, then a comparison with the index. */
+/** The strict parser (src/formats/safetensors.ts) over the fetched header bytes, then a comparison with the index. */
 function checkHeader(key: string, header: Buffer, size: number, index: SafetensorsIndex): void {
   let parsed;
   try { parsed = parseSafetensors(key, header, { fileSize: size }); } catch (e) { throw new DeltaUnusable(`the file's header does not parse: ${(e as Error).message}`); }

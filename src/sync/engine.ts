@@ -3,17 +3,18 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, link, mkdir, readFile, rename, rm, stat, statfs, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { environmentSlice, indexKey, blobKey, type Manifest, type ManifestFile } from '../manifest.ts';
-import { UserError } from '../errors.ts';
+import { environmentSlice, type Manifest, type ManifestFile } from '../manifest/manifest.ts';
+import { blobKey, indexKey } from '../store/keys.ts';
+import { UserError, NotFoundError } from '../lib/errors.ts';
 import { crashPoint } from './crash.ts';
 import { assembleDelta, DeltaUnusable, loadLocalTensors, planDelta, type LocalTensors, type ProvenIndex } from './delta.ts';
-import { DiskSpaceError, NetworkError, NotFoundError, VerificationError } from './errors.ts';
+import { DiskSpaceError, NetworkError, VerificationError } from './errors.ts';
 import { DEFAULT_RETRY, downloadWhole, dropPartial, type FetchContext, fetchSmall, type RetryPolicy } from './fetch.ts';
-import { fsyncDir, fsyncFile, writeFileAtomic } from '../fs-atomic.ts';
+import { fsyncDir, fsyncFile, writeFileAtomic } from '../lib/fs-atomic.ts';
 import { activeVersion, deviceKeyOf, ensureDirs, exists, listDir, lock, paths, readState, type SyncState, writeState } from './local-store.ts';
 import { type Proof, proveFile } from './prove.ts';
-import { pickVersion } from './routing.ts';
-import { type SafetensorsIndex, validIndex } from './safetensors.ts';
+import { pickVersion } from './device-routing.ts';
+import { type SafetensorsIndex, validIndex } from './safetensors-index.ts';
 import type { BlobSource } from './source.ts';
 
 export type SyncEvent =
@@ -65,8 +66,7 @@ export interface SyncResult { models: ModelOutcome[]; changed: boolean; bytesFet
 interface Target { model: string; version: string; role: 'champion' | 'canary'; files: ManifestFile[]; active?: string }
 
 export async function syncEnvironment(o: SyncOptions): Promise<SyncResult> {
-  let slice: Manifest;
-  try { slice = environmentSlice(o.manifest, o.environment); } catch (e) { throw new UserError((e as Error).message); }
+  const slice = environmentSlice(o.manifest, o.environment);
   const emit = o.onEvent ?? (() => {});
   await mkdir(o.dir, { recursive: true });
   await ensureDirs(o.dir);

@@ -1,7 +1,7 @@
 // Errors of the sync engine. The three a person acts on are UserErrors with the CLI's exit codes:
 // 1 verification (bytes or manifest refused), 2 usage or local I/O, 3 network after retries.
 // TransientError is internal: the retry loop catches it; it never reaches the CLI unwrapped.
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export const SYNC_EXIT = { ok: 0, verification: 1, usage: 2, network: 3 } as const;
 
@@ -40,14 +40,6 @@ export class TransientError extends Error {
     this.name = 'TransientError';
     this.kind = kind;
     this.status = options?.status;
-  }
-}
-
-/** The object does not exist at the source (404, ENOENT, NoSuchKey): never retried. */
-export class NotFoundError extends Error {
-  constructor(key: string) {
-    super(`${key} not found at the source`);
-    this.name = 'NotFoundError';
   }
 }
 

@@ -11,7 +11,7 @@ import { crashPoint } from './crash.ts';
 import { NetworkError, TransientError, VerificationError } from './errors.ts';
 import { wrapStreamError } from './http-source.ts';
 import { type BlobSource, type GetResult, readAll } from './source.ts';
-import { readChunks } from '../hash.ts';
+import { readChunks } from '../lib/hash.ts';
 import { type ClaimedRange, FileProver, type Proof } from './prove.ts';
 
 export interface RetryPolicy { attempts: number; baseDelayMs: number; maxDelayMs: number }

@@ -4,8 +4,8 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { NotFoundError } from './errors.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, readAll } from './source.ts';
+import { NotFoundError } from '../lib/errors.ts';
 
 export class FolderSource implements BlobSource {
   readonly description: string;
@@ -25,10 +25,10 @@ export class FolderSource implements BlobSource {
   private async meta(key: string): Promise<ObjectMeta & { size: number }> {
     try {
       const s = await stat(this.path(key));
-      if (!s.isFile()) throw new NotFoundError(this.path(key));
+      if (!s.isFile()) throw new NotFoundError(this.description, key);
       return { size: s.size, etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}-${s.ino.toString(16)}"` };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.path(key));
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.description, key);
       throw e;
     }
   }

@@ -3,8 +3,9 @@
 import http from 'node:http';
 import https from 'node:https';
 
-import { NotFoundError, PermanentSourceError, TransientError } from './errors.ts';
+import { PermanentSourceError, TransientError } from './errors.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
+import { NotFoundError } from '../lib/errors.ts';
 
 export interface HttpSourceOptions {
   idleTimeoutMs?: number;
@@ -85,7 +86,7 @@ export class HttpSource implements BlobSource {
   private failure(res: http.IncomingMessage, key: string): Error {
     res.resume();
     const status = res.statusCode ?? 0;
-    if (status === 404 || status === 410) return new NotFoundError(this.url(key).href);
+    if (status === 404 || status === 410) return new NotFoundError(this.description, key);
     if (status >= 500 || status === 408 || status === 429) return new TransientError('status', `HTTP ${status} for ${this.url(key).href}`, { status });
     return new PermanentSourceError(`HTTP ${status} ${res.statusMessage ?? ''} for ${this.url(key).href}`.trim());
   }

@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileExclusive, writeFileAtomic } from '../fs-atomic.ts';
-import { UserError } from '../errors.ts';
+import { createFileExclusive, writeFileAtomic } from '../lib/fs-atomic.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface ModelState { active?: string; history: string[]; lastError?: string }
 /** `etag` is the validator of the manifest at `location` (source + key), for conditional polls. */
@@ -42,8 +42,8 @@ export const paths = (dir: string) => ({
   current: (m: string) => join(dir, 'models', m, 'current'),
 });
 
-// Atomic writes are src/fs-atomic.ts's; re-exported for code that imported them from here.
-export { fsyncDir, writeFileAtomic } from '../fs-atomic.ts';
+// Atomic writes are src/lib/fs-atomic.ts's; re-exported for code that imported them from here.
+export { fsyncDir, writeFileAtomic } from '../lib/fs-atomic.ts';
 
 export function emptyState(): SyncState {
   return { schema: 1, models: {} };

@@ -2,13 +2,14 @@
 // old (rollback), stale (freeze) or forged one. The trust layer (TUF) plugs in as another
 // ManifestProvider, or as the `verify` hook of this one; polls are conditional (If-None-Match), so an
 // unchanged manifest costs one 304 and no body.
-import { sha256Hex } from '../hash.ts';
-import type { Manifest } from '../manifest.ts';
-import { isUserError } from '../errors.ts';
+import { sha256Hex } from '../lib/hash.ts';
+import type { Manifest } from '../manifest/manifest.ts';
+import { isUserError } from '../lib/errors.ts';
 import { VerificationError } from './errors.ts';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './fetch.ts';
 import type { AcceptedManifest } from './local-store.ts';
 import type { BlobSource } from './source.ts';
+import { MANIFEST_KEY } from '../store/keys.ts';
 
 export type PollResult = { changed: false } | { changed: true; manifest: Manifest; bytes: Buffer };
 
@@ -61,7 +62,7 @@ export class SourceManifestProvider extends AcceptedManifestHolder implements Ma
   }
 
   async poll(signal?: AbortSignal): Promise<PollResult> {
-    const key = this.o.key ?? 'manifest.json';
+    const key = this.o.key ?? MANIFEST_KEY;
     const now = (this.o.now ?? (() => new Date()))();
     const ctx = { source: this.o.source, retry: this.o.retry ?? DEFAULT_RETRY, stats: { bytesFetched: 0, requests: 0, retries: 0 }, ...(signal ? { signal } : {}) };
     const location = `${this.o.source.description}${key}`;

@@ -2,7 +2,7 @@
 // bytes are hashed per tensor range, so the (unsigned) index's per-tensor digests are checked against
 // real bytes before any range enters the local tensor index. One read serves both.
 import { createHash } from 'node:crypto';
-import { RangeHasher, readChunks } from '../hash.ts';
+import { RangeHasher, readChunks } from '../lib/hash.ts';
 
 export interface ClaimedRange { start: number; end: number; sha256: string }
 export interface Proof { sha256: string; size: number; proven: boolean[] }

@@ -7,8 +7,9 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, s3ClientConfig } from '../store/s3-config.ts';
-import { NotFoundError, PermanentSourceError, TransientError } from './errors.ts';
+import { PermanentSourceError, TransientError } from './errors.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
+import { NotFoundError } from '../lib/errors.ts';
 
 export interface S3SourceOptions { bucket: string; prefix?: string; endpoint?: string; region?: string; idleTimeoutMs?: number }
 
@@ -106,7 +107,7 @@ export class S3Source implements BlobSource {
   private failure(e: unknown, key: string): Error {
     const status = statusOf(e);
     const where = `${this.description}${key}`;
-    if (status === 404 || (e as Error)?.name === 'NoSuchKey') return new NotFoundError(where);
+    if (status === 404 || (e as Error)?.name === 'NoSuchKey') return new NotFoundError(this.description, key);
     if (status === 412) return new TransientError('changed', `object changed while reading ${where}`, { status });
     if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return new TransientError('status', `S3 ${status} for ${where}`, { status });
     if (status !== undefined && status >= 400) return new PermanentSourceError(`S3 ${status} (${(e as Error).name}) for ${where}`);

@@ -4,8 +4,9 @@
 //   put          -> plain overwrite (S3 PUT, folder temp+rename): readers see old or new bytes
 //   putIfAbsent  -> exclusive create (S3 If-None-Match: *, folder link(2)); false when the key exists
 // (No import of the S3 client here: openTrustStore in store-io.ts is the entry that opens stores by URL.)
-import { AlreadyExistsError, NotFoundError, type BlobStore } from '../store/types.ts';
+import { AlreadyExistsError, type BlobStore } from '../store/types.ts';
 import type { TrustStoreIO } from './repository-io.ts';
+import { NotFoundError } from '../lib/errors.ts';
 
 const contentType = (key: string): string => (key.endsWith('.json') ? 'application/json' : 'application/octet-stream');
 

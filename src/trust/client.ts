@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { Metadata, MetadataKind, type Root } from '@tufjs/models';
 import { Updater, type Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { FolderTrustStore, writeFileAtomic, type TrustStoreIO } from './repository-io.ts';
 import { MANIFEST_TARGET, targetObjectKey } from './repository.ts';
-import { sha256Hex } from '../hash.ts';
+import { sha256Hex } from '../lib/hash.ts';
 
 export type TrustFailure =
   | 'tampered' // content or signature does not match what a trusted key signed / a trusted hash recorded

@@ -8,8 +8,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Key, Signature } from '@tufjs/models';
-import { UserError } from '../errors.ts';
-import { sha256Hex } from '../hash.ts';
+import { UserError } from '../lib/errors.ts';
+import { sha256Hex } from '../lib/hash.ts';
 
 const PREFIX = 'model-gitops-key:v1:ed25519:';
 const KEY_TYPE = 'ed25519';

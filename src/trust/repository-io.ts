@@ -4,8 +4,8 @@
 // publishers race without both claiming the same version: exactly one of them sees `true`.
 import { readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { UserError } from '../errors.ts';
-import { createFileExclusive as createFileExclusiveImpl, writeFileAtomic as writeFileAtomicImpl } from '../fs-atomic.ts';
+import { UserError } from '../lib/errors.ts';
+import { createFileExclusive as createFileExclusiveImpl, writeFileAtomic as writeFileAtomicImpl } from '../lib/fs-atomic.ts';
 
 export interface TrustStoreIO {
   /** The bytes stored under `key`, or undefined when there is none. */
@@ -28,7 +28,7 @@ export function checkStoreKey(key: string): void {
   if (!ok) throw new UserError(`invalid store key ${JSON.stringify(key)}: keys are relative paths without "..", "." or empty segments`);
 }
 
-// Atomic replace and exclusive create are src/fs-atomic.ts's; re-exported under the names trust
+// Atomic replace and exclusive create are src/lib/fs-atomic.ts's; re-exported under the names trust
 // code has always imported from here. Files are created 0644 (metadata is public).
 const MODE = 0o644;
 

@@ -14,21 +14,23 @@
 // from timestamp.json, a second publisher cannot claim anything until the first has written its
 // timestamp, so timestamp.json never goes backwards and no publication is lost.
 import { MetaFile, Metadata, MetadataKind, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { isSigningKey, tufKey, type PublicKey, type SigningKey } from './keys.ts';
 import { type TrustStoreIO, checkStoreKey } from './repository-io.ts';
-import { sha256Hex } from '../hash.ts';
+import { sha256Hex } from '../lib/hash.ts';
+import { MANIFEST_KEY } from '../store/keys.ts';
 
 type JSONObject = ReturnType<Root['toJSON']>;
 
 /** The TUF target name the manifest is published under. */
-export const MANIFEST_TARGET = 'manifest.json';
+/** The TUF target name of the whole manifest: the same name as its convenience copy in the store. */
+export const MANIFEST_TARGET = MANIFEST_KEY;
 const SPEC_VERSION = '1.0.31';
 export const TIMESTAMP_KEY = 'metadata/timestamp.json';
 export const rootKey = (version: number): string => `metadata/${version}.root.json`;
 export const snapshotKey = (version: number): string => `metadata/${version}.snapshot.json`;
 export const targetsKey = (version: number): string => `metadata/${version}.targets.json`;
-export const manifestKey = (sha256: string): string => targetObjectKey(MANIFEST_TARGET, sha256);
+export const manifestTargetKey = (sha256: string): string => targetObjectKey(MANIFEST_TARGET, sha256);
 /** TUF consistent-snapshot name of a target: `dir/name.json` is stored as `targets/dir/<sha256>.name.json`. */
 export function targetObjectKey(target: string, sha256: string): string {
   const slash = target.lastIndexOf('/');

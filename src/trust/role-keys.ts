@@ -3,7 +3,7 @@
 // only ever read from files: they belong offline, never in CI.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { type SigningKey, loadSigningKeyFromEnv, loadSigningKeyFromFile } from './keys.ts';
 import type { PublishKeys } from './repository.ts';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { betterDirection, decide, type DecisionPolicy } from '../../src/benchmark/decision.ts';
 import { bootstrapMedianRatio, percentile } from '../../src/benchmark/stats.ts';
 import type { RunRecord, Testbed } from '../../src/benchmark/types.ts';
-import { type Rng, gaussian, mulberry32 } from '../../src/prng.ts';
+import { type Rng, gaussian, mulberry32 } from '../../src/lib/prng.ts';
 
 const TB: Testbed = { name: 'gpu', gpu: 'NVIDIA H100 80GB HBM3', driver: '570.86.15', cuda: '12.8', runner: 'r1', cpu: 'AMD EPYC x16' };
 const expected = { championDigest: 'sha256:champ', challengerDigest: 'sha256:chall' };

@@ -1,14 +1,14 @@
 // checkProductionEvidence: production entry requires a passing report for exactly the card's artifact
 // digest on the recipe's testbed; each missing piece is a diagnostic at the production.yaml line.
 import { describe, expect, it } from 'vitest';
-import { artifactDigest } from '../../src/artifact-digest.ts';
+import { artifactDigest } from '../../src/registry/artifact-digest.ts';
 import { decide } from '../../src/benchmark/decision.ts';
 import { checkProductionEvidence } from '../../src/benchmark/gate.ts';
 import { type BenchmarkReport, buildReport, parseReport, summarizeReport } from '../../src/benchmark/report.ts';
 import { FolderReportSink, reportKey } from '../../src/benchmark/store.ts';
 import type { RunRecord, Testbed } from '../../src/benchmark/types.ts';
-import { WorkingTreeSource } from '../../src/registry-source.ts';
-import { validateRegistry } from '../../src/validate.ts';
+import { WorkingTreeSource } from '../../src/registry/source.ts';
+import { validateRegistry } from '../../src/registry/validate.ts';
 import { exampleRepo, tempDir } from '../helpers.ts';
 
 const TB: Testbed = { name: 'gpu', gpu: 'NVIDIA H100 80GB HBM3', driver: '570.86.15', cuda: '12.8', runner: 'gpu-1', cpu: 'AMD EPYC x16' };

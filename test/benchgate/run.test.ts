@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { artifactDigest } from '../../src/artifact-digest.ts';
+import { artifactDigest } from '../../src/registry/artifact-digest.ts';
 import { FolderMaterializer } from '../../src/benchmark/materialize.ts';
 import { runBenchmark, splitCommand } from '../../src/benchmark/run.ts';
 import { detectTestbed } from '../../src/benchmark/testbed.ts';

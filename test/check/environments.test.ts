@@ -5,7 +5,7 @@ import { cleanupRepos, errorsOf, makeRepo, newVersion, rules, type TestRepo } fr
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addProductionEvidence, compareWithBase } from '../../src/check.ts';
+import { addProductionEvidence, compareWithBase } from '../../src/review/check.ts';
 import { storeReportSource } from '../../src/benchmark/store-evidence.ts';
 import { openStore } from '../../src/store/open.ts';
 

@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkAgainstBase } from '../../src/check.ts';
-import { DiagnosticSink } from '../../src/diagnostics.ts';
-import { GitSource } from '../../src/git-source.ts';
-import { loadRegistry } from '../../src/registry.ts';
-import { WorkingTreeSource } from '../../src/registry-source.ts';
+import { checkAgainstBase } from '../../src/review/check.ts';
+import { DiagnosticSink } from '../../src/registry/diagnostics.ts';
+import { GitSource } from '../../src/registry/git-source.ts';
+import { loadRegistry } from '../../src/registry/load.ts';
+import { WorkingTreeSource } from '../../src/registry/source.ts';
 import { cleanupRepos, errorsOf, makeRepo, rules, type TestRepo } from './repo.ts';
 
 afterAll(cleanupRepos);

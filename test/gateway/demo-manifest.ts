@@ -1,8 +1,8 @@
 // Manifests over the demo models (scripts/demo-weights.ts), with real sha256 and sizes. No vitest
 // imports, so bench/ can use it too.
-import { manifestVersion, type Manifest, type ManifestDeployment, type ManifestVersion } from '../../src/manifest.ts';
-import { WorkingTreeSource } from '../../src/registry-source.ts';
-import { validateRegistry } from '../../src/validate.ts';
+import { manifestVersion, type Manifest, type ManifestDeployment, type ManifestVersion } from '../../src/manifest/manifest.ts';
+import { WorkingTreeSource } from '../../src/registry/source.ts';
+import { validateRegistry } from '../../src/registry/validate.ts';
 
 const EXAMPLE = validateRegistry(new WorkingTreeSource(new URL('../..', import.meta.url).pathname, { maxFileBytes: 1 << 20 })).registry;
 /** Every version of the example registry, as [model, version] pairs. */

@@ -67,7 +67,7 @@ describe('gateway predictions', () => {
 
   it('routes by x-routing-key like the router does, and sticks', async () => {
     const { gw, url, agent } = await start();
-    const { createRouter } = await import('../../src/routing.ts');
+    const { createRouter } = await import('../../src/manifest/routing.ts');
     const router = createRouter(demoManifest({ [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 25 } } }), 'production');
     for (let i = 0; i < 40; i++) {
       const key = `user-${i}`;

@@ -2,7 +2,7 @@ import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderSource, type Gateway, createGateway } from '../../src/gateway/index.ts';
-import type { ManifestVersion } from '../../src/manifest.ts';
+import type { ManifestVersion } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
 import { demoManifest, demoWeightsDir, parseMetrics, send } from './helpers.ts';
 

@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CanaryTracker, FolderSource, type Gateway, type GatewayEvent, VersionWindow, bagOfBytesLoader, createGateway, evaluate } from '../../src/gateway/index.ts';
-import { createRouter } from '../../src/routing.ts';
-import type { Manifest } from '../../src/manifest.ts';
+import { createRouter } from '../../src/manifest/routing.ts';
+import type { Manifest } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
 import { demoManifest, demoWeightsDir, parseMetrics, predictBody, recordingLoader, send } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildManifest } from '../../src/manifest.ts';
-import { WorkingTreeSource } from '../../src/registry-source.ts';
-import { validateRegistry } from '../../src/validate.ts';
+import { buildManifest } from '../../src/manifest/manifest.ts';
+import { WorkingTreeSource } from '../../src/registry/source.ts';
+import { validateRegistry } from '../../src/registry/validate.ts';
 import { edit, exampleRepo } from '../helpers.ts';
 
 const header = { sequence: 3, publishedAt: new Date('2026-11-24T10:00:00Z'), expiresAt: new Date('2026-12-01T10:00:00Z'), source: { repository: 'acme/models', commit: 'a'.repeat(40) } };

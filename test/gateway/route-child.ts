@@ -1,6 +1,6 @@
 // Child process for the cross-process determinism test: routes the keys given on stdin (JSON) with
 // a fresh router and prints the decisions as JSON.
-import { createRouter } from '../../src/routing.ts';
+import { createRouter } from '../../src/manifest/routing.ts';
 
 let input = '';
 process.stdin.setEncoding('utf8');

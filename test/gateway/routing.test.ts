@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BUCKETS, RoutingError, createRouter, murmur3Utf8, murmur3_32, routingBucket } from '../../src/routing.ts';
+import { BUCKETS, RoutingError, createRouter, murmur3Utf8, murmur3_32, routingBucket } from '../../src/manifest/routing.ts';
 import { NODE, ROOT } from '../helpers.ts';
 import { demoManifest } from './helpers.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeDemoWeights } from '../../scripts/demo-weights.ts';
 import { main as cli } from '../../src/cli/main.ts';
-import { git } from '../../src/git.ts';
+import { git } from '../../src/lib/git.ts';
 import { NODE, ROOT, exampleRepo, tempDir } from '../helpers.ts';
 import { sha256, StoreServer } from '../sync/helpers.ts';
 

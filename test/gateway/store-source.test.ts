@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreVersionSource } from '../../src/gateway/store-source.ts';
-import type { ManifestVersion } from '../../src/manifest.ts';
+import type { ManifestVersion } from '../../src/manifest/manifest.ts';
 import type { SyncEvent } from '../../src/sync/engine.ts';
 import { HttpSource } from '../../src/sync/http-source.ts';
 import { tempDir } from '../helpers.ts';

@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { publishRegistry } from '../../src/publish.ts';
+import { publishRegistry } from '../../src/publish/publish.ts';
 import { FolderSource } from '../../src/sync/folder-source.ts';
-import { TufManifestProvider } from '../../src/trust/sync-provider.ts';
+import { TufManifestProvider } from '../../src/sync/tuf-provider.ts';
 import { NODE, ROOT, tempDir } from '../helpers.ts';
 import { cli, makeFixture, secretsOf, verified, type Run } from './helpers.ts';
 

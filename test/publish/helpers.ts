@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDemoWeights } from '../../scripts/demo-weights.ts';
-import type { Manifest } from '../../src/manifest.ts';
+import type { Manifest } from '../../src/manifest/manifest.ts';
 import { openStore } from '../../src/store/open.ts';
 import { pushFolder } from '../../src/store/push.ts';
 import type { BlobStore } from '../../src/store/types.ts';

@@ -2,7 +2,7 @@
 // Same publishRegistry as the CLI, without loading every other command (the test machine is small).
 import { FolderStore } from '../../src/store/fs-store.ts';
 import type { BlobStore } from '../../src/store/types.ts';
-import { publishRegistry } from '../../src/publish.ts';
+import { publishRegistry } from '../../src/publish/publish.ts';
 import { loadPublishKeys } from '../../src/trust/role-keys.ts';
 
 const [storeUrl, repo, keysDir, commit, flag] = process.argv.slice(2) as [string, string, string, string, string?];

@@ -1,11 +1,11 @@
 // publishRegistry and the publishing commands against a folder store and a real radosgw.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONVENIENCE_MANIFEST_KEY, MissingBlobsError, listManifestSequences, publicationHistory, publishRegistry, resignStore } from '../../src/publish.ts';
-import { manifestKey } from '../../src/store/keys.ts';
-import { NotFoundError } from '../../src/store/types.ts';
+import { CONVENIENCE_MANIFEST_KEY, MissingBlobsError, listManifestSequences, publicationHistory, publishRegistry, resignStore } from '../../src/publish/publish.ts';
+import { manifestSequenceKey } from '../../src/store/keys.ts';
 import { TIMESTAMP_KEY, environmentTarget } from '../../src/trust/repository.ts';
 import { cli, makeFixture, missingBlobs, verified, type Fixture } from './helpers.ts';
+import { NotFoundError } from '../../src/lib/errors.ts';
 
 const publish = (fx: Fixture, extra: Partial<Parameters<typeof publishRegistry>[0]> = {}) =>
   publishRegistry({ repo: fx.repo, store: fx.store, keys: fx.keys, source: { repository: 'acme/models', commit: fx.head() }, ...extra });
@@ -22,7 +22,7 @@ describe.concurrent.each(['folder', 's3'] as const)('publish to a %s store', (ki
     expect(v.manifest).toMatchObject({ sequence: 1, source: { commit: fx.head() } });
     expect(await missingBlobs(fx.store, v.manifest)).toEqual([]);
     // the audit copy and the convenience copy hold exactly the signed bytes
-    expect((await fx.store.getBytes(manifestKey(1))).equals(v.manifestBytes)).toBe(true);
+    expect((await fx.store.getBytes(manifestSequenceKey(1))).equals(v.manifestBytes)).toBe(true);
     expect((await fx.store.getBytes(CONVENIENCE_MANIFEST_KEY)).equals(v.manifestBytes)).toBe(true);
     const slice = await verified(fx, environmentTarget('production'));
     expect(Object.keys(slice.manifest.environments)).toEqual(['production']);

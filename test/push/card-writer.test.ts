@@ -1,7 +1,7 @@
 // The pure card writer: weight facts, new cards, in-place updates of existing cards.
 import { describe, expect, it } from 'vitest';
-import { cardDtype, missingFields, newCardText, updateCardText, weightFacts } from '../../src/card-writer.ts';
-import type { TensorInfo } from '../../src/safetensors.ts';
+import { cardDtype, missingFields, newCardText, updateCardText, weightFacts } from '../../src/authoring/card-writer.ts';
+import type { TensorInfo } from '../../src/formats/safetensors.ts';
 
 const A = (path: string, c: string, size: number) => ({ path, sha256: c.repeat(64), size });
 const t = (dtype: string, n: number, bytes: number, start = 0): TensorInfo => ({ name: `${dtype}${n}`, dtype, shape: [n], start, end: start + bytes });

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeSafetensors } from '../../src/safetensors.ts';
+import { encodeSafetensors } from '../../src/formats/safetensors.ts';
 import { tempDir } from '../helpers.ts';
 import type { CliResult } from '../helpers.ts';
 import { CARD_FLAGS, COMMIT, fixture, folderStoreKeys } from './fixture.ts';

@@ -6,12 +6,13 @@ import { text } from 'node:stream/consumers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushFolder } from '../../src/store/push.ts';
 import { blobKey, indexKey } from '../../src/store/keys.ts';
-import { AlreadyExistsError, NotFoundError } from '../../src/store/types.ts';
+import { AlreadyExistsError } from '../../src/store/types.ts';
 import type { BlobStore } from '../../src/store/types.ts';
 import { verifyArtifacts } from '../../src/store/verify.ts';
-import { writeSafetensors } from '../../src/safetensors.ts';
-import type { SafetensorsIndex } from '../../src/safetensors.ts';
+import { writeSafetensors } from '../../src/formats/safetensors.ts';
+import type { SafetensorsIndex } from '../../src/formats/safetensors.ts';
 import { randomFile, tempDir } from '../helpers/files.ts';
+import { NotFoundError } from '../../src/lib/errors.ts';
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 

@@ -2,7 +2,7 @@ import { readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileIdentity, HashCache } from '../../src/store/hash-cache.ts';
-import { hashFile } from '../../src/hash.ts';
+import { hashFile } from '../../src/lib/hash.ts';
 import { tempDir } from '../helpers/files.ts';
 
 describe('hash cache', () => {

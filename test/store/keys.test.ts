@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blobKey, indexKey, manifestKey, reportKey, sha256OfBlobKey, validateKey, validatePrefix } from '../../src/store/keys.ts';
+import { blobKey, indexKey, manifestSequenceKey, reportKey, sha256OfBlobKey, validateKey, validatePrefix } from '../../src/store/keys.ts';
 import { openStore } from '../../src/store/open.ts';
 import { FolderStore } from '../../src/store/fs-store.ts';
 import { S3Store } from '../../src/store/s3-store.ts';
@@ -10,7 +10,7 @@ describe('store keys', () => {
   it('builds the DESIGN.md layout', () => {
     expect(blobKey(HEX)).toBe(`blobs/sha256/${HEX}`);
     expect(indexKey(HEX)).toBe(`indexes/sha256/${HEX}.json`);
-    expect(manifestKey(12)).toBe('manifests/12.json');
+    expect(manifestSequenceKey(12)).toBe('manifests/12.json');
     expect(reportKey('intent-classifier', '2.1.0', 'h100')).toBe('reports/intent-classifier/2.1.0/h100.json');
     expect(sha256OfBlobKey(blobKey(HEX))).toBe(HEX);
     expect(sha256OfBlobKey(indexKey(HEX))).toBeUndefined();
@@ -19,7 +19,7 @@ describe('store keys', () => {
   it('refuses digests that are not 64 lowercase hex', () => {
     expect(() => blobKey('AB'.repeat(32))).toThrow(/not a sha256 digest/);
     expect(() => blobKey('../x')).toThrow(/not a sha256 digest/);
-    expect(() => manifestKey(-1)).toThrow(/non-negative integer/);
+    expect(() => manifestSequenceKey(-1)).toThrow(/non-negative integer/);
   });
 
   it.each([

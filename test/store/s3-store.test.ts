@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/errors.ts';
+import { UserError } from '../../src/lib/errors.ts';
 import { blobKey } from '../../src/store/keys.ts';
 import { openStore } from '../../src/store/open.ts';
 import { S3Store } from '../../src/store/s3-store.ts';

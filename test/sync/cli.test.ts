@@ -64,7 +64,7 @@ describe('model-gitops sync / status', () => {
     expect(usage.stderr).toContain('--manifest is required');
     const trust = await cli(['sync', '--manifest', `${server.url}manifest.json`, '--environment', 'production', '--dir', dir, '--trust', 'root.json']);
     expect(trust.status).toBe(2);
-    // --trust is wired to TUF (src/trust/sync-provider.ts): a missing pinned root is a usage error.
+    // --trust is wired to TUF (src/sync/tuf-provider.ts): a missing pinned root is a usage error.
     expect(trust.stderr).toContain('cannot read the trusted root');
   });
 });

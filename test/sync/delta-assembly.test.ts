@@ -5,15 +5,15 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RangeHasher, sha256Hex } from '../../src/hash.ts';
+import { RangeHasher, sha256Hex } from '../../src/lib/hash.ts';
 import { assembleDelta, DeltaUnusable, planDelta, type LocalTensors } from '../../src/sync/delta.ts';
 import { NetworkError } from '../../src/sync/errors.ts';
 import type { FetchContext } from '../../src/sync/fetch.ts';
 import { HttpSource } from '../../src/sync/http-source.ts';
 import type { BlobSource } from '../../src/sync/source.ts';
 import { proveFile, RangeProver } from '../../src/sync/prove.ts';
-import { indexSafetensorsBytes } from '../../src/safetensors.ts';
-import { blobKey } from '../../src/manifest.ts';
+import { indexSafetensorsBytes } from '../../src/formats/safetensors.ts';
+import { blobKey } from '../../src/store/keys.ts';
 import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, noise, StoreServer, TestStore } from './helpers.ts';
 

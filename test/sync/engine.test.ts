@@ -8,10 +8,10 @@ import { syncEnvironment, type SyncEvent, type SyncOptions } from '../../src/syn
 import { pollAndSync, acceptedForProvider } from '../../src/sync/client.ts';
 import { SourceManifestProvider } from '../../src/sync/manifest-provider.ts';
 import { planDelta } from '../../src/sync/delta.ts';
-import { canaryBucket, pickVersion } from '../../src/sync/routing.ts';
-import { createRouter } from '../../src/routing.ts';
-import { indexSafetensorsBytes } from '../../src/safetensors.ts';
-import type { Manifest } from '../../src/manifest.ts';
+import { canaryBucket, pickVersion } from '../../src/sync/device-routing.ts';
+import { createRouter } from '../../src/manifest/routing.ts';
+import { indexSafetensorsBytes } from '../../src/formats/safetensors.ts';
+import type { Manifest } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, StoreServer, TestStore, verifyCurrent } from './helpers.ts';
 

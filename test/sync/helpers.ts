@@ -6,11 +6,11 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFile
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
-import type { Manifest, ManifestFile } from '../../src/manifest.ts';
-import { STORE_LAYOUT, blobKey, indexKey } from '../../src/manifest.ts';
-import { encodeSafetensors, indexSafetensorsBytes } from '../../src/safetensors.ts';
+import type { Manifest, ManifestFile } from '../../src/manifest/manifest.ts';
+import { STORE_LAYOUT, blobKey, indexKey } from '../../src/store/keys.ts';
+import { encodeSafetensors, indexSafetensorsBytes } from '../../src/formats/safetensors.ts';
 import { ROOT, tempDir } from '../helpers.ts';
-import { sha256Hex as sha256 } from '../../src/hash.ts';
+import { sha256Hex as sha256 } from '../../src/lib/hash.ts';
 
 export { sha256 };
 

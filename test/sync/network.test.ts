@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { HttpSource } from '../../src/sync/http-source.ts';
 import { syncEnvironment, type SyncEvent } from '../../src/sync/engine.ts';
 import { SourceManifestProvider } from '../../src/sync/manifest-provider.ts';
-import type { Manifest } from '../../src/manifest.ts';
+import type { Manifest } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, noise, StoreServer, TestStore, verifyCurrent, type Hook } from './helpers.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { MetadataKind } from '@tufjs/models';
 import { describe, expect, test } from 'vitest';
-import { UserError } from '../../src/errors.ts';
+import { UserError } from '../../src/lib/errors.ts';
 import { generateSigningKey, loadSigningKey, loadSigningKeyFromEnv, parseSigningKey, tufKeyId } from '../../src/trust/keys.ts';
 import { checkStoreKey, FolderTrustStore } from '../../src/trust/repository-io.ts';
 import { ConcurrentPublishError, initRepository, publishManifest, resign, rotateRoot } from '../../src/trust/repository.ts';

@@ -1,12 +1,12 @@
-// GitHub Action adapter over src/check.ts: inputs -> check -> annotations, job summary, outputs and
+// GitHub Action adapter over src/review/check.ts: inputs -> check -> annotations, job summary, outputs and
 // one pull-request comment that is found again by a hidden marker and updated in place.
 import { posix } from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
-import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../../../src/check.ts';
+import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../../../src/review/check.ts';
 import { storeReportSource } from '../../../src/benchmark/store-evidence.ts';
 import { openStore } from '../../../src/store/open.ts';
-import { bumpTable } from '../../../src/semver-bump.ts';
+import { bumpTable } from '../../../src/review/semver-bump.ts';
 
 export const MARKER = '<!-- model-gitops:check-semver -->';
 const MAX_COMMENT = 60_000; // GitHub refuses comments over 65,536 characters

@@ -2,9 +2,9 @@
 // Every secret it touches is masked before anything else runs.
 import * as core from '@actions/core';
 import { resolve } from 'node:path';
-import { isUserError } from '../../../src/errors.ts';
-import { resolveCommit } from '../../../src/git-source.ts';
-import { type EnvironmentChanges, parseDuration, publishRegistry, MissingBlobsError, RegistryInvalidError } from '../../../src/publish.ts';
+import { isUserError } from '../../../src/lib/errors.ts';
+import { resolveCommit } from '../../../src/registry/git-source.ts';
+import { type EnvironmentChanges, parseDuration, publishRegistry, MissingBlobsError, RegistryInvalidError } from '../../../src/publish/publish.ts';
 import { defaultStoreUrl } from '../../../src/store/default.ts';
 import { openStore } from '../../../src/store/open.ts';
 import { KEY_ENV, loadPublishKeys, ONLINE_ROLES } from '../../../src/trust/role-keys.ts';

@@ -4,7 +4,7 @@
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { resolve } from 'node:path';
-import { UserError, isUserError } from '../../../src/errors.ts';
+import { UserError, isUserError } from '../../../src/lib/errors.ts';
 import { FolderMaterializer } from '../../../src/benchmark/materialize.ts';
 import { COMMENT_MARKER, commentKey, renderMarkdown } from '../../../src/benchmark/render.ts';
 import { runBenchmark } from '../../../src/benchmark/run.ts';

@@ -2,10 +2,10 @@
 import * as core from '@actions/core';
 import { spawnSync } from 'node:child_process';
 import { relative, resolve } from 'node:path';
-import { isUserError, UserError } from '../../../src/errors.ts';
-import { git } from '../../../src/git.ts';
-import { pushModel, redactUrl, resolveStoreUrl, urlCredentials } from '../../../src/push-model.ts';
-import type { PushModelResult } from '../../../src/push-model.ts';
+import { isUserError, UserError } from '../../../src/lib/errors.ts';
+import { git } from '../../../src/lib/git.ts';
+import { pushModel, redactUrl, resolveStoreUrl, urlCredentials } from '../../../src/authoring/push-model.ts';
+import type { PushModelResult } from '../../../src/authoring/push-model.ts';
 import { annotate, escapeHtml } from '../../shared/annotations.ts';
 
 /**

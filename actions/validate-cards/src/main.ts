@@ -1,9 +1,9 @@
 // GitHub Action adapter for `validate`: inputs -> core -> annotations, job summary, outputs, one failure.
 import * as core from '@actions/core';
 import { relative, resolve } from 'node:path';
-import { validateRegistry } from '../../../src/validate.ts';
-import { WorkingTreeSource } from '../../../src/registry-source.ts';
-import { UserError, isUserError } from '../../../src/errors.ts';
+import { validateRegistry } from '../../../src/registry/validate.ts';
+import { WorkingTreeSource } from '../../../src/registry/source.ts';
+import { UserError, isUserError } from '../../../src/lib/errors.ts';
 import { annotate, diagnosticsSummary } from '../../shared/annotations.ts';
 
 async function run(): Promise<void> {

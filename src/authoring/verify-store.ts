@@ -1,10 +1,10 @@
 // Does the store hold every artifact every version card names, with the recorded size and sha256?
 // Each distinct blob is checked once (cards share files such as a tokenizer), a few at a time, and the
 // outcome is reported for every card that names it.
-import { UserError } from './errors.ts';
-import type { Registry } from './registry.ts';
-import { verifyArtifacts } from './store/index.ts';
-import type { ArtifactStatus, BlobStore } from './store/index.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Registry } from '../registry/load.ts';
+import { verifyArtifacts } from '../store/index.ts';
+import type { ArtifactStatus, BlobStore } from '../store/index.ts';
 
 export interface CardArtifactCheck {
   model: string;

@@ -16,8 +16,8 @@
 // has a full-avalanche finaliser (FNV-1a's low bits, which `mod 10000` relies on, are weak), and
 // ready implementations exist in every language (Python mmh3, Guava murmur3_32, Go murmur3...).
 // Stickiness needs uniformity, not cryptographic strength: a key's owner can only pick its own bucket.
-import { UserError } from './errors.ts';
-import type { Manifest } from './manifest.ts';
+import { UserError } from '../lib/errors.ts';
+import { type Manifest, manifestEnvironment } from './manifest.ts';
 
 export const BUCKETS = 10_000;
 
@@ -203,10 +203,7 @@ export interface Router {
 const decision = (version: string, reason: RouteReason): RouteDecision => Object.freeze({ version, reason });
 
 export function createRouter(manifest: Manifest, environment: string, options: RouterOptions = {}): Router {
-  const env = manifest.environments[environment];
-  if (!env) {
-    throw new UserError(`the manifest has no environment "${environment}" (it has: ${Object.keys(manifest.environments).join(', ') || 'none'})`);
-  }
+  const env = manifestEnvironment(manifest, environment);
   const seed = options.seed ?? environment;
   const routes = new Map<string, ModelRoute>();
   for (const [model, d] of Object.entries(env.models)) {

@@ -2,14 +2,15 @@
 // each version any environment references, what a consumer needs to fetch, verify and route it.
 // Deterministic: the same registry and header give the same canonical bytes.
 import semver from 'semver';
-import { canonicalJson } from './canonical-json.ts';
-import type { Registry } from './registry.ts';
-import type { RolloutSpec, VersionCard } from './registry-types.ts';
-import { sha256Hex } from './hash.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Registry } from '../registry/load.ts';
+import type { RolloutSpec, VersionCard } from '../registry/types.ts';
+import { sha256Hex } from '../lib/hash.ts';
+import { STORE_LAYOUT } from '../store/keys.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 /** Store keys are derived from a file's sha256 with these templates, so the manifest need not repeat them. */
-export const STORE_LAYOUT = { blob: 'blobs/sha256/{sha256}', index: 'indexes/sha256/{sha256}.json' } as const;
 
 export interface ManifestFile { path: string; sha256: string; size: number; index?: true }
 
@@ -129,27 +130,33 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
   };
 }
 
+/**
+ * One environment of a manifest. A name the manifest lacks is a UserError (the person picked the wrong
+ * environment or manifest), worded once here for the CLI, devices and gateways; `where` names the manifest.
+ */
+export function manifestEnvironment(m: Manifest, environment: string, where = 'the manifest'): Manifest['environments'][string] {
+  const env = Object.hasOwn(m.environments, environment) ? m.environments[environment] : undefined;
+  if (!env) throw new UserError(`${where} has no environment "${environment}" (it has: ${Object.keys(m.environments).sort().join(', ') || 'none'})`);
+  return env;
+}
+
 /** The part of a manifest one environment needs: what a device of that environment polls. */
 export function environmentSlice(m: Manifest, environment: string): Manifest {
-  const env = m.environments[environment];
-  if (!env) throw new Error(`manifest has no environment "${environment}"`);
+  const env = manifestEnvironment(m, environment);
   const models: Manifest['models'] = {};
   for (const [model, d] of Object.entries(env.models)) {
-    const all = m.models[model]!.versions;
     const keep = [d.version, ...(d.canary ? [d.canary.version] : []), ...(d.rollbackWindow ?? [])];
-    models[model] = { versions: Object.fromEntries(keep.map((v) => [v, all[v]!])) };
+    const entries = keep.map((v) => {
+      const entry = m.models[model]?.versions[v];
+      // A signed manifest never does this (publish builds both halves from one registry); a hand-made one can.
+      if (!entry) throw new UserError(`the manifest's environment "${environment}" runs ${model}@${v}, but its models section has no entry for it`);
+      return [v, entry] as const;
+    });
+    models[model] = { versions: Object.fromEntries(entries) };
   }
   return { ...m, environments: { [environment]: env }, models };
 }
 
 export function serialiseManifest(m: Manifest): Buffer {
   return Buffer.from(canonicalJson(m));
-}
-
-export function blobKey(sha256: string): string {
-  return STORE_LAYOUT.blob.replace('{sha256}', sha256);
-}
-
-export function indexKey(sha256: string): string {
-  return STORE_LAYOUT.index.replace('{sha256}', sha256);
 }

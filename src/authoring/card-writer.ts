@@ -9,9 +9,9 @@
 // and every other field stay as they were, and an unchanged push returns the text byte for byte.
 import { Composer, CST, Document, isMap, isScalar, isSeq, parseDocument, Parser } from 'yaml';
 import type { Node as YamlNode, Scalar, YAMLMap, YAMLSeq } from 'yaml';
-import { UserError } from './errors.ts';
-import type { Artifact } from './registry-types.ts';
-import { summarizeTensors, type TensorInfo } from './safetensors.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Artifact } from '../registry/types.ts';
+import { summarizeTensors, type TensorInfo } from '../formats/safetensors.ts';
 
 export const CARD_SCHEMA_COMMENT = ' yaml-language-server: $schema=../../../schemas/model-version.schema.json';
 const TO_STRING = { lineWidth: 0, flowCollectionPadding: false } as const;

@@ -2,10 +2,10 @@
 // errors into sentences a reviewer understands, placed at the line and column of the offending field.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import commonSchema from '../schemas/common.schema.json' with { type: 'json' };
-import modelSchema from '../schemas/model.schema.json' with { type: 'json' };
-import versionSchema from '../schemas/model-version.schema.json' with { type: 'json' };
-import environmentSchema from '../schemas/environment.schema.json' with { type: 'json' };
+import commonSchema from '../../schemas/common.schema.json' with { type: 'json' };
+import modelSchema from '../../schemas/model.schema.json' with { type: 'json' };
+import versionSchema from '../../schemas/model-version.schema.json' with { type: 'json' };
+import environmentSchema from '../../schemas/environment.schema.json' with { type: 'json' };
 import { type Diagnostic, type PathSegment, fieldPath, show } from './diagnostics.ts';
 import { type YamlFile, locate, sourceText } from './yaml-file.ts';
 

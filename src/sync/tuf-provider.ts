@@ -10,15 +10,15 @@
 // The manifest sequence is a second rollback floor on top of TUF's version checks.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Manifest } from '../manifest.ts';
-import type { AcceptedManifest } from '../sync/local-store.ts';
-import { AcceptedManifestHolder, type ManifestProvider, type PollResult, type TrustProviderFactory } from '../sync/manifest-provider.ts';
-import { NetworkError, VerificationError } from '../sync/errors.ts';
-import type { BlobSource } from '../sync/source.ts';
-import { UserError } from '../errors.ts';
-import { fetchVerifiedManifest, TrustVerificationError, type TrustSource } from './client.ts';
-import { environmentTarget, MANIFEST_TARGET, TIMESTAMP_KEY } from './repository.ts';
-import { openTrustStore } from './store-io.ts';
+import type { Manifest } from '../manifest/manifest.ts';
+import type { AcceptedManifest } from './local-store.ts';
+import { AcceptedManifestHolder, type ManifestProvider, type PollResult, type TrustProviderFactory } from './manifest-provider.ts';
+import { NetworkError, VerificationError } from './errors.ts';
+import type { BlobSource } from './source.ts';
+import { UserError } from '../lib/errors.ts';
+import { fetchVerifiedManifest, TrustVerificationError, type TrustSource } from '../trust/client.ts';
+import { environmentTarget, MANIFEST_TARGET, TIMESTAMP_KEY } from '../trust/repository.ts';
+import { openTrustStore } from '../trust/store-io.ts';
 
 export interface TufManifestProviderOptions {
   /** Path of the pinned root (trust/root.json shipped with the device). */

@@ -1,8 +1,8 @@
 // `validate`: load every registry file, check its schema and identity, then the cross-file rules.
 import { type Diagnostic, DiagnosticSink } from './diagnostics.ts';
-import { type LoadOptions, type Registry, loadRegistry } from './registry.ts';
-import { checkRegistryRules } from './registry-rules.ts';
-import type { RegistrySource } from './registry-source.ts';
+import { type LoadOptions, type Registry, loadRegistry } from './load.ts';
+import { checkRegistryRules } from './rules.ts';
+import type { RegistrySource } from './source.ts';
 
 export interface ValidationResult {
   registry: Registry;

@@ -13,21 +13,21 @@ import { join, relative, resolve, sep } from 'node:path';
 import semver from 'semver';
 import { ARTIFACT_PATH, describeMissing, missingFields, newCardText, updateCardText, weightFacts } from './card-writer.ts';
 import type { CardInputs, WeightFacts } from './card-writer.ts';
-import { printable, type Diagnostic } from './diagnostics.ts';
-import { UserError } from './errors.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
-import { git, isGitRepo } from './git.ts';
-import { MODEL_NAME } from './registry.ts';
-import { OverlaySource, WorkingTreeSource } from './registry-source.ts';
-import { readSafetensorsHeader, type TensorInfo } from './safetensors.ts';
-import { openStore, pushFolder } from './store/index.ts';
-import type { PushFileResult, PushProgress, S3StoreOptions } from './store/index.ts';
-import { validateRegistry } from './validate.ts';
-import { DEFAULT_MAX_FILE_BYTES } from './yaml-file.ts';
+import { printable, type Diagnostic } from '../registry/diagnostics.ts';
+import { UserError } from '../lib/errors.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
+import { git, isGitRepo } from '../lib/git.ts';
+import { MODEL_NAME } from '../registry/load.ts';
+import { OverlaySource, WorkingTreeSource } from '../registry/source.ts';
+import { readSafetensorsHeader, type TensorInfo } from '../formats/safetensors.ts';
+import { openStore, pushFolder } from '../store/index.ts';
+import type { PushFileResult, PushProgress, S3StoreOptions } from '../store/index.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 
 // Which store, and URL hygiene, live with the store: src/store/default.ts.
-export { DEFAULT_STORE_DIR, STORE_ENV, hasUserinfo, redactUrl, resolveStoreUrl, urlCredentials } from './store/default.ts';
-import { redactUrl } from './store/default.ts';
+export { DEFAULT_STORE_DIR, STORE_ENV, hasUserinfo, redactUrl, resolveStoreUrl, urlCredentials } from '../store/default.ts';
+import { redactUrl } from '../store/default.ts';
 
 /** Where local state lives, under the registry repository (git-ignored): hash cache, resumable uploads. */
 export const STATE_DIR = '.model-gitops';

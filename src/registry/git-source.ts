@@ -2,31 +2,22 @@
 // files under models/ and environments/ with their modes and sizes, and one `git cat-file --batch`
 // process hands over every blob. Problems are reported per file, exactly like WorkingTreeSource:
 // a symlink (mode 120000), a submodule or a file over the size cap is listed with a `problem`.
-import { spawnSync } from 'node:child_process';
-import { UserError } from './errors.ts';
-import { REGISTRY_ROOTS, type RegistrySource, type SourceEntry } from './registry-source.ts';
+import { UserError } from '../lib/errors.ts';
+import { gitBytes, runGit } from '../lib/git.ts';
+import { REGISTRY_ROOTS, type RegistrySource, type SourceEntry } from './source.ts';
 
 export interface GitSourceOptions {
   /** Blobs larger than this are listed with a problem instead of being read. */
   maxFileBytes: number;
 }
 
-function git(repo: string, args: string[], input?: Buffer): Buffer {
-  const r = spawnSync('git', args, { cwd: repo, input, maxBuffer: 1 << 30, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
-  if (r.error) throw new UserError(`cannot run git: ${r.error.message}`);
-  if (r.status !== 0) throw new UserError(`git ${args[0]} failed in ${repo}: ${r.stderr.toString().trim() || `exit ${r.status}`}`);
-  return r.stdout;
-}
-
 /** Resolves a ref to a full commit id; a ref that is not a commit is a usage error (exit 2). */
 export function resolveCommit(repo: string, ref: string): string {
   // A ref that starts with "-" would be read as an option.
   if (ref === '' || ref.startsWith('-')) throw new UserError(`"${ref}" is not a git ref`);
-  const r = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: repo, env: { ...process.env, LC_ALL: 'C' } });
-  if (r.error) throw new UserError(`cannot run git: ${r.error.message}`);
+  const r = runGit(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
   if (r.status !== 0) {
-    const inRepo = spawnSync('git', ['rev-parse', '--git-dir'], { cwd: repo });
-    if (inRepo.status !== 0) throw new UserError(`${repo} is not inside a git repository`);
+    if (runGit(repo, ['rev-parse', '--git-dir']).status !== 0) throw new UserError(`${repo} is not inside a git repository`);
     throw new UserError(`base "${ref}" is not a commit in ${repo} (fetch it first, e.g. git fetch origin ${ref})`);
   }
   return r.stdout.toString().trim();
@@ -48,7 +39,7 @@ export class GitSource implements RegistrySource {
   entries(): SourceEntry[] {
     // -z: paths are NUL-terminated and never quoted; -l adds the blob size. Paths are relative to
     // `repo`, like the working tree's, even when the registry sits in a sub-folder of the repository.
-    const listing = git(this.repo, ['ls-tree', '-r', '-z', '-l', this.commit, '--', ...REGISTRY_ROOTS]).toString('utf8');
+    const listing = gitBytes(this.repo, ['ls-tree', '-r', '-z', '-l', this.commit, '--', ...REGISTRY_ROOTS]).toString('utf8');
     const out: SourceEntry[] = [];
     const wanted: { entry: SourceEntry; oid: string }[] = [];
     for (const record of listing.split('\0')) {
@@ -64,7 +55,7 @@ export class GitSource implements RegistrySource {
     }
     if (wanted.length === 0) return sortByPath(out);
 
-    const batch = git(this.repo, ['cat-file', '--batch'], Buffer.from(wanted.map((w) => `${w.oid}\n`).join('')));
+    const batch = gitBytes(this.repo, ['cat-file', '--batch'], Buffer.from(wanted.map((w) => `${w.oid}\n`).join('')));
     // Each answer: "<oid> <type> <size>\n<bytes>\n", in request order.
     let at = 0;
     for (const w of wanted) {

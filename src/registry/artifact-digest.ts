@@ -1,7 +1,7 @@
 // One digest for "exactly these bytes": benchmark evidence is bound to it, so a report proves what it
 // measured even when two versions share files or a card is renamed.
-import type { Artifact } from './registry-types.ts';
-import { sha256Hex } from './hash.ts';
+import type { Artifact } from './types.ts';
+import { sha256Hex } from '../lib/hash.ts';
 
 /**
  * `sha256:<hex>` of the card's artifact sha256s, sorted, one per line (each followed by "\n").

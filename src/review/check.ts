@@ -4,17 +4,17 @@
 // deletions of versions still in use, dependents broken by a move, and promotion through `requires`.
 // The head's own validation (schemas, references) is included, so one command gives the whole verdict.
 import semver from 'semver';
-import { checkProductionEvidence } from './benchmark/gate.ts';
-import { productionChanges } from './benchmark/plan.ts';
-import type { ReportSource } from './benchmark/store.ts';
-import { type Diagnostic, DiagnosticSink, type PathSegment, compareDiagnostics, fieldPath } from './diagnostics.ts';
-import { GitSource } from './git-source.ts';
-import { type Registry, loadRegistry } from './registry.ts';
-import { type RegistrySource, WorkingTreeSource } from './registry-source.ts';
-import { type Deployment, type Environment, type VersionCard, referencedVersions } from './registry-types.ts';
+import { checkProductionEvidence } from '../benchmark/gate.ts';
+import { productionChanges } from '../benchmark/plan.ts';
+import type { ReportSource } from '../benchmark/store.ts';
+import { type Diagnostic, DiagnosticSink, type PathSegment, compareDiagnostics, fieldPath } from '../registry/diagnostics.ts';
+import { GitSource } from '../registry/git-source.ts';
+import { type Registry, loadRegistry } from '../registry/load.ts';
+import { type RegistrySource, WorkingTreeSource } from '../registry/source.ts';
+import { type Deployment, type Environment, type VersionCard, referencedVersions } from '../registry/types.ts';
 import { type Bump, type BumpRow, BUMP_RANK, actualBump, bumpRows, bumpTable, effectiveRank, requiredBump } from './semver-bump.ts';
-import { validateRegistry } from './validate.ts';
-import { DEFAULT_MAX_FILE_BYTES, locate } from './yaml-file.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { DEFAULT_MAX_FILE_BYTES, locate } from '../registry/yaml-file.ts';
 
 /** Fields of a merged version that may still change: wording and later evaluation, nothing that alters the bytes or contract. */
 export const MUTABLE_VERSION_FIELDS = new Set(['summary', 'metrics', 'notes', 'deprecated']);

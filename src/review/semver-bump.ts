@@ -1,7 +1,7 @@
 // What a new version changed against the version before it, and the smallest semver bump that says so.
 // Each row names the field, what happened to it and the bump it needs, so a refused bump can show why.
 import semver from 'semver';
-import type { TensorSpec, VersionCard } from './registry-types.ts';
+import type { TensorSpec, VersionCard } from '../registry/types.ts';
 
 export type Bump = 'major' | 'minor' | 'patch' | 'none';
 export const BUMP_RANK: Record<Bump, number> = { none: 0, patch: 1, minor: 2, major: 3 };

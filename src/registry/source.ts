@@ -3,7 +3,7 @@
 // anything that is not a regular file inside the repository (a symlink that leaves it, a device...).
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { UserError } from './errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export const REGISTRY_ROOTS = ['models', 'environments'] as const;
 

@@ -2,9 +2,9 @@
 // file's sha256, a parameter/dtype summary, and a small writer (tests and demo models).
 // Format: u64 little-endian header length N, N bytes of UTF-8 JSON, then the data section.
 import { open, stat } from 'node:fs/promises';
-import { writeFileAtomic } from './fs-atomic.ts';
-import { UserError } from './errors.ts';
-import { hashFile, RangeHasher, sha256Hex } from './hash.ts';
+import { writeFileAtomic } from '../lib/fs-atomic.ts';
+import { UserError } from '../lib/errors.ts';
+import { hashFile, RangeHasher, sha256Hex } from '../lib/hash.ts';
 
 /** Refuse headers above this: a hostile length field must not make us allocate gigabytes. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;

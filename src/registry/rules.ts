@@ -2,8 +2,8 @@
 // Each rule reports at the exact field that names the missing or conflicting thing.
 import semver from 'semver';
 import { type DiagnosticSink, type PathSegment, fieldPath } from './diagnostics.ts';
-import type { Registry } from './registry.ts';
-import { type Deployment, type Environment, referencedVersions } from './registry-types.ts';
+import type { Registry } from './load.ts';
+import { type Deployment, type Environment, referencedVersions } from './types.ts';
 import { locate } from './yaml-file.ts';
 
 type Report = (file: string, path: PathSegment[], message: string, rule: string, target?: 'key' | 'value', severity?: 'error' | 'warning') => void;

@@ -3,12 +3,12 @@
 // are reported and left out, so the cross-file rules only ever see well-formed data.
 import semver from 'semver';
 import { type DiagnosticSink, fieldPath } from './diagnostics.ts';
-import type { RegistrySource } from './registry-source.ts';
+import type { RegistrySource } from './source.ts';
 import { type SchemaName, validateAgainstSchema } from './schemas.ts';
 import { DEFAULT_MAX_FILE_BYTES, type YamlFile, locate, parseYamlFile } from './yaml-file.ts';
 import {
   type Environment, type EnvironmentFile, type ModelCard, type ModelEntry, type VersionCard, normaliseDeployment,
-} from './registry-types.ts';
+} from './types.ts';
 
 export const MODEL_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,63}$/;
 export const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,63}$/;

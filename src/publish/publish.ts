@@ -17,37 +17,37 @@
 //
 // Sequences: strictly increasing across signed publications. Gaps are claims that were never signed
 // (a crash, or a publisher that found its commit already included in a newer publication).
-import { sha256Hex } from './hash.ts';
+import { sha256Hex } from '../lib/hash.ts';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { artifactDigest } from './artifact-digest.ts';
-import { parseReport, summarizeReport } from './benchmark/report.ts';
-import { reportKey } from './benchmark/store.ts';
-import { testbedName } from './benchmark/testbed.ts';
-import { canonicalJson } from './canonical-json.ts';
-import { type Diagnostic, formatDiagnostic } from './diagnostics.ts';
-import { UserError } from './errors.ts';
-import { GitSource } from './git-source.ts';
+import { artifactDigest } from '../registry/artifact-digest.ts';
+import { parseReport, summarizeReport } from '../benchmark/report.ts';
+import { reportKey } from '../benchmark/store.ts';
+import { testbedName } from '../benchmark/testbed.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { type Diagnostic, formatDiagnostic } from '../registry/diagnostics.ts';
+import { UserError, NotFoundError } from '../lib/errors.ts';
+import { GitSource } from '../registry/git-source.ts';
 import {
   type BenchmarkSummary, type Manifest, type ManifestDeployment, buildManifest, environmentSlice, serialiseManifest,
-} from './manifest.ts';
-import type { Registry } from './registry.ts';
-import type { RegistrySource } from './registry-source.ts';
-import { indexKey, manifestKey } from './store/keys.ts';
-import { AlreadyExistsError, NotFoundError, type BlobStore } from './store/types.ts';
-import { verifyArtifacts, type Artifact, type ArtifactCheck } from './store/verify.ts';
+} from '../manifest/manifest.ts';
+import type { Registry } from '../registry/load.ts';
+import type { RegistrySource } from '../registry/source.ts';
+import { indexKey, MANIFEST_KEY, manifestSequenceKey } from '../store/keys.ts';
+import { AlreadyExistsError, type BlobStore } from '../store/types.ts';
+import { verifyArtifacts, type Artifact, type ArtifactCheck } from '../store/verify.ts';
 import {
   ConcurrentPublishError, DEFAULT_EXPIRIES, type Expiries, MANIFEST_TARGET, type PublishKeys, type PublicationStep,
   environmentTarget, loadPublished, publishManifest, resign, targetObjectKey,
-} from './trust/repository.ts';
-import { BlobTrustStore } from './trust/blob-trust-store.ts';
-import { validateRegistry } from './validate.ts';
-import { DEFAULT_MAX_FILE_BYTES } from './yaml-file.ts';
+} from '../trust/repository.ts';
+import { BlobTrustStore } from '../trust/blob-trust-store.ts';
+import { validateRegistry } from '../registry/validate.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 
 const DAY = 86_400;
 export const DEFAULT_EXPIRES_IN = 7 * DAY;
 /** The unsigned convenience copy at the store root (for readers that do not verify TUF). */
-export const CONVENIENCE_MANIFEST_KEY = 'manifest.json';
+export const CONVENIENCE_MANIFEST_KEY = MANIFEST_KEY;
 
 // ---------------------------------------------------------------------------------------------
 // crash points (tests): MG_PUBLISH_CRASH_AT=<step> exits the process abruptly at that step
@@ -381,7 +381,7 @@ export async function publishRegistry(o: PublishRegistryOptions): Promise<Publis
       const m = build(sequence);
       const bytes = serialiseManifest(m);
       try {
-        await store.putObject(manifestKey(sequence), bytes, { exclusive: true, contentType: 'application/json' });
+        await store.putObject(manifestSequenceKey(sequence), bytes, { exclusive: true, contentType: 'application/json' });
       } catch (e) {
         if (!(e instanceof AlreadyExistsError)) throw e;
         emit({ type: 'claim-lost', sequence });
@@ -523,7 +523,7 @@ export async function publicationHistory(store: BlobStore): Promise<HistoryEntry
   const cur = await readCurrentPublication(store).catch(() => undefined);
   const seqs = await listManifestSequences(store);
   const entries = await mapPool(seqs, 16, async (sequence) => {
-    const bytes = await store.getBytes(manifestKey(sequence));
+    const bytes = await store.getBytes(manifestSequenceKey(sequence));
     const digest = sha256(bytes);
     try {
       return { sequence, manifest: JSON.parse(bytes.toString('utf8')) as Manifest, sha256: digest };

@@ -1,10 +1,10 @@
 // Which version of a model this device runs: the champion, or the canary when the device opted in
-// and its bucket falls in the canary's share. The bucket is the gateway's (src/routing.ts,
+// and its bucket falls in the canary's share. The bucket is the gateway's (src/manifest/routing.ts,
 // docs/routing.md) with seed = the environment name and key = the device key, so a device and a
 // gateway of the same environment agree on who is in a canary. Deterministic: the same device key
 // always lands in the same bucket, so a device does not flip between versions from one poll to the next.
-import type { ManifestDeployment } from '../manifest.ts';
-import { BUCKETS, canaryThreshold, routingBucket } from '../routing.ts';
+import type { ManifestDeployment } from '../manifest/manifest.ts';
+import { BUCKETS, canaryThreshold, routingBucket } from '../manifest/routing.ts';
 
 export { BUCKETS };
 

@@ -4,8 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, parseDocument, type YAMLMap } from 'yaml';
-import { UserError } from './errors.ts';
-import type { Registry } from './registry.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Registry } from '../registry/load.ts';
 
 export interface RollbackPlan {
   model: string;

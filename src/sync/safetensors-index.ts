@@ -1,9 +1,9 @@
 // Safetensors index objects as a device sees them (`indexes/sha256/<file sha256>.json`). The format
-// and the parser are src/safetensors.ts's (the store writes the index at push time); a device reads
+// and the parser are src/formats/safetensors.ts's (the store writes the index at push time); a device reads
 // the index as a hint only (it is not signed) and trusts nothing but the whole-file sha256.
-import type { SafetensorsIndex } from '../safetensors.ts';
+import type { SafetensorsIndex } from '../formats/safetensors.ts';
 
-export type { SafetensorsIndex } from '../safetensors.ts';
+export type { SafetensorsIndex } from '../formats/safetensors.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

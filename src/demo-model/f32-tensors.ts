@@ -1,7 +1,7 @@
-// F32 tensors for the demo model, over the reference safetensors code (src/safetensors.ts does the
+// F32 tensors for the demo model, over the reference safetensors code (src/formats/safetensors.ts does the
 // layout, the writer and every header check). This adds only what the demo needs: Float32Array data,
 // F32-only files, and a tighter header bound (the demo's headers are a few hundred bytes).
-import { encodeSafetensors, parseSafetensors } from '../safetensors.ts';
+import { encodeSafetensors, parseSafetensors } from '../formats/safetensors.ts';
 
 export interface F32Tensor { shape: number[]; data: Float32Array }
 
