@@ -1,11 +1,13 @@
-// Promotion gate for production: a version entering production (as champion or canary) needs a
-// benchmark report in the store that (1) is for exactly the card's artifact digest, (2) ran on the
-// testbed the model's recipe names, and (3) has verdict pass. Diagnostics point at the production
-// environment file's line and say how to produce the missing evidence.
+// Promotion gate for the final stage (production, whatever the registry calls it: registry/stages.ts):
+// a version entering it (as champion or canary) needs a benchmark report in the store that (1) is for
+// exactly the card's artifact digest, (2) ran on the testbed the model's recipe names, and (3) has
+// verdict pass. Diagnostics point at the environment file's line and say how to produce the evidence.
+import { UserError } from '../lib/errors.ts';
 import { artifactDigest } from '../registry/artifact-digest.ts';
 import type { Diagnostic, PathSegment } from '../registry/diagnostics.ts';
 import { fieldPath } from '../registry/diagnostics.ts';
 import type { Registry } from '../registry/load.ts';
+import { gatedStages } from '../registry/stages.ts';
 import { locate } from '../registry/yaml-file.ts';
 import { parseReport } from './report.ts';
 import { type ReportSource, reportKey } from './store.ts';
@@ -18,7 +20,18 @@ export interface ProductionChange {
   role?: 'version' | 'canary';
 }
 
-export interface GateOptions { environment?: string; workflow?: string }
+export interface GateOptions {
+  /** The final stage the changes enter; default the registry's one final stage. */
+  environment?: string;
+  workflow?: string;
+}
+
+/** The registry's only final stage; with several, the caller must say which one it gates. */
+export function soleFinalStage(registry: Registry): string {
+  const finals = gatedStages(registry.environments, 'the registry');
+  if (finals.length > 1) throw new UserError(`the registry has ${finals.length} final stages (${finals.join(', ')}): name the environment to gate`);
+  return finals[0]!;
+}
 
 export const BENCHMARK_WORKFLOW = '.github/workflows/benchmark.yml';
 
@@ -29,7 +42,7 @@ function howToProduce(model: string, version: string, runner: string[] | undefin
 }
 
 export async function checkProductionEvidence(registry: Registry, changedProductionVersions: ProductionChange[], reportSource: ReportSource, options: GateOptions = {}): Promise<Diagnostic[]> {
-  const envName = options.environment ?? 'production';
+  const envName = options.environment ?? soleFinalStage(registry);
   const workflow = options.workflow ?? BENCHMARK_WORKFLOW;
   const env = registry.environments.get(envName);
   const file = env?.file ?? `environments/${envName}.yaml`;

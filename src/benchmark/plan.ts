@@ -1,9 +1,24 @@
-// Which versions a pull request brings into production (as champion or canary) that production did not
+// Which versions a pull request brings into a final stage (as champion or canary) that the stage did not
 // already serve: what the benchmark workflow runs and what checkProductionEvidence is called with.
+// "Final stage" is registry/stages.ts's: the end of the requires chain, whatever it is called.
 import type { Registry } from '../registry/load.ts';
+import { gatedStages } from '../registry/stages.ts';
 import type { ProductionChange } from './gate.ts';
 
-export function productionChanges(base: Registry, head: Registry, environment = 'production'): ProductionChange[] {
+/** The trusted base's final stages (the head's while the base has no environments yet). */
+export function finalStagesOf(base: Registry, head: Registry): string[] {
+  return gatedStages(base.environments.size > 0 ? base.environments : head.environments, 'the registry');
+}
+
+/** Changes entering `environment`, or every final stage when none is named (deduplicated). */
+export function productionChanges(base: Registry, head: Registry, environment?: string): ProductionChange[] {
+  if (environment === undefined) {
+    const seen = new Set<string>();
+    return finalStagesOf(base, head).flatMap((env) => productionChanges(base, head, env)).filter((c) => {
+      const k = `${c.model}@${c.version}:${c.role}`;
+      return !seen.has(k) && seen.add(k);
+    });
+  }
   const before = base.environments.get(environment)?.deployments;
   const after = head.environments.get(environment)?.deployments;
   const out: ProductionChange[] = [];
@@ -20,11 +35,18 @@ export interface PlanEntry { model: string; version: string; runs_on: string[] }
 
 /** The benchmark matrix: each change with the runner labels of its model's recipe on the trusted base. */
 export function benchmarkPlan(base: Registry, head: Registry, warn: (line: string) => void = () => {}): PlanEntry[] {
-  const plan: PlanEntry[] = [];
-  for (const c of productionChanges(base, head)) {
-    const recipe = base.models.get(c.model)?.card?.benchmark;
-    if (!recipe) { warn(`${c.model}@${c.version} enters production but models/${c.model}/model.yaml on the base branch has no benchmark recipe; the production gate will refuse it`); continue; }
-    plan.push({ model: c.model, version: c.version, runs_on: recipe.runner ?? ['self-hosted', 'gpu'] });
+  const plan = new Map<string, PlanEntry>();
+  for (const environment of finalStagesOf(base, head)) {
+    for (const c of productionChanges(base, head, environment)) {
+      const recipe = base.models.get(c.model)?.card?.benchmark;
+      const key = `${c.model}@${c.version}`;
+      if (plan.has(key)) continue; // one benchmark serves every final stage the version enters
+      if (!recipe) {
+        warn(`${key} enters ${environment} but models/${c.model}/model.yaml on the base branch has no benchmark recipe; the ${environment} gate will refuse it`);
+        continue;
+      }
+      plan.set(key, { model: c.model, version: c.version, runs_on: recipe.runner ?? ['self-hosted', 'gpu'] });
+    }
   }
-  return plan;
+  return [...plan.values()];
 }

@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { artifactDigest } from '../registry/artifact-digest.ts';
 import { formatDiagnostic } from '../registry/diagnostics.ts';
 import { UserError } from '../lib/errors.ts';
+import { gatedStages } from '../registry/stages.ts';
 import { WorkingTreeSource } from '../registry/source.ts';
 import type { BenchmarkRecipe, VersionCard } from '../registry/types.ts';
 import { type ValidationResult, validateRegistry } from '../registry/validate.ts';
@@ -26,7 +27,7 @@ export interface RunBenchmarkOptions {
   model: string;
   /** The challenger version. */
   version: string;
-  /** A version, or 'production' for the version production runs on the trusted branch. */
+  /** A version, or 'production' for the version the final stage runs on the trusted branch (registry/stages.ts). */
   champion: string;
   /** Trusted checkout: recipe, champion card, environments, harness code, golden set. Harness cwd. */
   trustedRepo: string;
@@ -103,6 +104,27 @@ function runChild(argv: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs
   });
 }
 
+/**
+ * The champion "production" names: the version the trusted branch's final stage runs for `model`.
+ * With several final stages, the one that deploys the model (or `environment` when given).
+ */
+function finalStageChampion(base: ValidationResult, model: string, environment: string | undefined): string {
+  const envs = base.registry.environments;
+  const candidates = environment !== undefined ? [environment] : gatedStages(envs, 'the trusted branch\'s registry');
+  const deploying = candidates.flatMap((env) => {
+    const d = envs.get(env)?.deployments.get(model);
+    return d ? [{ env, version: d.version }] : [];
+  });
+  if (deploying.length === 0) {
+    const files = candidates.map((env) => `environments/${env}.yaml`).join(', ');
+    throw new UserError(`champion "production": ${files} on the trusted branch does not deploy ${model}; pass an explicit champion version`);
+  }
+  if (new Set(deploying.map((d) => d.version)).size > 1) {
+    throw new UserError(`champion "production": the final stages run different versions of ${model} (${deploying.map((d) => `${d.env}: ${d.version}`).join(', ')}); pass an explicit champion version`);
+  }
+  return deploying[0]!.version;
+}
+
 export async function runBenchmark(o: RunBenchmarkOptions): Promise<RunBenchmarkResult> {
   const log = o.log ?? (() => {});
   const trusted = resolve(o.trustedRepo);
@@ -115,14 +137,9 @@ export async function runBenchmark(o: RunBenchmarkOptions): Promise<RunBenchmark
   const recipe: BenchmarkRecipe | undefined = modelEntry.card.benchmark;
   if (!recipe) throw new UserError(`models/${o.model}/model.yaml has no benchmark recipe: add benchmark.command (with {model_dir}), runner, workload, thresholds and regression`);
 
-  const env = o.productionEnvironment ?? 'production';
   let championVersion = o.champion;
   const selectedAs = o.champion === 'production' ? 'production' as const : 'explicit' as const;
-  if (o.champion === 'production') {
-    const d = base.registry.environments.get(env)?.deployments.get(o.model);
-    if (!d) throw new UserError(`champion "production": environments/${env}.yaml on the trusted branch does not deploy ${o.model}; pass an explicit champion version`);
-    championVersion = d.version;
-  }
+  if (o.champion === 'production') championVersion = finalStageChampion(base, o.model, o.productionEnvironment);
   if (championVersion === o.version) throw new UserError(`${o.model}@${o.version} is already the champion; there is nothing to compare it with`);
   const challengerCard = cardOf(head, cardsRepo, o.model, o.version, 'challenger');
   const championCard = cardOf(base, trusted, o.model, championVersion, 'champion');

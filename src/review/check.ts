@@ -6,6 +6,7 @@
 import semver from 'semver';
 import { checkProductionEvidence } from '../benchmark/gate.ts';
 import { productionChanges } from '../benchmark/plan.ts';
+import { gatedStages, isFinalStage } from '../registry/stages.ts';
 import type { ReportSource } from '../benchmark/store.ts';
 import { type Diagnostic, DiagnosticSink, type PathSegment, compareDiagnostics, fieldPath } from '../registry/diagnostics.ts';
 import { GitSource } from '../registry/git-source.ts';
@@ -86,7 +87,12 @@ export function compareWithBase(repo: string, baseRef: string, options: CheckOpt
  * passing benchmark report for its artifact digest in `evidence` (see src/benchmark/gate.ts).
  */
 export async function addProductionEvidence(run: ReturnType<typeof compareSources>, evidence: ReportSource): Promise<CheckResult> {
-  const gate = await checkProductionEvidence(run.head, productionChanges(run.base, run.head), evidence);
+  // The final stages of the trusted base (the head's when the base has no environments yet).
+  const environments = run.base.environments.size > 0 ? run.base.environments : run.head.environments;
+  const gate: Diagnostic[] = [];
+  for (const environment of gatedStages(environments, `the registry at ${run.result.base?.ref ?? 'the base'}`)) {
+    gate.push(...(await checkProductionEvidence(run.head, productionChanges(run.base, run.head, environment), evidence, { environment })));
+  }
   const r = run.result;
   r.diagnostics = [...r.diagnostics, ...gate].sort(compareDiagnostics);
   r.errors = r.diagnostics.filter((d) => d.severity === 'error').length;
@@ -370,8 +376,12 @@ class Comparison {
    * requiring production just to let a prerelease in.
    */
   private acceptsPrereleases(env: string): boolean {
-    const envs = this.base.environments.size > 0 ? this.base.environments : this.head.environments;
-    return [...envs.values()].some((e) => e.requires === env);
+    return !isFinalStage(this.trustedEnvironments(), env);
+  }
+
+  /** The base's environments when it has any (a pull request cannot redraw the stages it is judged by). */
+  private trustedEnvironments(): Registry['environments'] {
+    return this.base.environments.size > 0 ? this.base.environments : this.head.environments;
   }
 
   private compareEnvironments(): void {
