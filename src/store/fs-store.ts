@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { commitTemp, writeFileAtomic } from '../lib/fs-atomic.ts';
 import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
 import { UserError } from '../lib/errors.ts';
+import { STORE_DEFAULTS } from './defaults.ts';
 import { sha256OfBlobKey, validateKey, validatePrefix } from './keys.ts';
 import { AlreadyExistsError, changedWhilePushing } from './types.ts';
 import { NotFoundError } from '../lib/errors.ts';
@@ -108,7 +109,7 @@ export class FolderStore implements BlobStore {
       await fh.close();
       return Readable.from([]);
     }
-    return createReadStream('', { fd: fh, start, ...(end === undefined ? {} : { end: end - 1 }), highWaterMark: 1024 * 1024 });
+    return createReadStream('', { fd: fh, start, ...(end === undefined ? {} : { end: end - 1 }), highWaterMark: STORE_DEFAULTS.folderReadBytes });
   }
 
   async getBytes(key: string): Promise<Buffer> {

@@ -1,5 +1,7 @@
 // Retries with exponential backoff and full jitter for transient S3 failures. The SDK's own retries
 // are turned off (maxAttempts: 1) so there is one policy, one attempt count, and one place that decides.
+import { backoffDelay } from '../lib/backoff.ts';
+import { STORE_DEFAULTS } from './defaults.ts';
 
 export interface RetryOptions {
   /** Total attempts, first one included. */
@@ -46,22 +48,19 @@ export function isRetryable(e: unknown): boolean {
   return status === undefined && err.cause !== undefined && isRetryable(err.cause);
 }
 
-/** Delay before retry number `attempt` (1-based): uniform in [0, min(max, base * 2^(attempt-1))]. */
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
-  return Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-}
-
 /** Run `fn` until it succeeds, a non-retryable error occurs, or attempts run out (last error thrown). */
 export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 6;
-  const base = options.baseDelayMs ?? 250;
-  const max = options.maxDelayMs ?? 10_000;
+  const attempts = options.attempts ?? STORE_DEFAULTS.retry.attempts;
+  const policy = {
+    baseDelayMs: options.baseDelayMs ?? STORE_DEFAULTS.retry.baseDelayMs,
+    maxDelayMs: options.maxDelayMs ?? STORE_DEFAULTS.retry.maxDelayMs,
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
       if (attempt >= attempts || !isRetryable(e)) throw e;
-      const delay = backoffDelay(attempt, base, max);
+      const delay = backoffDelay(attempt, policy);
       options.onRetry?.(e, attempt, delay);
       await new Promise((r) => setTimeout(r, delay));
     }

@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
+import { STORE_DEFAULTS } from './defaults.ts';
 import { validateKey, validatePrefix } from './keys.ts';
 import { parseS3Url, s3ClientConfig, type S3ClientOptions } from './s3-config.ts';
 
@@ -66,9 +67,9 @@ export class S3Store implements BlobStore {
     const config = s3ClientConfig(options);
     this.client = new S3Client(config);
     this.endpointLabel = typeof config.endpoint === 'string' ? config.endpoint : 'AWS S3';
-    this.partSize = Math.max(MIN_PART, options.partSize ?? 16 * MiB);
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
-    this.stateDir = options.stateDir ?? '.model-gitops';
+    this.partSize = Math.max(MIN_PART, options.partSize ?? STORE_DEFAULTS.partSize);
+    this.concurrency = Math.max(1, options.concurrency ?? STORE_DEFAULTS.concurrency);
+    this.stateDir = options.stateDir ?? STORE_DEFAULTS.stateDir;
     this.retryOptions = options.retry ?? {};
   }
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, isRetryable, withRetry } from '../../src/store/retry.ts';
+import { backoffDelay as libBackoffDelay } from '../../src/lib/backoff.ts';
+import { isRetryable, withRetry } from '../../src/store/retry.ts';
+
+const backoffDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number) => libBackoffDelay(attempt, { baseDelayMs, maxDelayMs });
 
 const httpError = (status: number, name = 'Error') => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
