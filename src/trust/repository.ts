@@ -18,142 +18,11 @@ import { UserError } from '../lib/errors.ts';
 import { isSigningKey, tufKey, type PublicKey, type SigningKey } from './keys.ts';
 import { type TrustStoreIO, checkStoreKey } from './repository-io.ts';
 import { sha256Hex } from '../lib/hash.ts';
-import { MANIFEST_KEY } from '../store/keys.ts';
-
-type JSONObject = ReturnType<Root['toJSON']>;
-
-/** The TUF target name the manifest is published under. */
-/** The TUF target name of the whole manifest: the same name as its convenience copy in the store. */
-export const MANIFEST_TARGET = MANIFEST_KEY;
-const SPEC_VERSION = '1.0.31';
-export const TIMESTAMP_KEY = 'metadata/timestamp.json';
-export const rootKey = (version: number): string => `metadata/${version}.root.json`;
-export const snapshotKey = (version: number): string => `metadata/${version}.snapshot.json`;
-export const targetsKey = (version: number): string => `metadata/${version}.targets.json`;
-export const manifestTargetKey = (sha256: string): string => targetObjectKey(MANIFEST_TARGET, sha256);
-/** TUF consistent-snapshot name of a target: `dir/name.json` is stored as `targets/dir/<sha256>.name.json`. */
-export function targetObjectKey(target: string, sha256: string): string {
-  const slash = target.lastIndexOf('/');
-  return `targets/${target.slice(0, slash + 1)}${sha256}.${target.slice(slash + 1)}`;
-}
-/** Target name of one environment's slice of the manifest: what a device of that environment polls. */
-export const environmentTarget = (environment: string): string => `environments/${environment}.json`;
-
-/** How long each role's metadata stays valid after it is signed, in seconds. */
-export interface Expiries {
-  root: number;
-  targets: number;
-  snapshot: number;
-  timestamp: number;
-}
-
-const DAY = 86_400;
-export const DEFAULT_EXPIRIES: Readonly<Expiries> = Object.freeze({ root: 365 * DAY, targets: 7 * DAY, snapshot: 7 * DAY, timestamp: 1 * DAY });
-
-/** A publish or re-sign lost the race for a version another publisher claimed first. Retry. */
-export class ConcurrentPublishError extends UserError {
-  readonly version: number;
-  constructor(message: string, version: number) {
-    super(message, { exitCode: 75 /* EX_TEMPFAIL */ });
-    this.name = 'ConcurrentPublishError';
-    this.version = version;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// helpers
-
-function expiry(now: Date, seconds: number): string {
-  if (!(seconds > 0)) throw new UserError(`expiry must be a positive number of seconds, got ${seconds}`);
-  // TUF wants RFC 3339 without fractional seconds.
-  return new Date(Math.floor(now.getTime() / 1000) * 1000 + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function expiriesWith(partial: Partial<Expiries> | undefined): Expiries {
-  return { ...DEFAULT_EXPIRIES, ...partial };
-}
-
-/** Metadata as stored: pretty JSON (the signature covers the canonical form of `signed`, not these bytes). */
-export function serializeMetadata(md: Metadata<Root | Timestamp | Snapshot | Targets>): Buffer {
-  return Buffer.from(`${JSON.stringify(md.toJSON(), null, 2)}\n`);
-}
-
-function metaFileFor(version: number, bytes: Buffer): MetaFile {
-  return new MetaFile({ version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } });
-}
-
-function parse<K extends MetadataKind>(kind: K, bytes: Buffer, where: string) {
-  try {
-    return Metadata.fromJSON(kind as MetadataKind.Root, JSON.parse(bytes.toString('utf8'))) as unknown as Metadata<
-      K extends MetadataKind.Root ? Root : K extends MetadataKind.Timestamp ? Timestamp : K extends MetadataKind.Snapshot ? Snapshot : Targets
-    >;
-  } catch (e) {
-    throw new UserError(`${where} in the store is not valid ${kind} metadata: ${(e as Error).message}`);
-  }
-}
-
-/** Sign `md` as `role` with `keys`, refusing keys the root does not list for the role or too few of them. */
-function signAsRole(md: Metadata<Root | Timestamp | Snapshot | Targets>, role: string, root: Root, keys: readonly SigningKey[], rootVersion: number): void {
-  const r = root.roles[role];
-  if (!r) throw new UserError(`root version ${rootVersion} defines no ${role} role`);
-  const seen = new Set<string>();
-  for (const k of keys) {
-    if (!r.keyIDs.includes(k.keyId)) {
-      throw new UserError(`the ${role} key ${k.keyId.slice(0, 12)}… is not one of the keys root version ${rootVersion} trusts for ${role}`);
-    }
-    if (seen.has(k.keyId)) continue;
-    seen.add(k.keyId);
-    md.sign(k.signer);
-  }
-  if (seen.size < r.threshold) {
-    throw new UserError(`${role} needs ${r.threshold} signatures (threshold of root version ${rootVersion}) but ${seen.size} key(s) were given`);
-  }
-}
-
-function asList<T>(x: T | readonly T[]): readonly T[] {
-  return Array.isArray(x) ? (x as readonly T[]) : [x as T];
-}
-
-function checkThreshold(what: string, threshold: number, count: number): void {
-  if (!Number.isInteger(threshold) || threshold < 1) throw new UserError(`${what} threshold must be a whole number >= 1, got ${threshold}`);
-  if (threshold > count) throw new UserError(`${what} threshold ${threshold} is more than its ${count} key(s)`);
-}
-
-function uniqueKeys(what: string, keys: readonly PublicKey[]): readonly PublicKey[] {
-  const ids = new Set(keys.map((k) => k.keyId));
-  if (ids.size !== keys.length) throw new UserError(`${what} keys contain the same key twice`);
-  return keys;
-}
-
-interface RoleSpec {
-  rootKeys: readonly PublicKey[];
-  rootThreshold: number;
-  targetsKeys: readonly PublicKey[];
-  targetsThreshold: number;
-  snapshotKey: PublicKey;
-  timestampKey: PublicKey;
-}
-
-function buildRoot(version: number, expires: string, spec: RoleSpec): Root {
-  uniqueKeys('root', spec.rootKeys);
-  uniqueKeys('targets', spec.targetsKeys);
-  checkThreshold('root', spec.rootThreshold, spec.rootKeys.length);
-  checkThreshold('targets', spec.targetsThreshold, spec.targetsKeys.length);
-  // Root.fromJSON rather than `new Root`: @tufjs/models does not export the Role class.
-  const keys: Record<string, JSONObject> = {};
-  const role = (ks: readonly PublicKey[], threshold: number) => {
-    for (const k of ks) keys[k.keyId] = tufKey(k).toJSON();
-    return { keyids: ks.map((k) => k.keyId), threshold };
-  };
-  const roles = {
-    root: role(spec.rootKeys, spec.rootThreshold),
-    targets: role(spec.targetsKeys, spec.targetsThreshold),
-    snapshot: role([spec.snapshotKey], 1),
-    timestamp: role([spec.timestampKey], 1),
-  };
-  const root = Root.fromJSON({ _type: 'root', spec_version: SPEC_VERSION, version, expires, consistent_snapshot: true, keys, roles });
-  return root;
-}
+import {
+  MANIFEST_TARGET, SPEC_VERSION, TIMESTAMP_KEY, rootKey, snapshotKey, targetsKey, targetObjectKey, type Expiries, ConcurrentPublishError, expiry, expiriesWith, serializeMetadata, metaFileFor, parseMetadata, signAsRole, asList, buildRoot,
+} from './metadata.ts';
+// Names importers know from this module; their one definition is in metadata.ts.
+export { DEFAULT_EXPIRIES, ConcurrentPublishError, environmentTarget, manifestTargetKey, MANIFEST_TARGET, rootKey, serializeMetadata, snapshotKey, targetObjectKey, targetsKey, TIMESTAMP_KEY, type Expiries } from './metadata.ts';
 
 // ---------------------------------------------------------------------------------------------
 // reading the current state
@@ -168,12 +37,12 @@ export interface RootState {
 export async function loadLatestRoot(io: TrustStoreIO): Promise<RootState> {
   const first = await io.get(rootKey(1));
   if (!first) throw new UserError(`the store has no ${rootKey(1)}: initialise the trust repository first`);
-  let cur: RootState = { md: parse(MetadataKind.Root, first, rootKey(1)), version: 1, bytes: first };
+  let cur: RootState = { md: parseMetadata(MetadataKind.Root, first, rootKey(1)), version: 1, bytes: first };
   for (;;) {
     const v = cur.version + 1;
     const bytes = await io.get(rootKey(v));
     if (!bytes) return cur;
-    const md = parse(MetadataKind.Root, bytes, rootKey(v));
+    const md = parseMetadata(MetadataKind.Root, bytes, rootKey(v));
     try {
       if (md.signed.version !== v) throw new Error(`it says version ${md.signed.version}`);
       cur.md.verifyDelegate('root', md);
@@ -196,16 +65,16 @@ export interface PublishedState {
 export async function loadPublished(io: TrustStoreIO): Promise<PublishedState | undefined> {
   const tsBytes = await io.get(TIMESTAMP_KEY);
   if (!tsBytes) return undefined;
-  const timestamp = parse(MetadataKind.Timestamp, tsBytes, TIMESTAMP_KEY);
+  const timestamp = parseMetadata(MetadataKind.Timestamp, tsBytes, TIMESTAMP_KEY);
   const sv = timestamp.signed.snapshotMeta.version;
   const snBytes = await io.get(snapshotKey(sv));
   if (!snBytes) throw new UserError(`timestamp.json points at snapshot version ${sv} but ${snapshotKey(sv)} is missing from the store`);
-  const snapshot = parse(MetadataKind.Snapshot, snBytes, snapshotKey(sv));
+  const snapshot = parseMetadata(MetadataKind.Snapshot, snBytes, snapshotKey(sv));
   const tm = snapshot.signed.meta['targets.json'];
   if (!tm) throw new UserError(`${snapshotKey(sv)} lists no targets.json`);
   const tgBytes = await io.get(targetsKey(tm.version));
   if (!tgBytes) throw new UserError(`snapshot version ${sv} points at targets version ${tm.version} but ${targetsKey(tm.version)} is missing from the store`);
-  const targets = parse(MetadataKind.Targets, tgBytes, targetsKey(tm.version));
+  const targets = parseMetadata(MetadataKind.Targets, tgBytes, targetsKey(tm.version));
   return { timestamp, snapshot, targets, targetsVersion: tm.version };
 }
 
