@@ -58,12 +58,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   // devices and gateways
   sync: {
     summary: 'make a device run what the manifest says for an environment (delta download, verify, atomic swap)',
-    load: async () => {
-      // `sync --trust` verifies through TUF: register the verifier only when sync runs.
-      const [{ syncCommand }, { setTrustProviderFactory }, { tufProviderFactory }] = await Promise.all([import('./sync.ts'), import('../sync/manifest-provider.ts'), import('../sync/tuf-provider.ts')]);
-      setTrustProviderFactory(tufProviderFactory);
-      return syncCommand;
-    },
+    load: async () => (await import('./sync.ts')).syncCommand,
   },
   status: {
     summary: 'show what a synced device runs: active versions, staged downloads, the manifest and its expiry',

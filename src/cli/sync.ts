@@ -5,13 +5,12 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asUserError, UserError } from '../lib/errors.ts';
 import { acceptedForProvider, loadAccepted, pollAndSync, type PollAndSyncResult } from '../sync/client.ts';
+import { SYNC_DEFAULTS } from '../sync/defaults.ts';
 import type { SyncEvent } from '../sync/engine.ts';
-import { SYNC_EXIT } from '../sync/errors.ts';
-import { DEFAULT_RETRY } from '../sync/fetch.ts';
 import { activeVersion, listDir, paths, readState } from '../sync/local-store.ts';
 import { locateManifest, locateStoreRoot } from '../sync/locate.ts';
 import type { BlobSource } from '../sync/source.ts';
-import { getTrustProviderFactory, type ManifestProvider, SourceManifestProvider } from '../sync/manifest-provider.ts';
+import { type ManifestProvider, SourceManifestProvider } from '../sync/manifest-provider.ts';
 import { type Command, intOption, numberOption, parseCommandArgs } from './command.ts';
 import { printJson, table } from './output.ts';
 
@@ -88,11 +87,13 @@ export const syncCommand: Command = {
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       manifest: { type: 'string' }, environment: { type: 'string' }, dir: { type: 'string' }, trust: { type: 'string' },
-      watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '60' },
-      'device-key': { type: 'string' }, canary: { type: 'boolean', default: false }, keep: { type: 'string', default: '2' },
-      retries: { type: 'string', default: String(DEFAULT_RETRY.attempts) }, timeout: { type: 'string', default: '30' }, json: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false }, interval: { type: 'string', default: String(SYNC_DEFAULTS.pollIntervalS) },
+      'device-key': { type: 'string' }, canary: { type: 'boolean', default: false },
+      keep: { type: 'string', default: String(SYNC_DEFAULTS.keepVersions) },
+      retries: { type: 'string', default: String(SYNC_DEFAULTS.retry.attempts) },
+      timeout: { type: 'string', default: String(SYNC_DEFAULTS.idleTimeoutMs / 1000) }, json: { type: 'boolean', default: false },
       // Remote ranges closer than this are fetched as one request (fewer round trips, a few more bytes).
-      'coalesce-gap': { type: 'string', default: String(64 * 1024) },
+      'coalesce-gap': { type: 'string', default: String(SYNC_DEFAULTS.coalesceGap) },
     }, syncUsage);
     if (values.help) { console.log(`usage: ${syncUsage}`); return 0; }
     for (const k of ['manifest', 'environment', 'dir'] as const) if (!values[k]) throw new UserError(`--${k} is required\nusage: ${syncUsage}`);
@@ -115,18 +116,21 @@ export const syncCommand: Command = {
     const provider = async (): Promise<ManifestProvider> => {
       const accepted = await acceptedForProvider(dir);
       if (values.trust) {
-        const factory = getTrustProviderFactory();
-        if (!factory) throw new UserError('--trust was given but this build has no trust verifier (TUF) registered; refusing to sync unverified');
-        return factory({ trustRoot: resolve(values.trust), source, key, dir, environment, ...(located.base !== undefined ? { location: located.base } : {}), ...(accepted ? { accepted } : {}) });
+        // Imported here, not at start-up: only `sync --trust` needs the TUF client.
+        const { tufProviderForSync } = await import('../sync/tuf-provider.ts');
+        return tufProviderForSync({
+          trustRoot: resolve(values.trust), source, dir, environment,
+          ...(located.base !== undefined ? { location: located.base } : {}), ...(accepted ? { accepted } : {}),
+        });
       }
-      return new SourceManifestProvider({ source, key, retry: { ...DEFAULT_RETRY, attempts }, ...(accepted ? { accepted } : {}) });
+      return new SourceManifestProvider({ source, key, retry: { ...SYNC_DEFAULTS.retry, attempts }, ...(accepted ? { accepted } : {}) });
     };
     if (!values.trust) reporter.say('warning: no --trust given: the manifest signature is not checked (sequence and expiry still are)');
 
     const once = async (): Promise<number> => {
       try {
         const r = await pollAndSync({
-          provider: await provider(), source, environment, dir, keepVersions, canary: values.canary, retry: { ...DEFAULT_RETRY, attempts }, coalesceGap,
+          provider: await provider(), source, environment, dir, keepVersions, canary: values.canary, retry: { ...SYNC_DEFAULTS.retry, attempts }, coalesceGap,
           ...(values['device-key'] !== undefined ? { deviceKey: values['device-key'] } : {}),
           onEvent: (e) => reporter.event(e), signal: controller.signal,
         });

@@ -5,9 +5,11 @@ import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { type FetchContext, fetchRange } from './fetch.ts';
 import { crashPoint } from './crash.ts';
+import { SYNC_DEFAULTS } from './defaults.ts';
 import { listDir, paths } from './local-store.ts';
 import { FileProver, type Proof } from './prove.ts';
 import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
+import { isUserError } from '../lib/errors.ts';
 import { parseSafetensors } from '../formats/safetensors.ts';
 import { dataStart, type SafetensorsIndex } from './safetensors-index.ts';
 
@@ -47,7 +49,7 @@ export interface DeltaPlan {
  * merged (the local bytes between them are fetched instead): one request is cheaper than two when the
  * gap is small.
  */
-export function planDelta(index: SafetensorsIndex, size: number, local: LocalTensors, gap = 64 * 1024): DeltaPlan {
+export function planDelta(index: SafetensorsIndex, size: number, local: LocalTensors, gap: number = SYNC_DEFAULTS.coalesceGap): DeltaPlan {
   type Seg = { start: number; end: number; from?: { path: string; start: number } };
   const segs: Seg[] = [{ start: 0, end: dataStart(index) }];
   let at = dataStart(index);
@@ -93,7 +95,7 @@ export class DeltaUnusable extends Error {
  * Range, a changed object) become DeltaUnusable.
  */
 export async function assembleDelta(ctx: FetchContext, key: string, size: number, index: SafetensorsIndex, plan: DeltaPlan, partial: string, opts: { concurrency?: number; chunkBytes?: number } = {}): Promise<Proof> {
-  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const concurrency = Math.max(1, opts.concurrency ?? SYNC_DEFAULTS.deltaConcurrency);
   const fh = await open(partial, 'w+'); // read back: fetched bytes are hashed from the file
   const landed = new Map<number, Promise<void>>(); // remote range start -> its download
   const workers: Promise<void>[] = [];
@@ -156,10 +158,18 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
   }
 }
 
-/** The strict parser (src/formats/safetensors.ts) over the fetched header bytes, then a comparison with the index. */
+/**
+ * The strict parser (src/formats/safetensors.ts) over the fetched header bytes, then a comparison with
+ * the index. The parser's refusal (a UserError) makes the delta unusable; any other throw is a bug.
+ */
 function checkHeader(key: string, header: Buffer, size: number, index: SafetensorsIndex): void {
   let parsed;
-  try { parsed = parseSafetensors(key, header, { fileSize: size }); } catch (e) { throw new DeltaUnusable(`the file's header does not parse: ${(e as Error).message}`); }
+  try {
+    parsed = parseSafetensors(key, header, { fileSize: size });
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    throw new DeltaUnusable(`the file's header does not parse: ${e.message}`);
+  }
   const claimed = new Map(index.tensors.map((t) => [t.start, t.end]));
   if (parsed.headerSize !== index.headerSize || parsed.tensors.length !== index.tensors.length || parsed.tensors.some((t) => claimed.get(t.start) !== t.end)) {
     throw new DeltaUnusable('the index does not match the file header');

@@ -1,27 +1,26 @@
-// Errors of the sync engine. The three a person acts on are UserErrors with the CLI's exit codes:
-// 1 verification (bytes or manifest refused), 2 usage or local I/O, 3 network after retries.
-// TransientError is internal: the retry loop catches it; it never reaches the CLI unwrapped.
-import { UserError } from '../lib/errors.ts';
-
-export const SYNC_EXIT = { ok: 0, verification: 1, usage: 2, network: 3 } as const;
+// Errors of the sync engine. The three a person acts on are UserErrors with the CLI's exit codes
+// (src/lib/exit-codes.ts): 1 verification (bytes or manifest refused), 2 usage or local I/O, 3 network
+// after retries. TransientError is internal: the retry loop catches it; it never reaches the CLI unwrapped.
+import { asUserError, UserError } from '../lib/errors.ts';
+import { EXIT } from '../lib/exit-codes.ts';
 
 export class VerificationError extends UserError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { exitCode: SYNC_EXIT.verification, ...options });
+    super(message, { exitCode: EXIT.verification, ...options });
     this.name = 'VerificationError';
   }
 }
 
 export class NetworkError extends UserError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { exitCode: SYNC_EXIT.network, ...options });
+    super(message, { exitCode: EXIT.network, ...options });
     this.name = 'NetworkError';
   }
 }
 
 export class DiskSpaceError extends UserError {
   constructor(message: string) {
-    super(message, { exitCode: SYNC_EXIT.usage });
+    super(message, { exitCode: EXIT.usage });
     this.name = 'DiskSpaceError';
   }
 }
@@ -45,3 +44,11 @@ export class TransientError extends Error {
 
 /** A 4xx other than 404/416: a configuration problem (auth, bad URL) that retries cannot fix. */
 export class PermanentSourceError extends NetworkError {}
+
+/**
+ * A failure of the input, the network or the OS (a UserError, a local I/O error, a failed request):
+ * one to report, or to fall back from. Anything else is a bug, rethrown with its stack.
+ */
+export function isOperationalError(e: unknown): boolean {
+  return e instanceof TransientError || asUserError(e) !== undefined;
+}

@@ -7,7 +7,9 @@ import { open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../lib/backoff.ts';
 import { crashPoint } from './crash.ts';
+import { SYNC_DEFAULTS } from './defaults.ts';
 import { NetworkError, TransientError, VerificationError } from './errors.ts';
 import { wrapStreamError } from './http-source.ts';
 import { type BlobSource, type GetResult, readAll } from './source.ts';
@@ -15,7 +17,8 @@ import { readChunks } from '../lib/hash.ts';
 import { type ClaimedRange, FileProver, type Proof } from './prove.ts';
 
 export interface RetryPolicy { attempts: number; baseDelayMs: number; maxDelayMs: number }
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000 };
+/** SYNC_DEFAULTS.retry, by its older name. */
+export const DEFAULT_RETRY: RetryPolicy = SYNC_DEFAULTS.retry;
 
 export interface FetchStats { bytesFetched: number; requests: number; retries: number }
 
@@ -45,7 +48,7 @@ export async function withRetry<T>(ctx: FetchContext, what: string, fn: (attempt
       if (!(e instanceof TransientError) || !retryable(e)) throw e;
       if (ctx.signal?.aborted) throw ctx.signal.reason;
       if (attempt >= ctx.retry.attempts) throw new NetworkError(`${what}: gave up after ${attempt} attempts: ${e.message}`, { cause: e });
-      const delayMs = Math.round(Math.random() * Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (attempt - 1)));
+      const delayMs = Math.round(backoffDelay(attempt, ctx.retry));
       ctx.stats.retries++;
       ctx.onRetry?.({ what, attempt, error: e.message, delayMs });
       await sleep(delayMs, undefined, ctx.signal ? { signal: ctx.signal } : {});
@@ -55,12 +58,23 @@ export async function withRetry<T>(ctx: FetchContext, what: string, fn: (attempt
 
 /**
  * Writes a body at `position`, demanding exactly `length` bytes: a short body (connection closed
- * early, lying Content-Length) or a long one is a TransientError, never a silently wrong file.
+ * early, lying Content-Length) or a long one is a TransientError, never a silently wrong file. Only
+ * reading the body is a network failure (retried); a failed write (disk full) or a throwing
+ * `onWritten` is not, and comes out as it is.
  */
 async function streamInto(ctx: FetchContext, body: Readable, fh: FileHandle, position: number, length: number, what: string, onWritten?: (chunk: Buffer, position: number) => void): Promise<void> {
   let got = 0;
+  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        throw wrapStreamError(e, what);
+      }
+      if (next.done) break;
+      const chunk = next.value;
       if (got + chunk.length > length) throw new TransientError('long-body', `${what}: more bytes than the ${length} asked for`);
       await fh.write(chunk, 0, chunk.length, position + got);
       onWritten?.(chunk, position + got);
@@ -71,7 +85,7 @@ async function streamInto(ctx: FetchContext, body: Readable, fh: FileHandle, pos
     }
   } catch (e) {
     body.destroy();
-    throw wrapStreamError(e, what);
+    throw e;
   }
   if (got < length) throw new TransientError('short-body', `${what}: body ended after ${got} of ${length} bytes`);
 }

@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
+import { SYNC_DEFAULTS } from './defaults.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, readAll } from './source.ts';
 import { NotFoundError } from '../lib/errors.ts';
 
@@ -52,7 +53,7 @@ export class FolderSource implements BlobSource {
   async getConditional(key: string, etag: string | undefined, options: { maxBytes?: number } = {}): Promise<ConditionalResult> {
     const meta = await this.meta(key);
     if (etag !== undefined && etag === meta.etag) return { notModified: true, etag };
-    const max = options.maxBytes ?? 64 << 20;
+    const max = options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes;
     if (meta.size > max) return { notModified: false, etag: meta.etag, bytes: await readAll(createReadStream(this.path(key)), max, this.path(key)) };
     return { notModified: false, etag: meta.etag, bytes: await readFile(this.path(key)) };
   }

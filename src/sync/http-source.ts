@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 
+import { SYNC_DEFAULTS } from './defaults.ts';
 import { PermanentSourceError, TransientError } from './errors.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
 import { NotFoundError } from '../lib/errors.ts';
@@ -28,8 +29,8 @@ export class HttpSource implements BlobSource {
     this.base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`not an http(s) URL: ${baseUrl}`);
     this.description = this.base.href;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.maxRedirects = options.maxRedirects ?? 5;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? SYNC_DEFAULTS.idleTimeoutMs;
+    this.maxRedirects = options.maxRedirects ?? SYNC_DEFAULTS.maxRedirects;
     this.headers = options.headers ?? {};
   }
 
@@ -73,7 +74,7 @@ export class HttpSource implements BlobSource {
       return e === undefined ? { notModified: true } : { notModified: true, etag: e };
     }
     if (res.statusCode !== 200) throw this.failure(res, key);
-    const bytes = await readAll(res, options.maxBytes ?? 64 << 20, this.url(key).href).catch((e: unknown) => { throw wrapStreamError(e, key); });
+    const bytes = await readAll(res, options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes, this.url(key).href).catch((e: unknown) => { throw wrapStreamError(e, key); });
     const e = header(res, 'etag');
     return e === undefined ? { notModified: false, bytes } : { notModified: false, etag: e, bytes };
   }
@@ -101,7 +102,11 @@ export class HttpSource implements BlobSource {
       const location = header(res, 'location');
       if (!location) throw new PermanentSourceError(`HTTP ${status} without Location for ${url.href}`);
       if (hop >= this.maxRedirects) throw new PermanentSourceError(`more than ${this.maxRedirects} redirects fetching ${this.url(key).href}`);
-      url = new URL(location, url);
+      try {
+        url = new URL(location, url);
+      } catch {
+        throw new PermanentSourceError(`HTTP ${status} with an invalid Location (${location}) for ${url.href}`);
+      }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PermanentSourceError(`redirect to a non-http URL: ${url.href}`);
     }
   }

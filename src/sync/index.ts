@@ -1,8 +1,8 @@
 // Edge sync: follow a manifest with the fewest bytes, never run unverified weights, never lose the
 // last good version. See engine.ts for the flow and local-store.ts for the on-disk layout.
-export { syncEnvironment, fetchVersion, pruneVersions, type FetchVersionOptions, type SyncEvent, type SyncOptions, type SyncResult, type ModelOutcome } from './engine.ts';
+export { syncEnvironment, fetchVersion, pruneVersions, type CacheOptions, type FetchVersionOptions, type SyncEvent, type SyncOptions, type SyncResult, type ModelOutcome } from './engine.ts';
 export { pollAndSync, loadAccepted, acceptedForProvider, type PollAndSyncResult } from './client.ts';
-export { SourceManifestProvider, setTrustProviderFactory, getTrustProviderFactory, type TrustProviderFactory, type ManifestProvider, type ManifestVerifier, type PollResult, type SourceManifestProviderOptions } from './manifest-provider.ts';
+export { SourceManifestProvider, type ManifestProvider, type ManifestVerifier, type PollResult, type SourceManifestProviderOptions } from './manifest-provider.ts';
 export type { BlobSource, GetOptions, GetResult, ObjectMeta, ConditionalResult } from './source.ts';
 export { HttpSource, type HttpSourceOptions } from './http-source.ts';
 export { FolderSource } from './folder-source.ts';
@@ -12,5 +12,8 @@ export { canaryBucket, pickVersion, BUCKETS } from './device-routing.ts';
 export { validIndex, type SafetensorsIndex } from './safetensors-index.ts';
 export { planDelta, type DeltaPlan } from './delta.ts';
 export { DEFAULT_RETRY, type RetryPolicy } from './fetch.ts';
+export { SYNC_DEFAULTS } from './defaults.ts';
 export { readState, activeVersion, paths as localPaths, type SyncState, type AcceptedManifest } from './local-store.ts';
-export { VerificationError, NetworkError, DiskSpaceError, SYNC_EXIT } from './errors.ts';
+export { VerificationError, NetworkError, DiskSpaceError } from './errors.ts';
+// TufManifestProvider is imported from tuf-provider.ts where it is used: importing this file must not load the trust client.
+export type { TrustedSyncOptions } from './tuf-provider.ts';

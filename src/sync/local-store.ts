@@ -8,8 +8,8 @@
 //   <dir>/models/<m>/meta/<v>.json   the files of that version (for GC and status)
 //   <dir>/models/<m>/current         symlink -> versions/<v>, switched by rename
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createFileExclusive, writeFileAtomic } from '../lib/fs-atomic.ts';
 import { UserError } from '../lib/errors.ts';
 
@@ -155,6 +155,13 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Rename first, then delete: a crash mid-delete leaves a .trash-* folder, never half a version. */
+export async function trash(path: string): Promise<void> {
+  const t = join(dirname(path), `.trash-${randomBytes(4).toString('hex')}`);
+  await rename(path, t);
+  await rm(t, { recursive: true, force: true });
 }
 
 export async function ensureDirs(dir: string): Promise<void> {

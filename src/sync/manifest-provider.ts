@@ -1,12 +1,13 @@
 // Where a device gets the manifest it follows, and the checks that keep an attacker from feeding it an
 // old (rollback), stale (freeze) or forged one. The trust layer (TUF) plugs in as another
-// ManifestProvider, or as the `verify` hook of this one; polls are conditional (If-None-Match), so an
-// unchanged manifest costs one 304 and no body.
+// ManifestProvider (tuf-provider.ts, imported only where `--trust` is used), or as the `verify` hook of
+// this one; polls are conditional (If-None-Match), so an unchanged manifest costs one 304 and no body.
 import { sha256Hex } from '../lib/hash.ts';
 import type { Manifest } from '../manifest/manifest.ts';
 import { isUserError } from '../lib/errors.ts';
 import { VerificationError } from './errors.ts';
-import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './fetch.ts';
+import { SYNC_DEFAULTS } from './defaults.ts';
+import { type RetryPolicy, withRetry } from './fetch.ts';
 import type { AcceptedManifest } from './local-store.ts';
 import type { BlobSource } from './source.ts';
 import { MANIFEST_KEY } from '../store/keys.ts';
@@ -31,7 +32,7 @@ export interface SourceManifestProviderOptions {
   /** The manifest accepted before (from state.json): its sequence is the floor, its ETag the validator. */
   accepted?: AcceptedManifest;
   now?: () => Date;
-  /** Refuse manifests larger than this (endless data). Default 16 MiB. */
+  /** Refuse manifests larger than this (endless data). Default SYNC_DEFAULTS.maxManifestBytes. */
   maxBytes?: number;
   retry?: RetryPolicy;
 }
@@ -64,11 +65,11 @@ export class SourceManifestProvider extends AcceptedManifestHolder implements Ma
   async poll(signal?: AbortSignal): Promise<PollResult> {
     const key = this.o.key ?? MANIFEST_KEY;
     const now = (this.o.now ?? (() => new Date()))();
-    const ctx = { source: this.o.source, retry: this.o.retry ?? DEFAULT_RETRY, stats: { bytesFetched: 0, requests: 0, retries: 0 }, ...(signal ? { signal } : {}) };
+    const ctx = { source: this.o.source, retry: this.o.retry ?? SYNC_DEFAULTS.retry, stats: { bytesFetched: 0, requests: 0, retries: 0 }, ...(signal ? { signal } : {}) };
     const location = `${this.o.source.description}${key}`;
     // An ETag only validates the URL it came from: a device pointed elsewhere fetches the body.
     const etag = this.current?.location === undefined || this.current.location === location ? this.current?.etag : undefined;
-    const r = await withRetry(ctx, key, () => this.o.source.getConditional(key, etag, { maxBytes: this.o.maxBytes ?? 16 << 20, ...(signal ? { signal } : {}) }));
+    const r = await withRetry(ctx, key, () => this.o.source.getConditional(key, etag, { maxBytes: this.o.maxBytes ?? SYNC_DEFAULTS.maxManifestBytes, ...(signal ? { signal } : {}) }));
     if (r.notModified) {
       // A server that keeps answering 304 cannot keep a device on an expired manifest (freeze attack).
       if (this.current && new Date(this.current.expiresAt) <= now) throw new VerificationError(`the manifest (sequence ${this.current.sequence}) expired at ${this.current.expiresAt} and the source offers nothing newer`);
@@ -103,26 +104,4 @@ export class SourceManifestProvider extends AcceptedManifestHolder implements Ma
     this.current = { sequence: m.sequence, sha256, expiresAt: m.expiresAt, location, ...(r.etag ? { etag: r.etag } : {}), acceptedAt: now.toISOString() };
     return { changed: true, manifest: m, bytes: r.bytes };
   }
-}
-
-/**
- * How `--trust <root.json>` becomes a ManifestProvider: the trust layer (TUF) registers a factory;
- * without one, `--trust` is refused rather than silently ignored.
- */
-export type TrustProviderFactory = (o: {
-  trustRoot: string; source: BlobSource; key: string; dir: string; accepted?: AcceptedManifest;
-  /** The environment being synced (a TUF provider fetches that environment's signed slice). */
-  environment?: string;
-  /** The store root as given on the command line (s3://…, https://…/, or a folder). */
-  location?: string;
-}) => ManifestProvider | Promise<ManifestProvider>;
-
-let trustFactory: TrustProviderFactory | undefined;
-
-export function setTrustProviderFactory(f: TrustProviderFactory | undefined): void {
-  trustFactory = f;
-}
-
-export function getTrustProviderFactory(): TrustProviderFactory | undefined {
-  return trustFactory;
 }

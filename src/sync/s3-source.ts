@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, s3ClientConfig } from '../store/s3-config.ts';
+import { SYNC_DEFAULTS } from './defaults.ts';
 import { PermanentSourceError, TransientError } from './errors.ts';
 import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
 import { NotFoundError } from '../lib/errors.ts';
@@ -39,7 +40,7 @@ export class S3Source implements BlobSource {
       const config = s3ClientConfig({
         ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
         ...(this.options.region ? { region: this.options.region } : {}),
-        requestHandler: { requestTimeout: this.options.idleTimeoutMs ?? 30_000 }, // fetch.ts retries
+        requestHandler: { requestTimeout: this.options.idleTimeoutMs ?? SYNC_DEFAULTS.idleTimeoutMs }, // fetch.ts retries
       }, this.env);
       config.region ??= 'us-east-1'; // a device has no ~/.aws/config to name one
       return { sdk, client: new sdk.S3Client(config) };
@@ -91,7 +92,7 @@ export class S3Source implements BlobSource {
     const { sdk, client } = await this.sdk();
     try {
       const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), ...(etag ? { IfNoneMatch: etag } : {}) }), options.signal ? { abortSignal: options.signal } : {});
-      const bytes = await readAll(r.Body as Readable, options.maxBytes ?? 64 << 20, `${this.description}${key}`);
+      const bytes = await readAll(r.Body as Readable, options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes, `${this.description}${key}`);
       return r.ETag ? { notModified: false, etag: r.ETag, bytes } : { notModified: false, bytes };
     } catch (e) {
       // The SDK reports a 304 as an error.

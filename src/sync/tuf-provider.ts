@@ -12,8 +12,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../manifest/manifest.ts';
 import type { AcceptedManifest } from './local-store.ts';
-import { AcceptedManifestHolder, type ManifestProvider, type PollResult, type TrustProviderFactory } from './manifest-provider.ts';
-import { NetworkError, VerificationError } from './errors.ts';
+import { SYNC_DEFAULTS } from './defaults.ts';
+import { AcceptedManifestHolder, type ManifestProvider, type PollResult } from './manifest-provider.ts';
+import { isOperationalError, NetworkError, VerificationError } from './errors.ts';
 import type { BlobSource } from './source.ts';
 import { UserError } from '../lib/errors.ts';
 import { fetchVerifiedManifest, TrustVerificationError, type TrustSource } from '../trust/client.ts';
@@ -52,7 +53,7 @@ export class TufManifestProvider extends AcceptedManifestHolder implements Manif
     const usable = prev !== undefined && prev.sha256 !== '' && new Date(prev.expiresAt) > now;
     let etag: string | undefined;
     try {
-      const r = await this.o.source.getConditional(TIMESTAMP_KEY, prev?.location === location ? prev.etag : undefined, { maxBytes: 64 * 1024, ...(signal ? { signal } : {}) });
+      const r = await this.o.source.getConditional(TIMESTAMP_KEY, prev?.location === location ? prev.etag : undefined, { maxBytes: SYNC_DEFAULTS.maxTimestampBytes, ...(signal ? { signal } : {}) });
       if (r.notModified && usable) {
         this.lastPoll = 'not-modified';
         return { changed: false };
@@ -67,8 +68,8 @@ export class TufManifestProvider extends AcceptedManifestHolder implements Manif
         }
       }
     } catch (e) {
-      if ((e as Error).name === 'AbortError') throw e;
-      // Fall through: the full refresh fetches timestamp.json again and explains any failure.
+      if ((e as Error).name === 'AbortError' || !isOperationalError(e)) throw e;
+      // A store, network or disk failure falls through: the full refresh fetches timestamp.json again and explains it.
     }
 
     let trustedRoot: Buffer;
@@ -115,12 +116,28 @@ function trustSourceFor(location: string | undefined, source: BlobSource): Trust
   return loc.startsWith('file://') ? new URL(loc).pathname : loc;
 }
 
-/** Registered by the CLI: `sync --trust` builds a TufManifestProvider with its state in <dir>/trust. */
-export const tufProviderFactory: TrustProviderFactory = (o) => new TufManifestProvider({
-  trustRoot: o.trustRoot,
-  source: o.source,
-  trustSource: trustSourceFor(o.location, o.source),
-  stateDir: join(o.dir, 'trust'),
-  ...(o.environment ? { environment: o.environment } : {}),
-  ...(o.accepted ? { accepted: o.accepted } : {}),
-});
+/** What `sync --trust <root.json>` knows when it builds its provider. */
+export interface TrustedSyncOptions {
+  /** Path of the pinned root. */
+  trustRoot: string;
+  source: BlobSource;
+  /** The synced folder: the trusted TUF metadata is kept in <dir>/trust. */
+  dir: string;
+  accepted?: AcceptedManifest;
+  /** The environment being synced (the provider fetches that environment's signed slice). */
+  environment?: string;
+  /** The store root as given on the command line (s3://…, https://…/, or a folder). */
+  location?: string;
+}
+
+/** `sync --trust`: a TufManifestProvider with its state in <dir>/trust. */
+export function tufProviderForSync(o: TrustedSyncOptions): TufManifestProvider {
+  return new TufManifestProvider({
+    trustRoot: o.trustRoot,
+    source: o.source,
+    trustSource: trustSourceFor(o.location, o.source),
+    stateDir: join(o.dir, 'trust'),
+    ...(o.environment ? { environment: o.environment } : {}),
+    ...(o.accepted ? { accepted: o.accepted } : {}),
+  });
+}
