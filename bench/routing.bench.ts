@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDemoWeights } from '../scripts/demo-weights.ts';
-import { FolderSource, bagOfBytesLoader, createGateway } from '../src/gateway/index.ts';
+import { FolderVersionSource, bagOfBytesLoader, createGateway } from '../src/gateway/index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { createRouter, murmur3Utf8 } from '../src/manifest/routing.ts';
 import { demoManifest } from '../test/gateway/demo-manifest.ts';
@@ -30,7 +30,7 @@ if (process.argv[2] === '--serve') {
   const cpu = (res: ServerResponse) => { const c = process.threadCpuUsage(); res.end(JSON.stringify({ us: c.user + c.system })); };
   let port: number;
   if (kind === 'gateway') {
-    const gw = createGateway({ environment: 'production', source: new FolderSource(weights), log: () => {} });
+    const gw = createGateway({ environment: 'production', source: new FolderVersionSource(weights), log: () => {} });
     await gw.applyManifest(manifest());
     const server = createServer((req, res) => (req.url === '/__cpu' ? cpu(res) : gw.handle(req, res)));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { main as cli } from '../src/cli/main.ts';
 import { modelFiles, loadModelDir } from '../src/demo-model/model.ts';
-import { createGateway, FolderSource, bagOfBytesLoader, type Loader } from '../src/gateway/index.ts';
+import { createGateway, FolderVersionSource, bagOfBytesLoader, type Loader } from '../src/gateway/index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
@@ -128,7 +128,7 @@ export async function demoFleet(root: string, step: (n: number, title: string) =
   let failCanary = false;
   const gateway = createGateway({
     environment: 'production',
-    source: new FolderSource(weights),
+    source: new FolderVersionSource(weights),
     log: () => {},
     onEvent: (e) => { if (e.type === 'canary-rolled-back') console.log(`   gateway: canary ${e.model}@${e.canary} rolled back after ${e.failures} failures (${e.reason}); traffic back on ${e.champion}`); },
     // Demo fault injection: once switched on, the canary's forward pass throws, as a broken build would.

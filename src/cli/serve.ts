@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
 import { UserError } from '../lib/errors.ts';
-import { FolderSource, createGateway } from '../gateway/index.ts';
+import { FolderVersionSource, GATEWAY_DEFAULTS, createGateway } from '../gateway/index.ts';
 import { StoreVersionSource } from '../gateway/store-source.ts';
 import { storeUrlOrDefault } from '../store/default.ts';
 import { readTrustRoot, trustSourceOf, verificationExitCode } from './manifest.ts';
@@ -14,14 +14,14 @@ import { locateStoreRoot } from '../sync/locate.ts';
 import type { SyncEvent } from '../sync/engine.ts';
 import { fetchVerifiedManifest, TrustVerificationError } from '../trust/client.ts';
 import { environmentTarget } from '../trust/repository.ts';
-import type { Manifest } from '../manifest/manifest.ts';
+import { type Manifest, manifestEnvironment } from '../manifest/manifest.ts';
 import { createAjv } from '../registry/schemas.ts';
 import { EXIT } from '../lib/exit-codes.ts';
 import { type Command, intOption, numberOption, parseCommandArgs } from './command.ts';
 import { printJson } from './output.ts';
 import { formatBytes } from '../lib/format.ts';
 
-const usage = 'model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host 127.0.0.1] [--seed S] [--state FILE] [--max-body-bytes N] [--json]';
+const usage = `model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host ${GATEWAY_DEFAULTS.host}] [--seed S] [--state FILE] [--max-body-bytes N] [--json]`;
 
 let validate: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
@@ -50,7 +50,7 @@ export const serveCommand: Command = {
       environment: { type: 'string' },
       'models-dir': { type: 'string' },
       port: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
+      host: { type: 'string', default: GATEWAY_DEFAULTS.host },
       seed: { type: 'string' },
       state: { type: 'string' },
       'max-body-bytes': { type: 'string' },
@@ -90,7 +90,7 @@ export const serveCommand: Command = {
     const port = intOption('port', values.port, { min: 0, max: 65535 }) ?? 8080;
     const statePath = values.state ?? join('.model-gitops', `gateway-${environment}.state.json`);
     const manifest = await fetchManifest();
-    if (!manifest.environments[environment]) throw new UserError(`${manifestPath} has no environment "${environment}" (it has: ${Object.keys(manifest.environments).join(', ')})`);
+    const models = Object.keys(manifestEnvironment(manifest, environment, manifestPath).models);
 
     // Fetch progress goes to stderr (stdout carries the --json result): what came whole, as a delta, or fell back.
     const onEvent = (e: SyncEvent) => {
@@ -101,9 +101,9 @@ export const serveCommand: Command = {
     const blobSource = storeUrl ? locateStoreRoot(storeUrl).source : undefined;
     const gateway = createGateway({
       environment,
-      source: blobSource ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent }) : new FolderSource(values['models-dir']!),
+      source: blobSource ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent }) : new FolderVersionSource(values['models-dir']!),
       statePath,
-      maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], 1024 * 1024),
+      maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], GATEWAY_DEFAULTS.maxBodyBytes),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
     });
     let applied: Awaited<ReturnType<typeof gateway.applyManifest>>;
@@ -120,7 +120,6 @@ export const serveCommand: Command = {
       blobSource?.close?.();
       throw e;
     }
-    const models = Object.keys(manifest.environments[environment]!.models);
     if (values.json) printJson({ url: address.url, environment, sequence: manifest.sequence, models, loaded: applied.loaded, rolledBack: applied.rolledBack, state: statePath });
     else console.log(`serving ${environment} (manifest ${manifest.sequence}: ${models.join(', ')}) on ${address.url}\n  POST ${address.url}/v1/models/<model>/predict   GET /metrics /status /healthz   state: ${statePath}`);
 

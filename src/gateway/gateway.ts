@@ -1,20 +1,26 @@
-// The HTTP gateway behind `model-gitops serve`: routes each request to a version per the manifest's
-// rollout, calls the loaded version, hot-swaps versions when a new manifest arrives, measures every
-// version and rolls a misbehaving canary back on its own.
+// The gateway's in-process core behind `model-gitops serve`: routes each call to a version per the
+// manifest's rollout, calls the loaded version, hot-swaps versions when a new manifest arrives,
+// measures every version and rolls a misbehaving canary back on its own. http.ts puts HTTP in front
+// of it; apply-plan.ts decides what a manifest changes; metrics.ts and status.ts render what it sees.
 //
 // Hot-swap contract: applyManifest loads and warms every version the new manifest references BEFORE
 // routing changes; the switch itself is one synchronous assignment; versions no longer referenced
 // are retired and closed only once their in-flight requests have finished (reference counts taken
 // synchronously with the routing decision, so no request can pick a version that is already closed).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { UserError } from '../lib/errors.ts';
 import type { Manifest, ManifestVersion } from '../manifest/manifest.ts';
 import { type RouteDecision, type Router, RoutingError, createRouter } from '../manifest/routing.ts';
-import { InputError, type LoadedModel, type Loader, type OpenAIKind, defaultLoaderFor } from './loaders.ts';
-import { type MetricFamily, VersionMetrics, renderPrometheus, versionFamilies } from './metrics.ts';
+import { type ApplyPlan, planApply, planRollbacks, slotKey } from './apply-plan.ts';
+import { GATEWAY_DEFAULTS } from './defaults.ts';
+import {
+  HttpError, type ListenAddress, type RequestHandler, closeHttp, createHttpServer, createRequestHandler, listenHttp,
+} from './http.ts';
+import { InputError, type LoadedModel, type Loader, defaultLoaderFor } from './loaders.ts';
+import { VersionMetrics, renderGatewayMetrics } from './metrics.ts';
 import { CanaryTracker, type RollbackRecord, type RolloutRule, StateStore } from './rollout.ts';
 import type { VersionSource } from './source.ts';
+import { type GatewayStatus, type RollbackEvent, describeStatus } from './status.ts';
 
 export interface GatewayOptions {
   environment: string;
@@ -26,7 +32,7 @@ export interface GatewayOptions {
   statePath?: string;
   /** Rule for deployments whose manifest entry has no `rollout`. */
   defaultRollout?: RolloutRule;
-  /** Request bodies above this are refused with 413. Default 1 MiB. */
+  /** Request bodies above this are refused with 413. Default GATEWAY_DEFAULTS.maxBodyBytes (1 MiB). */
   maxBodyBytes?: number;
   onEvent?: (event: GatewayEvent) => void;
   /** One JSON line per event; default: standard error. */
@@ -39,6 +45,12 @@ export type GatewayEvent =
   | { type: 'version-closed'; environment: string; model: string; version: string; at: string }
   | { type: 'close-failed'; environment: string; model: string; version: string; error: string; at: string }
   | { type: 'prune-failed'; environment: string; error: string; at: string };
+
+export interface ApplyResult { sequence: number; loaded: string[]; retired: string[]; rolledBack: string[] }
+
+/** Events kept in memory (Gateway.events), and how many of the latest rollbacks status() lists. */
+const EVENT_HISTORY = 1000;
+const STATUS_ROLLBACKS = 20;
 
 interface Slot {
   model: string;
@@ -53,6 +65,7 @@ interface Slot {
 
 const newSlot = (model: string, version: string, loaded: LoadedModel): Slot => ({ model, version, loaded, inflight: 0, retired: false });
 
+/** What one applied manifest serves; replaced whole, never edited in place (except router suppression). */
 interface Generation {
   manifest: Manifest;
   router: Router;
@@ -60,29 +73,21 @@ interface Generation {
   trackers: Map<string, CanaryTracker>;
 }
 
-export interface ApplyResult { sequence: number; loaded: string[]; retired: string[]; rolledBack: string[] }
-
-/** An HTTP error with a JSON body `{error: {code, message}}`. */
-export class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'HttpError';
-    this.status = status;
-    this.code = code;
-  }
+/** The outcome of loading a plan's new versions. */
+interface Loaded {
+  /** By slotKey, in the plan's load order. */
+  models: Map<string, LoadedModel>;
+  /** Per model, why its canary failed to load (a canary never blocks a manifest). */
+  canaryFailures: Map<string, string>;
 }
-
-const slotKey = (model: string, version: string) => `${model}@${version}`;
-const PREDICT_PATH = /^\/v1\/models\/([^/]+)\/predict$/;
 
 export class Gateway {
   readonly environment: string;
   readonly events: GatewayEvent[] = [];
+  /** The node:http request listener. */
+  readonly handle: RequestHandler;
   private readonly options: GatewayOptions;
   private readonly loaderFor: NonNullable<GatewayOptions['loaderFor']>;
-  private readonly maxBodyBytes: number;
   private readonly state: StateStore;
   private readonly metrics = new Map<string, { model: string; version: string; m: VersionMetrics }>();
   private current: Generation | undefined;
@@ -97,8 +102,16 @@ export class Gateway {
     this.options = options;
     this.environment = options.environment;
     this.loaderFor = options.loaderFor ?? defaultLoaderFor();
-    this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.state = new StateStore(options.statePath, options.environment);
+    this.handle = createRequestHandler({
+      environment: this.environment,
+      serve: (model, key, override, call) => this.serve(model, key, override, call),
+      models: () => this.current?.router.models() ?? [],
+      health: () => ({ ready: this.isReady(), closing: this.closing, sequence: this.current?.manifest.sequence ?? null }),
+      metricsText: () => this.metricsText(),
+      status: () => this.status(),
+      log: (entry) => this.log(entry),
+    }, { maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes });
   }
 
   // ---- manifests --------------------------------------------------------------------------------
@@ -112,25 +125,34 @@ export class Gateway {
     return run;
   }
 
+  // plan (pure) → load → reconcile rollbacks → switch. Rollbacks are reconciled after loading, not
+  // planned up front: a canary failing to load is rolled back, and while versions load a canary may
+  // trip or an operator may clear a rollback.
   private async apply(manifest: Manifest): Promise<ApplyResult> {
     if (this.closing) throw new UserError('the gateway is closing');
-    const env = manifest.environments[this.environment];
-    if (!env) throw new UserError(`the manifest has no environment "${this.environment}"`);
-    const router = createRouter(manifest, this.environment, this.options.seed === undefined ? {} : { seed: this.options.seed });
     const old = this.current;
-
-    // Every referenced version must have an entry; collect what is not loaded yet.
-    const wanted: { model: string; version: string; entry: ManifestVersion; role: 'champion' | 'canary' | 'rollback' }[] = [];
-    for (const [model, d] of Object.entries(env.models)) {
-      const roles: [string, 'champion' | 'canary' | 'rollback'][] = [[d.version, 'champion'], ...(d.canary ? [[d.canary.version, 'canary'] as [string, 'canary']] : []), ...(d.rollbackWindow ?? []).map((v) => [v, 'rollback'] as [string, 'rollback'])];
-      for (const [version, role] of roles) {
-        const entry = manifest.models[model]?.versions[version];
-        if (!entry) throw new UserError(`the manifest references ${model}@${version} in "${this.environment}" but has no entry for it`);
-        if (!wanted.some((w) => w.model === model && w.version === version)) wanted.push({ model, version, entry, role });
-      }
+    const plan = planApply(old, manifest, this.environment, { defaultRollout: this.options.defaultRollout });
+    const loaded = await this.loadVersions(plan, manifest.sequence);
+    // Live before anything below can throw, so close() still closes them if the state cannot be saved.
+    const slots = this.assembleSlots(plan, old, loaded.models);
+    const router = this.newRouter(manifest);
+    const { trackers, rolledBack } = this.reconcileRollbacks(plan, old, loaded.canaryFailures, router);
+    const retired = this.switchTo({ manifest, router, slots, trackers }, old, plan);
+    const loadedKeys = [...loaded.models.keys()];
+    const at = new Date().toISOString();
+    this.emit({ type: 'manifest-applied', environment: this.environment, sequence: manifest.sequence, loaded: loadedKeys, retired, at });
+    // The source may now free what neither this manifest nor the one it replaced uses (one step back
+    // stays cached for a quick return). A failed prune costs disk, never the switch.
+    if (this.options.source.retain) {
+      await this.options.source.retain(plan.retain).catch((e: unknown) => this.emit({ type: 'prune-failed', environment: this.environment, error: String((e as Error)?.message ?? e), at: new Date().toISOString() }));
     }
-    const toLoad = wanted.filter((w) => !old?.slots.has(slotKey(w.model, w.version)));
-    const results = await Promise.allSettled(toLoad.map(async (w) => {
+    return { sequence: manifest.sequence, loaded: loadedKeys, retired, rolledBack };
+  }
+
+  /** Materialises, loads and warms the plan's new versions in parallel. A champion or rollback-window
+   * version that fails rejects the whole manifest, after closing what did load. */
+  private async loadVersions(plan: ApplyPlan, sequence: number): Promise<Loaded> {
+    const results = await Promise.allSettled(plan.load.map(async (w) => {
       const dir = await this.options.source.materialize(w.model, w.version, w.entry);
       const loaded = await this.loaderFor(w.model, w.version, w.entry).load(dir, w.entry);
       try {
@@ -141,80 +163,66 @@ export class Gateway {
       }
       return loaded;
     }));
-    const failedCanaries = new Map<string, string>();
+    const out: Loaded = { models: new Map(), canaryFailures: new Map() };
     const fatal: string[] = [];
     results.forEach((r, i) => {
-      if (r.status === 'fulfilled') return;
-      const w = toLoad[i]!;
+      const w = plan.load[i]!;
+      if (r.status === 'fulfilled') { out.models.set(w.key, r.value); return; }
       const why = (r.reason as Error)?.message ?? String(r.reason);
-      if (w.role === 'canary') failedCanaries.set(w.model, why);
-      else fatal.push(`${w.model}@${w.version} (${w.role}): ${why}`);
+      if (w.role === 'canary') out.canaryFailures.set(w.model, why);
+      else fatal.push(`${w.key} (${w.role}): ${why}`);
     });
     if (fatal.length) {
-      await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.close().catch(() => undefined) : undefined)));
-      throw new UserError(`manifest ${manifest.sequence} not applied; routing is unchanged. Could not load:\n  ${fatal.join('\n  ')}`);
+      await Promise.all([...out.models.values()].map((m) => m.close().catch(() => undefined)));
+      throw new UserError(`manifest ${sequence} not applied; routing is unchanged. Could not load:\n  ${fatal.join('\n  ')}`);
     }
+    return out;
+  }
 
+  /** Applies the rollback decisions for the new manifest: clears voided records, records canaries
+   * that failed to load, suppresses rolled-back canaries on `router`, and carries trackers over. */
+  private reconcileRollbacks(
+    plan: ApplyPlan, old: Generation | undefined, canaryFailures: Map<string, string>, router: Router,
+  ): { trackers: Map<string, CanaryTracker>; rolledBack: string[] } {
+    const records = this.state.state.rolledBack;
+    const decided = planRollbacks(plan, { rolledBack: records, trackers: old?.trackers ?? new Map(), canaryFailures });
+    for (const model of decided.clear) delete records[model];
+    const at = new Date().toISOString();
+    for (const r of decided.record) {
+      records[r.model] = { canaryVersion: r.canary, champion: r.champion, reason: r.reason, at, manifestSequence: plan.sequence };
+      const { model, canary, champion, reason } = r;
+      this.emit({ type: 'canary-rolled-back', environment: this.environment, model, canary, champion, reason, requests: 0, failures: 0, at });
+      this.rollbacksTotal++;
+    }
+    if (decided.clear.length || decided.record.length) this.state.save();
+    for (const model of decided.suppressed) router.suppressCanary(model);
+    const trackers = new Map(decided.trackers.map((t) => [
+      t.model, t.carryOver ? old!.trackers.get(t.model)! : new CanaryTracker(t.model, t.champion, t.canary, t.rule),
+    ]));
+    return { trackers, rolledBack: decided.suppressed };
+  }
+
+  /** The new generation's slots: kept ones carry over, newly loaded ones become live. */
+  private assembleSlots(plan: ApplyPlan, old: Generation | undefined, loaded: Map<string, LoadedModel>): Map<string, Slot> {
     const slots = new Map<string, Slot>();
-    for (const w of wanted) {
-      const key = slotKey(w.model, w.version);
-      const kept = old?.slots.get(key);
-      if (kept) { slots.set(key, kept); continue; }
-      const r = results[toLoad.indexOf(w)]!;
-      if (r.status === 'fulfilled') { const slot = newSlot(w.model, w.version, r.value); slots.set(key, slot); this.live.add(slot); }
+    for (const w of plan.wanted) {
+      const kept = old?.slots.get(w.key);
+      if (kept) { slots.set(w.key, kept); continue; }
+      const model = loaded.get(w.key);
+      if (model) { const slot = newSlot(w.model, w.version, model); slots.set(w.key, slot); this.live.add(slot); }
     }
+    return slots;
+  }
 
-    // Rollback state: a recorded rollback holds while the manifest keeps the same canary version;
-    // a manifest that changes (or removes) the canary clears it.
-    const rolledBack: string[] = [];
-    const trackers = new Map<string, CanaryTracker>();
-    let stateChanged = false;
-    const now = new Date().toISOString();
-    for (const [model, d] of Object.entries(env.models)) {
-      const rec = this.state.state.rolledBack[model];
-      if (rec && rec.canaryVersion !== d.canary?.version) { delete this.state.state.rolledBack[model]; stateChanged = true; }
-      if (!d.canary) continue;
-      const loadFailure = failedCanaries.get(model);
-      if (loadFailure !== undefined && !this.state.state.rolledBack[model]) {
-        this.state.state.rolledBack[model] = { canaryVersion: d.canary.version, champion: d.version, reason: `canary failed to load: ${loadFailure}`, at: now, manifestSequence: manifest.sequence };
-        stateChanged = true;
-        this.emit({ type: 'canary-rolled-back', environment: this.environment, model, canary: d.canary.version, champion: d.version, reason: `canary failed to load: ${loadFailure}`, requests: 0, failures: 0, at: now });
-        this.rollbacksTotal++;
-      }
-      if (this.state.state.rolledBack[model] || loadFailure !== undefined) {
-        router.suppressCanary(model);
-        rolledBack.push(model);
-        continue;
-      }
-      const prev = old?.trackers.get(model);
-      const rule = d.rollout ?? this.options.defaultRollout;
-      trackers.set(model, prev && prev.canary === d.canary.version && prev.champion === d.version && !prev.tripped && sameRule(prev.rule, rule)
-        ? prev
-        : new CanaryTracker(model, d.version, d.canary.version, rule));
-    }
-    if (stateChanged) this.state.save();
+  /** The switch: one assignment, after everything new is warm; then the old generation's leftovers retire. */
+  private switchTo(next: Generation, old: Generation | undefined, plan: ApplyPlan): string[] {
+    this.current = next;
+    for (const key of plan.retire) this.retire(old!.slots.get(key)!);
+    return plan.retire;
+  }
 
-    // The switch: one assignment, after everything new is warm.
-    this.current = { manifest, router, slots, trackers };
-    const retired: string[] = [];
-    for (const [key, slot] of old?.slots ?? []) {
-      if (slots.has(key)) continue;
-      retired.push(key);
-      this.retire(slot);
-    }
-    const loaded = toLoad.filter((_, i) => results[i]!.status === 'fulfilled').map((w) => slotKey(w.model, w.version));
-    this.emit({ type: 'manifest-applied', environment: this.environment, sequence: manifest.sequence, loaded, retired, at: new Date().toISOString() });
-    // The source may now free what neither this manifest nor the one it replaced uses (one step back
-    // stays cached for a quick return). A failed prune costs disk, never the switch.
-    if (this.options.source.retain) {
-      const keep = new Map(wanted.map(({ model, version, entry }) => [slotKey(model, version), { model, version, entry }]));
-      for (const { model, version } of old?.slots.values() ?? []) {
-        const entry = old!.manifest.models[model]?.versions[version];
-        if (entry && !keep.has(slotKey(model, version))) keep.set(slotKey(model, version), { model, version, entry });
-      }
-      await this.options.source.retain([...keep.values()]).catch((e: unknown) => this.emit({ type: 'prune-failed', environment: this.environment, error: String((e as Error)?.message ?? e), at: new Date().toISOString() }));
-    }
-    return { sequence: manifest.sequence, loaded, retired, rolledBack };
+  private newRouter(manifest: Manifest): Router {
+    return createRouter(manifest, this.environment, this.options.seed === undefined ? {} : { seed: this.options.seed });
   }
 
   private retire(slot: Slot): void {
@@ -237,7 +245,7 @@ export class Gateway {
     if (!this.state.state.rolledBack[model] || !gen) return false;
     delete this.state.state.rolledBack[model];
     this.state.save();
-    const router = createRouter(gen.manifest, this.environment, this.options.seed === undefined ? {} : { seed: this.options.seed });
+    const router = this.newRouter(gen.manifest);
     for (const m of Object.keys(this.state.state.rolledBack)) router.suppressCanary(m);
     const d = gen.manifest.environments[this.environment]!.models[model];
     const trackers = new Map(gen.trackers);
@@ -267,7 +275,7 @@ export class Gateway {
 
   private emit(event: GatewayEvent): void {
     this.events.push(event);
-    if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
+    if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY);
     this.log(event);
     try { this.options.onEvent?.(event); } catch { /* a listener's bug must not break serving */ }
   }
@@ -337,221 +345,56 @@ export class Gateway {
     const { value, decision } = await this.serve(model, options.key, options.override, (m) => m.predict(inputs));
     return { version: decision.version, reason: decision.reason, outputs: value };
   }
-
-  /** The node:http request listener. */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.dispatch(req, res).catch((e: unknown) => {
-      const err = e instanceof HttpError ? e : new HttpError(500, 'internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
-      if (!(e instanceof HttpError)) this.log({ type: 'internal-error', error: String((e as Error)?.stack ?? e), at: new Date().toISOString() });
-      if (res.headersSent) { res.destroy(); return; }
-      sendJson(res, err.status, { error: { code: err.code, message: err.message } });
-    });
-  };
-
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const predict = PREDICT_PATH.exec(path);
-    if (predict) {
-      requireMethod(req, 'POST');
-      let model: string;
-      try { model = decodeURIComponent(predict[1]!); } catch { throw new HttpError(400, 'bad-path', 'the model name in the path is not valid percent-encoding'); }
-      const body = await readJson(req, this.maxBodyBytes);
-      if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inputs' in body)) throw new HttpError(400, 'bad-request', 'the body must be a JSON object with "inputs"');
-      const { value, decision } = await this.serve(model, header(req, 'x-routing-key'), header(req, 'x-model-version'), (m) => m.predict((body as { inputs: unknown }).inputs));
-      res.setHeader('x-served-version', decision.version);
-      res.setHeader('x-route-reason', decision.reason);
-      sendJson(res, 200, { model, version: decision.version, reason: decision.reason, outputs: value });
-      return;
-    }
-    if (path === '/v1/chat/completions' || path === '/v1/completions') {
-      requireMethod(req, 'POST');
-      const body = await readJson(req, this.maxBodyBytes);
-      if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof (body as { model?: unknown }).model !== 'string') {
-        throw new HttpError(400, 'bad-request', 'the body must be a JSON object with a "model" string');
-      }
-      const b = body as Record<string, unknown> & { model: string; user?: unknown };
-      const key = header(req, 'x-routing-key') ?? (typeof b.user === 'string' ? b.user : undefined);
-      const kind: OpenAIKind = path === '/v1/chat/completions' ? 'chat/completions' : 'completions';
-      const { value, decision } = await this.serve(b.model, key, header(req, 'x-model-version'), async (m, d) => {
-        if (!m.openai) throw new InputError(`${b.model}@${d.version} is not served through an OpenAI-compatible endpoint; use /v1/models/${b.model}/predict`);
-        const r = await m.openai(kind, b);
-        // A 5xx is the version's failure (counted, may trip the rollback); a 4xx is passed through.
-        if (r.status >= 500) throw new Error(`upstream answered HTTP ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
-        return r;
-      });
-      res.setHeader('x-served-version', decision.version);
-      res.setHeader('x-route-reason', decision.reason);
-      const out = value.body;
-      // Answer with the name the client asked for, not the upstream's internal model id.
-      if (typeof out === 'object' && out !== null && typeof (out as { model?: unknown }).model === 'string') (out as { model: string }).model = b.model;
-      sendJson(res, value.status, out);
-      return;
-    }
-    if (path === '/v1/models') {
-      requireMethod(req, 'GET');
-      const gen = this.current;
-      sendJson(res, 200, { object: 'list', data: (gen?.router.models() ?? []).map((id) => ({ id, object: 'model', owned_by: 'model-gitops' })) });
-      return;
-    }
-    if (path === '/metrics') {
-      requireMethod(req, 'GET');
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(this.metricsText());
-      return;
-    }
-    if (path === '/healthz') {
-      requireMethod(req, 'GET');
-      const ready = this.current !== undefined && !this.closing;
-      sendJson(res, ready ? 200 : 503, { status: ready ? 'ok' : this.closing ? 'closing' : 'no manifest applied', environment: this.environment, sequence: this.current?.manifest.sequence ?? null });
-      return;
-    }
-    if (path === '/status') {
-      requireMethod(req, 'GET');
-      sendJson(res, 200, this.status());
-      return;
-    }
-    throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}; try POST /v1/models/<model>/predict`);
-  }
-
   // ---- observability ----------------------------------------------------------------------------
 
   metricsText(): string {
     const gen = this.current;
-    const families: MetricFamily[] = versionFamilies([...this.metrics.values()].sort((a, b) => a.model.localeCompare(b.model) || a.version.localeCompare(b.version)));
-    const loaded: MetricFamily = { name: 'model_gitops_version_loaded', help: 'Versions loaded, by role in the current manifest.', type: 'gauge', samples: [] };
-    const rolled: MetricFamily = { name: 'model_gitops_canary_rolled_back', help: '1 when the canary of a deployment has been rolled back by the gateway.', type: 'gauge', samples: [] };
-    for (const [model, d] of Object.entries(gen?.manifest.environments[this.environment]?.models ?? {})) {
-      loaded.samples.push(['', { model, version: d.version, role: 'champion' }, 1]);
-      if (d.canary) {
-        const rec = this.state.state.rolledBack[model];
-        loaded.samples.push(['', { model, version: d.canary.version, role: 'canary' }, gen!.slots.has(slotKey(model, d.canary.version)) ? 1 : 0]);
-        rolled.samples.push(['', { model, version: d.canary.version }, rec?.canaryVersion === d.canary.version ? 1 : 0]);
-      }
-      for (const v of d.rollbackWindow ?? []) loaded.samples.push(['', { model, version: v, role: 'rollback' }, 1]);
-    }
-    families.push(loaded, rolled,
-      { name: 'model_gitops_canary_rollbacks_total', help: 'Automated canary rollbacks since the gateway started.', type: 'counter', samples: [['', {}, this.rollbacksTotal]] },
-      { name: 'model_gitops_manifest_sequence', help: 'Sequence number of the manifest being served.', type: 'gauge', samples: [['', {}, gen?.manifest.sequence ?? 0]] });
-    return renderPrometheus(families);
+    return renderGatewayMetrics({
+      versions: [...this.metrics.values()],
+      deployments: gen?.manifest.environments[this.environment]?.models ?? {},
+      isLoaded: (model, version) => gen?.slots.has(slotKey(model, version)) ?? false,
+      rolledBackCanary: (model) => this.state.state.rolledBack[model]?.canaryVersion,
+      rollbacksTotal: this.rollbacksTotal,
+      sequence: gen?.manifest.sequence ?? 0,
+    });
   }
 
-  status(): object {
+  status(): GatewayStatus {
     const gen = this.current;
-    const models: Record<string, unknown> = {};
-    for (const [model, d] of Object.entries(gen?.manifest.environments[this.environment]?.models ?? {})) {
-      const versions = [d.version, ...(d.canary ? [d.canary.version] : []), ...(d.rollbackWindow ?? [])];
-      const rec = this.state.state.rolledBack[model];
-      const t = gen!.trackers.get(model);
-      models[model] = {
-        champion: d.version,
-        canary: d.canary ? {
-          ...d.canary,
-          state: rec?.canaryVersion === d.canary.version ? 'rolled-back' : 'active',
-          ...(rec?.canaryVersion === d.canary.version ? { rollback: rec } : {}),
-          ...(t ? { window: { requests: t.canaryWindow.requests, failures: t.canaryWindow.failures, championRequests: t.championWindow.requests, championFailures: t.championWindow.failures } } : {}),
-        } : null,
-        rollbackWindow: d.rollbackWindow ?? [],
-        rollout: d.rollout ?? this.options.defaultRollout ?? null,
-        versions: Object.fromEntries(versions.map((v) => {
-          const m = this.metrics.get(slotKey(model, v))?.m;
-          const q = (x: number) => (m && m.latency.count ? Number((m.latency.quantile(x) * 1000).toFixed(3)) : null);
-          return [v, { loaded: gen!.slots.has(slotKey(model, v)), inflight: m?.inflight ?? 0, requests: m?.requests ?? 0, errors: m?.errors ?? 0, p50_ms: q(0.5), p95_ms: q(0.95), p99_ms: q(0.99) }];
-        })),
-      };
-    }
-    return {
+    return describeStatus({
       environment: this.environment,
-      ready: gen !== undefined && !this.closing,
-      sequence: gen?.manifest.sequence ?? null,
-      seed: gen?.router.seed ?? null,
-      models,
-      rollbacks: this.events.filter((e) => e.type === 'canary-rolled-back').slice(-20),
-    };
+      ready: this.isReady(),
+      generation: gen && { manifest: gen.manifest, seed: gen.router.seed, isLoaded: (model, version) => gen.slots.has(slotKey(model, version)), trackers: gen.trackers },
+      rolledBack: this.state.state.rolledBack,
+      metricsOf: (model, version) => this.metrics.get(slotKey(model, version))?.m,
+      defaultRollout: this.options.defaultRollout,
+      rollbacks: this.events.filter((e): e is RollbackEvent => e.type === 'canary-rolled-back').slice(-STATUS_ROLLBACKS),
+    });
+  }
+
+  private isReady(): boolean {
+    return this.current !== undefined && !this.closing;
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<{ host: string; port: number; url: string }> {
-    const server = createServer({ keepAliveTimeout: 5_000 }, this.handle);
+  listen(port = 0, host: string = GATEWAY_DEFAULTS.host): Promise<ListenAddress> {
+    const server = createHttpServer(this.handle);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
-    });
-    const a = server.address() as AddressInfo;
-    const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return { host: a.address, port: a.port, url: `http://${h}:${a.port}` };
+    return listenHttp(server, port, host);
   }
 
   /** Stop accepting requests, let in-flight ones finish, close every version. */
   async close(): Promise<void> {
     this.closing = true;
     await this.applying;
-    const server = this.server;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Keep-alive connections become idle as their last response ends: close them as they do.
-      const idle = setInterval(() => server.closeIdleConnections(), 20);
-      try { await closed; } finally { clearInterval(idle); }
-    }
+    if (this.server) await closeHttp(this.server);
     // Slots still running in-process predictions close when those finish.
     await Promise.all([...this.live].map((s) => {
       s.retired = true;
       if (s.inflight === 0) return this.closeSlot(s);
       return new Promise<void>((resolve) => { s.onClosed = resolve; });
     }));
-  }
-}
-
-function sameRule(a: RolloutRule | undefined, b: RolloutRule | undefined): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  const s = Array.isArray(v) ? v[0] : v;
-  return s === undefined || s === '' ? undefined : s;
-}
-
-function requireMethod(req: IncomingMessage, method: string): void {
-  if (req.method !== method) throw new HttpError(405, 'method-not-allowed', `${req.url} accepts ${method} only, not ${req.method}`);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** Reads a JSON body of at most `limit` bytes. An oversized body is drained (up to a cap) so the
- * client reliably reads the 413 instead of a connection reset; beyond the cap the socket is cut. */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = declared > limit;
-  const drainCap = Math.max(limit * 16, 16 * 1024 * 1024);
-  await new Promise<void>((resolve, reject) => {
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) tooLarge = true;
-      if (tooLarge) {
-        chunks.length = 0;
-        if (size > drainCap) { req.destroy(); reject(new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`)); }
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', resolve);
-    req.on('error', reject);
-    // A client that disconnects mid-body must not leave this promise (and its request) pending.
-    req.on('close', () => { if (!req.complete) reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body')); });
-  });
-  if (tooLarge) throw new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (e) {
-    throw new HttpError(400, 'bad-json', `the request body is not valid JSON: ${(e as Error).message}`);
   }
 }
 

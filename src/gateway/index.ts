@@ -1,6 +1,13 @@
 // The gateway's public surface: `model-gitops serve` and anything embedding a gateway import from here.
-export { Gateway, HttpError, createGateway, type ApplyResult, type GatewayEvent, type GatewayOptions } from './gateway.ts';
+export { Gateway, createGateway, type ApplyResult, type GatewayEvent, type GatewayOptions } from './gateway.ts';
+export { GATEWAY_DEFAULTS } from './defaults.ts';
+export { HttpError } from './http.ts';
+export {
+  planApply, planRollbacks, slotKey,
+  type ApplyPlan, type PlannedDeployment, type PlannedTracker, type PlannedVersion, type RollbackPlan, type ServingSnapshot,
+} from './apply-plan.ts';
+export type { CanaryStatus, GatewayStatus, ModelStatus, VersionStatus } from './status.ts';
 export { InputError, bagOfBytesLoader, defaultLoaderFor, openAIProxyLoader, type ClassifierOutput, type LoadedModel, type Loader, type OpenAIKind, type ProxyOptions } from './loaders.ts';
-export { FolderSource, type VersionSource } from './source.ts';
+export { FolderVersionSource, type VersionSource } from './source.ts';
 export { CanaryTracker, DEFAULT_MIN_REQUESTS, StateStore, VersionWindow, evaluate, type GatewayState, type RollbackRecord, type RolloutRule } from './rollout.ts';
 export { Histogram, LATENCY_BOUNDS, VersionMetrics, renderPrometheus } from './metrics.ts';

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestVersion } from '../manifest/manifest.ts';
 import { IntentClassifier, encode, parseModel, topProbability } from '../demo-model/model.ts';
+import { GATEWAY_DEFAULTS } from './defaults.ts';
 
 export interface LoadedModel {
   predict(inputs: unknown): Promise<unknown>;
@@ -63,15 +64,16 @@ export const bagOfBytesLoader: Loader = {
 // ---- OpenAI-compatible proxy -----------------------------------------------------------------------
 
 export interface ProxyOptions {
-  /** Per upstream request. */
+  /** Per upstream request. Default GATEWAY_DEFAULTS.proxyTimeoutMs (60 s). */
   timeoutMs?: number;
-  /** Upstream bodies larger than this are refused (a misbehaving server must not exhaust memory). */
+  /** Upstream bodies larger than this are refused (a misbehaving server must not exhaust memory).
+   * Default GATEWAY_DEFAULTS.proxyMaxResponseBytes (16 MiB). */
   maxResponseBytes?: number;
 }
 
 export function openAIProxyLoader(options: ProxyOptions = {}): Loader {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+  const timeoutMs = options.timeoutMs ?? GATEWAY_DEFAULTS.proxyTimeoutMs;
+  const maxBytes = options.maxResponseBytes ?? GATEWAY_DEFAULTS.proxyMaxResponseBytes;
   return {
     async load(_versionDir, entry) {
       const endpoint = entry.serving?.endpoint?.replace(/\/+$/, '');

@@ -1,6 +1,7 @@
-// Per model+version counters and latency histograms, and their Prometheus text exposition.
+// Per model+version counters and latency histograms, and the gateway's Prometheus text exposition.
 // Buckets are fine (about 25% apart, 10 µs to 60 s) so p50/p95/p99 estimates are within a bucket's
 // width; /metrics exposes the 1-2.5-5 subset as the histogram, plus the quantile estimates as gauges.
+import type { ManifestDeployment } from '../manifest/manifest.ts';
 
 const MANTISSAS = [1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8];
 const EXPOSED_MANTISSAS = new Set([1, 2.5, 5]);
@@ -110,4 +111,36 @@ export function versionFamilies(entries: { model: string; version: string; m: Ve
     for (const q of [0.5, 0.95, 0.99]) quantiles.samples.push(['', { ...l, quantile: String(q) }, Number(m.latency.quantile(q).toPrecision(6))]);
   }
   return [requests, errors, rejected, routed, inflight, latency, quantiles];
+}
+
+/** What /metrics reports beyond the per-version families: the generation being served. */
+export interface ServingMetrics {
+  versions: { model: string; version: string; m: VersionMetrics }[];
+  /** The current manifest's deployments for the gateway's environment (none before the first). */
+  deployments: Record<string, ManifestDeployment>;
+  isLoaded(model: string, version: string): boolean;
+  /** The canary version a persisted record has rolled back, if any. */
+  rolledBackCanary(model: string): string | undefined;
+  rollbacksTotal: number;
+  /** 0 before the first manifest. */
+  sequence: number;
+}
+
+/** The whole /metrics text: per-version families (sorted), then what the current manifest deploys. */
+export function renderGatewayMetrics(s: ServingMetrics): string {
+  const families = versionFamilies([...s.versions].sort((a, b) => a.model.localeCompare(b.model) || a.version.localeCompare(b.version)));
+  const loaded: MetricFamily = { name: 'model_gitops_version_loaded', help: 'Versions loaded, by role in the current manifest.', type: 'gauge', samples: [] };
+  const rolled: MetricFamily = { name: 'model_gitops_canary_rolled_back', help: '1 when the canary of a deployment has been rolled back by the gateway.', type: 'gauge', samples: [] };
+  for (const [model, d] of Object.entries(s.deployments)) {
+    loaded.samples.push(['', { model, version: d.version, role: 'champion' }, 1]);
+    if (d.canary) {
+      loaded.samples.push(['', { model, version: d.canary.version, role: 'canary' }, s.isLoaded(model, d.canary.version) ? 1 : 0]);
+      rolled.samples.push(['', { model, version: d.canary.version }, s.rolledBackCanary(model) === d.canary.version ? 1 : 0]);
+    }
+    for (const v of d.rollbackWindow ?? []) loaded.samples.push(['', { model, version: v, role: 'rollback' }, 1]);
+  }
+  families.push(loaded, rolled,
+    { name: 'model_gitops_canary_rollbacks_total', help: 'Automated canary rollbacks since the gateway started.', type: 'counter', samples: [['', {}, s.rollbacksTotal]] },
+    { name: 'model_gitops_manifest_sequence', help: 'Sequence number of the manifest being served.', type: 'gauge', samples: [['', {}, s.sequence]] });
+  return renderPrometheus(families);
 }

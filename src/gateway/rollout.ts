@@ -15,10 +15,12 @@
 // - maxErrorRate p%: trips when the canary has completed >= minRequests and failures/requests > p%.
 // - maxP99LatencyRatio r: trips when canary and champion each have >= minRequests successes in the
 //   window and p99(canary) > r * p99(champion) (p99 estimated from the latency histogram).
-// - minRequests defaults to 50. Rules are checked in the order above; the first that trips is the reason.
+// - minRequests defaults to 50 (GATEWAY_DEFAULTS.minRequests). Rules are checked in the order above; the first that trips is the reason.
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../lib/fs-atomic.ts';
+import { GATEWAY_DEFAULTS } from './defaults.ts';
 import { Histogram } from './metrics.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface RolloutRule {
   /** Percent (0..100), as the manifest carries weights. */
@@ -28,7 +30,7 @@ export interface RolloutRule {
   minRequests?: number;
 }
 
-export const DEFAULT_MIN_REQUESTS = 50;
+export const DEFAULT_MIN_REQUESTS = GATEWAY_DEFAULTS.minRequests;
 
 export class VersionWindow {
   requests = 0;
@@ -107,9 +109,17 @@ export class StateStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
     }
-    const s = JSON.parse(text) as GatewayState;
-    if (s.schemaVersion !== 1 || typeof s.rolledBack !== 'object' || s.rolledBack === null) throw new Error(`${path}: not a gateway state file (schemaVersion 1)`);
-    if (s.environment !== environment) throw new Error(`${path} holds the state of environment "${s.environment}", not "${environment}"`);
+    // A damaged or foreign state file is the operator's to fix (point --state elsewhere, or delete it).
+    let s: GatewayState;
+    try {
+      s = JSON.parse(text) as GatewayState;
+    } catch (e) {
+      throw new UserError(`${path}: not a gateway state file (invalid JSON: ${(e as Error).message})`);
+    }
+    if (s === null || typeof s !== 'object' || s.schemaVersion !== 1 || typeof s.rolledBack !== 'object' || s.rolledBack === null) {
+      throw new UserError(`${path}: not a gateway state file (schemaVersion 1)`);
+    }
+    if (s.environment !== environment) throw new UserError(`${path} holds the state of environment "${s.environment}", not "${environment}"`);
     this.state = s;
   }
 

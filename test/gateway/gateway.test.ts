@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FolderSource, type Gateway, bagOfBytesLoader, createGateway } from '../../src/gateway/index.ts';
+import { FolderVersionSource, type Gateway, bagOfBytesLoader, createGateway } from '../../src/gateway/index.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { IntentClassifier, loadModelDir } from '../../src/demo-model/model.ts';
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 async function start(options: Partial<Parameters<typeof createGateway>[0]> = {}, manifest = demoManifest({ [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 25 }, rollbackWindow: ['1.1.0'] } })) {
   const events: unknown[] = [];
-  const gw = createGateway({ environment: 'production', source: new FolderSource(demoWeightsDir()), log: () => {}, onEvent: (e) => events.push(e), ...options });
+  const gw = createGateway({ environment: 'production', source: new FolderVersionSource(demoWeightsDir()), log: () => {}, onEvent: (e) => events.push(e), ...options });
   await gw.applyManifest(manifest);
   const { url } = await gw.listen(0, '127.0.0.1');
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -83,7 +83,7 @@ describe('gateway predictions', () => {
 
   it('after each switch lets the source free what neither the new manifest nor the one it replaced uses', async () => {
     const retained: string[][] = [];
-    class RecordingSource extends FolderSource {
+    class RecordingSource extends FolderVersionSource {
       async retain(versions: { model: string; version: string }[]) { retained.push(versions.map((v) => `${v.model}@${v.version}`).sort()); }
     }
     const { gw } = await start({ source: new RecordingSource(demoWeightsDir()) }, demoManifest({ [M]: { version: '2.0.0' } }));
@@ -95,7 +95,7 @@ describe('gateway predictions', () => {
   });
 
   it('a failing prune is reported and does not undo the switch', async () => {
-    class FailingSource extends FolderSource {
+    class FailingSource extends FolderVersionSource {
       async retain(): Promise<void> { throw new Error('disk on fire'); }
     }
     const { gw, events } = await start({ source: new FailingSource(demoWeightsDir()) }, demoManifest({ [M]: { version: '2.0.0' } }));
@@ -253,7 +253,7 @@ describe('gateway predictions', () => {
   });
 
   it('is not ready before a manifest is applied', async () => {
-    const gw = createGateway({ environment: 'production', source: new FolderSource(demoWeightsDir()), log: () => {} });
+    const gw = createGateway({ environment: 'production', source: new FolderVersionSource(demoWeightsDir()), log: () => {} });
     const { url } = await gw.listen();
     const agent = new Agent({ keepAlive: true });
     open.push({ gw, agent });

@@ -1,7 +1,7 @@
 import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FolderSource, type Gateway, createGateway } from '../../src/gateway/index.ts';
+import { FolderVersionSource, type Gateway, createGateway } from '../../src/gateway/index.ts';
 import type { ManifestVersion } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
 import { demoManifest, demoWeightsDir, parseMetrics, send } from './helpers.ts';
@@ -49,7 +49,7 @@ describe('OpenAI-compatible proxy loader', () => {
   let url: string;
   const agent = new Agent({ keepAlive: true });
   beforeAll(async () => {
-    gw = createGateway({ environment: 'production', source: new FolderSource(demoWeightsDir()), log: () => {} });
+    gw = createGateway({ environment: 'production', source: new FolderVersionSource(demoWeightsDir()), log: () => {} });
     await gw.applyManifest(manifest());
     ({ url } = await gw.listen());
   });
@@ -95,7 +95,7 @@ describe('OpenAI-compatible proxy loader', () => {
   });
 
   it('refuses a version whose upstream does not serve its modelId (warm-up fails before routing changes)', async () => {
-    const g = createGateway({ environment: 'production', source: new FolderSource(tempDir()), log: () => {} });
+    const g = createGateway({ environment: 'production', source: new FolderVersionSource(tempDir()), log: () => {} });
     const m = manifest('missing-model');
     m.environments.production!.models = { [CHAT]: { version: '1.1.0' } };
     await expect(g.applyManifest(m)).rejects.toThrow(/does not serve model "missing-model" \(it lists: tiny-llm, tiny-llm-2\)/);

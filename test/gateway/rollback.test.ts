@@ -2,7 +2,7 @@ import { Agent } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CanaryTracker, FolderSource, type Gateway, type GatewayEvent, VersionWindow, bagOfBytesLoader, createGateway, evaluate } from '../../src/gateway/index.ts';
+import { CanaryTracker, FolderVersionSource, type Gateway, type GatewayEvent, VersionWindow, bagOfBytesLoader, createGateway, evaluate } from '../../src/gateway/index.ts';
 import { createRouter } from '../../src/manifest/routing.ts';
 import type { Manifest } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
@@ -20,7 +20,7 @@ async function start(manifest: Manifest, options: { statePath?: string; failPred
   const logLines: string[] = [];
   const { loader } = recordingLoader(bagOfBytesLoader, { failPredict: options.failPredict ?? ((v) => v === '2.1.0') });
   const gw = createGateway({
-    environment: 'production', source: new FolderSource(demoWeightsDir()), loaderFor: () => loader,
+    environment: 'production', source: new FolderVersionSource(demoWeightsDir()), loaderFor: () => loader,
     onEvent: (e) => events.push(e), log: (l) => logLines.push(l),
     ...(options.statePath ? { statePath: options.statePath } : {}),
   });
