@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import type { Manifest } from '../manifest/manifest.ts';
-import { describeDeployment } from '../publish/publish.ts';
+import { describeDeployment } from '../publish/diff.ts';
 import { fetchVerifiedManifest, TrustVerificationError, type TrustSource } from '../trust/client.ts';
 import { environmentTarget, MANIFEST_TARGET } from '../trust/repository.ts';
 import { openTrustStore } from '../trust/store-io.ts';
@@ -23,9 +23,9 @@ export function trustSourceOf(location: string): TrustSource {
   return resolve(location.startsWith('file://') ? new URL(location).pathname : location);
 }
 
-/** Exit code for a refused manifest: 3 when the source could not be reached, else 1 (verification failure). */
+/** Exit code for a refused manifest: EXIT.network when the source could not be reached, else EXIT.verification. */
 export function verificationExitCode(e: TrustVerificationError): number {
-  return e.reason === 'unavailable' ? 3 : EXIT.violations;
+  return e.reason === 'unavailable' ? EXIT.network : EXIT.verification;
 }
 
 export async function readTrustRoot(path: string): Promise<Buffer> {
@@ -62,9 +62,9 @@ async function verify(argv: string[]): Promise<number> {
     const m = v.manifest as Manifest;
     if (!m || typeof m !== 'object' || !Number.isSafeInteger(m.sequence) || !m.environments || !m.models || !m.source) {
       const message = `${target} is signed but is not a model-gitops manifest (no sequence, source, environments or models)`;
-      if (values.json) printJson({ ok: false, reason: 'invalid', message, exitCode: 1 });
+      if (values.json) printJson({ ok: false, reason: 'invalid', message, exitCode: EXIT.verification });
       else console.error(`model-gitops manifest verify: verification failed (invalid): ${message}`);
-      return EXIT.violations;
+      return EXIT.verification;
     }
     const environments = Object.fromEntries(Object.entries(m.environments).map(([env, e]) => [env, Object.fromEntries(Object.entries(e.models).map(([model, d]) => [model, describeDeployment(d)]))]));
     const out = {

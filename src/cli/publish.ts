@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { resolveCommit } from '../registry/git-source.ts';
-import { formatChanges, parseDuration, publicationHistory, publishRegistry, resignStore } from '../publish/publish.ts';
+import { formatChanges, parseDuration, publicationHistory, publishRegistry, resignStore } from '../publish/index.ts';
 import { loadPublishKeys } from '../trust/role-keys.ts';
 import { EXIT } from '../lib/exit-codes.ts';
 import { type Command, parseCommandArgs } from './command.ts';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { publishRegistry } from '../../src/publish/publish.ts';
+import { publishRegistry } from '../../src/publish/index.ts';
 import { FolderSource } from '../../src/sync/folder-source.ts';
 import { TufManifestProvider } from '../../src/sync/tuf-provider.ts';
 import { NODE, ROOT, tempDir } from '../helpers.ts';

@@ -1,7 +1,7 @@
 // publishRegistry and the publishing commands against a folder store and a real radosgw.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONVENIENCE_MANIFEST_KEY, MissingBlobsError, listManifestSequences, publicationHistory, publishRegistry, resignStore } from '../../src/publish/publish.ts';
+import { CONVENIENCE_MANIFEST_KEY, MissingBlobsError, listManifestSequences, publicationHistory, publishRegistry, resignStore } from '../../src/publish/index.ts';
 import { manifestSequenceKey } from '../../src/store/keys.ts';
 import { TIMESTAMP_KEY, environmentTarget } from '../../src/trust/repository.ts';
 import { cli, makeFixture, missingBlobs, verified, type Fixture } from './helpers.ts';

@@ -1,6 +1,6 @@
 // Publishers as real processes: two racing publishers, and a publisher killed at every step.
 import { describe, expect, it } from 'vitest';
-import { PUBLISH_STEPS, listManifestSequences, publishRegistry } from '../../src/publish/publish.ts';
+import { PUBLISH_STEPS, listManifestSequences, publishRegistry } from '../../src/publish/index.ts';
 import { makeFixture, missingBlobs, publisher, verified } from './helpers.ts';
 import { tempDir } from '../helpers.ts';
 
