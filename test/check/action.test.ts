@@ -2,14 +2,17 @@
 // GITHUB_STEP_SUMMARY files, a pull_request event file, and GITHUB_API_URL pointing at a local HTTP
 // server that stands in for the GitHub REST API and records every request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers.ts';
 import { runAction as runRunner } from '../helpers/actions.ts';
 import { FakeGitHub } from '../helpers/fake-github.ts';
 import { cleanupRepos, makeRepo, newVersion, type TestRepo } from './repo.ts';
 
-/** Runs `node actions/check-semver/src/main.ts` as the runner would, in the repository's folder. */
-function runAction(repo: TestRepo, api: string, inputs: Record<string, string>) {
+/** Runs `node actions/check-semver/src/main.ts` as the runner would, in the repository's folder (or in `workspace`). */
+function runAction(repo: TestRepo, api: string, inputs: Record<string, string>, workspace = repo.dir) {
   return runRunner('actions/check-semver/src/main.ts', {
-    cwd: repo.dir,
+    cwd: workspace,
     inputs,
     event: { action: 'synchronize', number: 7, pull_request: { number: 7, base: { sha: repo.base, ref: 'main' }, head: { sha: 'f'.repeat(40) } }, repository: { name: 'models', owner: { login: 'acme' } } },
     env: {
@@ -90,5 +93,48 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     expect(r.status).toBe(1);
     expect(r.log).toContain('::error title=model-gitops immutable-field%3A architecture.family,file=models/intent-classifier/versions/2.0.0.yaml,line=9');
     expect(r.log).toContain('::warning::could not write the pull-request comment: Resource not accessible by integration');
+  });
+
+  it('annotates at most 50 violations, names files from the workspace root, and logs the rest after a count', async () => {
+    const repo = makeRepo();
+    // 60 new versions that each drop a label in a patch bump: 60 violations.
+    const dropLabel: [string, string] = ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order]'];
+    for (let i = 1; i <= 60; i++) newVersion(repo, 'intent-classifier', '2.1.0', `2.1.${i}`, [dropLabel]);
+    // The registry is a subfolder of the workspace, given as an absolute path: annotations must name
+    // files from the workspace root, where GitHub shows the diff.
+    const ws = tempDir('mg-ws-');
+    renameSync(repo.dir, join(ws, 'registry'));
+    const r = await runAction(repo, api.url, { ...inputs, repo: join(ws, 'registry'), comment: 'false' }, ws);
+    expect(r.status).toBe(1);
+    const annotations = r.stdout.split('\n').filter((l) => /^::(error|warning) /.test(l));
+    expect(annotations).toHaveLength(50);
+    for (const a of annotations) expect(a).toMatch(/,file=registry\/models\/intent-classifier\/versions\/2\.1\.\d+\.yaml,line=\d+,col=\d+::/);
+    expect(r.stdout).toContain('\n10 more not annotated (10 errors; GitHub shows at most 50 annotations per step):\n');
+    const logged = r.stdout.split('\n').filter((l) => /^registry\/models\/intent-classifier\/versions\/2\.1\.\d+\.yaml:\d+:\d+ {2}/.test(l));
+    expect(logged).toHaveLength(10);
+    // Each violation is annotated or logged, none twice.
+    const files = [...annotations.map((a) => /file=([^,]+)/.exec(a)![1]!), ...logged.map((l) => l.split(':')[0]!)];
+    expect(new Set(files).size).toBe(60);
+    expect(r.log).toMatch(/::error::60 violations against [0-9a-f]{12}/);
+    expect(r.outputs).toMatchObject({ result: 'fail', errors: '60' });
+    expect(r.summary).toContain('| error | `registry/models/intent-classifier/versions/2.1.60.yaml:');
+  });
+
+  it('fails with the message alone, no stack, on a user error (a base that is not a commit)', async () => {
+    const repo = makeRepo();
+    const r = await runAction(repo, api.url, { ...inputs, base: 'no-such-branch' });
+    expect(r.status).toBe(1);
+    const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error'));
+    expect(errors).toEqual([`::error::base "no-such-branch" is not a commit in . (fetch it first, e.g. git fetch origin no-such-branch)`]);
+    expect(r.log).not.toMatch(/\bat .*:\d+:\d+/);
+    expect(r.outputs).toEqual({});
+  });
+
+  it('refuses a comment input that is not true or false, naming it', async () => {
+    const repo = makeRepo();
+    const r = await runAction(repo, api.url, { ...inputs, comment: 'yes' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`::error::input comment must be 'true' or 'false', got "yes"`);
+    expect(r.log).not.toMatch(/\bat .*:\d+:\d+/);
   });
 });

@@ -3,7 +3,7 @@
 // and read back its exit status, log, outputs and job summary.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { NODE, ROOT, tempDir } from '../helpers.ts';
 
 export interface ActionRun {
@@ -42,8 +42,8 @@ export function parseOutputs(text: string): Record<string, string> {
 }
 
 /**
- * Runs `node <script>` (relative to the repository root) as the runner would. Asynchronous, so a
- * fake API server living in this process keeps answering while the action runs.
+ * Runs `node <script>` (relative to the repository root, or an absolute path) as the runner would.
+ * Asynchronous, so a fake API server living in this process keeps answering while the action runs.
  */
 export async function runAction(script: string, o: RunActionOptions): Promise<ActionRun> {
   const dir = tempDir('mg-runner-');
@@ -57,7 +57,7 @@ export async function runAction(script: string, o: RunActionOptions): Promise<Ac
     writeFileSync(env.GITHUB_EVENT_PATH, JSON.stringify(o.event));
   }
   for (const [k, v] of Object.entries(o.inputs ?? {})) env[inputVariable(k)] = v;
-  const child = spawn(NODE, [join(ROOT, script)], { cwd: o.cwd, env });
+  const child = spawn(NODE, [isAbsolute(script) ? script : join(ROOT, script)], { cwd: o.cwd, env });
   let stdout = '', stderr = '', log = '';
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); log += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); log += d.toString(); });

@@ -3,24 +3,33 @@
 import { posix } from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
+import { UserError } from '../../../src/lib/errors.ts';
 import { type CheckResult, addProductionEvidence, bumpSummary, compareWithBase } from '../../../src/review/check.ts';
 import { storeReportSource } from '../../../src/benchmark/store-evidence.ts';
 import { openStore } from '../../../src/store/open.ts';
 import { bumpTable } from '../../../src/review/semver-bump.ts';
+import type { Diagnostic } from '../../../src/registry/diagnostics.ts';
+import { annotate, workspacePrefix } from '../../shared/annotations.ts';
+import { booleanInput, optionalInput, stringInput } from '../../shared/inputs.ts';
+import { runAction } from '../../shared/run.ts';
+
+/** The inputs of action.yml. */
+const INPUT = { repo: 'repo', base: 'base', githubToken: 'github-token', evidenceStore: 'evidence-store', comment: 'comment' } as const;
 
 export const MARKER = '<!-- model-gitops:check-semver -->';
 const MAX_COMMENT = 60_000; // GitHub refuses comments over 65,536 characters
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function report(r: CheckResult, repoDir: string): string {
+/** The pull-request comment (and job summary); `prefix` is the registry's folder in the workspace (see workspacePrefix). */
+export function report(r: CheckResult, prefix: string): string {
   const out: string[] = [MARKER, `## model-gitops check ${r.errors === 0 ? 'passed' : 'failed'}`, ''];
   out.push(`Compared with \`${r.base.commit.slice(0, 12)}\` (${r.base.ref}): ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, ${r.errors} error${r.errors === 1 ? '' : 's'}, ${r.warnings} warning${r.warnings === 1 ? '' : 's'}.`, '');
   if (r.diagnostics.length > 0) {
     out.push('### Violations', '', '| | File | Rule | Problem |', '|---|---|---|---|');
     for (const d of r.diagnostics) {
       const first = d.message.split('\n')[0]!;
-      out.push(`| ${d.severity === 'error' ? 'error' : 'warning'} | \`${posix.join(repoDir, d.file)}:${d.line}\` | \`${d.rule}\` | ${esc(d.field ? `${d.field}: ${first}` : first)} |`);
+      out.push(`| ${d.severity === 'error' ? 'error' : 'warning'} | \`${prefix ? posix.join(prefix, d.file) : d.file}:${d.line}\` | \`${d.rule}\` | ${esc(d.field ? `${d.field}: ${first}` : first)} |`);
     }
     out.push('');
   }
@@ -62,25 +71,19 @@ async function upsertComment(token: string, body: string): Promise<number | unde
   return created.data.id;
 }
 
-export async function run(): Promise<void> {
-  const repoDir = core.getInput('repo') || '.';
-  const base = core.getInput('base') || (github.context.payload.pull_request?.base?.sha as string | undefined) || '';
-  if (base === '') { core.setFailed('no base: set the `base` input or run on a pull_request event'); return; }
-  let result: CheckResult;
-  try {
-    const run = compareWithBase(repoDir, base);
-    const evidence = core.getInput('evidence-store');
-    result = evidence === '' ? run.result : await addProductionEvidence(run, storeReportSource(openStore(evidence)));
-  } catch (e) {
-    core.setFailed(e instanceof Error ? e.message : String(e));
-    return;
-  }
-  for (const d of result.diagnostics) {
-    const props = { file: posix.join(repoDir, d.file), startLine: d.line, startColumn: d.column, title: `model-gitops ${d.rule}${d.field ? `: ${d.field}` : ''}` };
-    if (d.severity === 'error') core.error(d.message, props);
-    else core.warning(d.message, props);
-  }
-  const body = report(result, repoDir);
+async function run(): Promise<void> {
+  const repoDir = stringInput(INPUT.repo, '.');
+  const base = stringInput(INPUT.base, (github.context.payload.pull_request?.base?.sha as string | undefined) ?? '');
+  if (base === '') throw new UserError('no base: set the `base` input or run on a pull_request event');
+  const evidence = optionalInput(INPUT.evidenceStore);
+  const comment = booleanInput(INPUT.comment, true);
+  const comparison = compareWithBase(repoDir, base);
+  const result = evidence === undefined ? comparison.result : await addProductionEvidence(comparison, storeReportSource(openStore(evidence)));
+  // Annotations must name files relative to the workspace root, where GitHub shows the diff.
+  const prefix = workspacePrefix(repoDir);
+  const title = (d: Diagnostic) => `model-gitops ${d.rule}${d.field ? `: ${d.field}` : ''}`;
+  annotate(result.diagnostics, { prefix, title, message: (d) => d.message });
+  const body = report(result, prefix);
   await core.summary.addRaw(body.replace(MARKER, '')).write();
   core.setOutput('result', result.errors === 0 ? 'pass' : 'fail');
   core.setOutput('errors', result.errors);
@@ -88,9 +91,9 @@ export async function run(): Promise<void> {
   core.setOutput('changes', result.changes.length);
   core.setOutput('report', JSON.stringify(result));
   let commentId: number | undefined;
-  if (core.getInput('comment') === 'true') {
+  if (comment) {
     try {
-      commentId = await upsertComment(core.getInput('github-token'), body);
+      commentId = await upsertComment(stringInput(INPUT.githubToken), body);
     } catch (e) {
       // Tokens of pull requests from forks are read-only; the annotations and summary still stand.
       core.warning(`could not write the pull-request comment: ${e instanceof Error ? e.message : String(e)}`);
@@ -104,5 +107,4 @@ export async function run(): Promise<void> {
   }
 }
 
-// No top-level await: the bundle may be loaded as CommonJS.
-run().catch((e: unknown) => core.setFailed(e instanceof Error ? (e.stack ?? e.message) : String(e)));
+void runAction(run);

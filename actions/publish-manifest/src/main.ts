@@ -2,18 +2,25 @@
 // Every secret it touches is masked before anything else runs.
 import * as core from '@actions/core';
 import { resolve } from 'node:path';
-import { isUserError } from '../../../src/lib/errors.ts';
 import { resolveCommit } from '../../../src/registry/git-source.ts';
-import { type EnvironmentChanges, parseDuration, publishRegistry, MissingBlobsError, RegistryInvalidError } from '../../../src/publish/publish.ts';
+import { type EnvironmentChanges, parseDuration, publishRegistry, MissingBlobsError, RegistryInvalidError } from '../../../src/publish/index.ts';
 import { defaultStoreUrl } from '../../../src/store/default.ts';
 import { openStore } from '../../../src/store/open.ts';
-import { KEY_ENV, loadPublishKeys, ONLINE_ROLES } from '../../../src/trust/role-keys.ts';
+import { KEY_ENV, loadPublishKeys, ONLINE_ROLES, type OnlineRole } from '../../../src/trust/role-keys.ts';
+import { booleanInput, optionalInput, stringInput } from '../../shared/inputs.ts';
+import { runAction } from '../../shared/run.ts';
+
+/** The inputs of action.yml. */
+const INPUT = {
+  store: 'store', repo: 'repo', commit: 'commit', sourceRepository: 'source-repository', expiresIn: 'expires-in', recover: 'recover',
+} as const;
+const KEY_INPUT: Record<OnlineRole, string> = { targets: 'targets-key', snapshot: 'snapshot-key', timestamp: 'timestamp-key' };
 
 const SECRET_ENV = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_ACCESS_KEY_ID'];
 
 function maskSecrets(env: NodeJS.ProcessEnv): void {
   for (const role of ONLINE_ROLES) {
-    for (const value of [core.getInput(`${role}-key`), env[KEY_ENV[role]]]) {
+    for (const value of [stringInput(KEY_INPUT[role]), env[KEY_ENV[role]]]) {
       if (!value) continue;
       core.setSecret(value);
       core.setSecret(value.trim());
@@ -32,18 +39,21 @@ function changesTable(changes: EnvironmentChanges[]): string {
   return `<table><tr><th>Environment</th><th>Model</th><th>Before</th><th>After</th></tr>${rows.join('')}</table>`;
 }
 
-async function run(): Promise<void> {
+async function publish(): Promise<void> {
   const env = process.env;
   maskSecrets(env);
   // Inputs given as inputs become the same environment variables loadPublishKeys reads.
   const keyEnv: NodeJS.ProcessEnv = { ...env };
-  for (const role of ONLINE_ROLES) if (core.getInput(`${role}-key`)) keyEnv[KEY_ENV[role]] = core.getInput(`${role}-key`);
-  const repo = resolve(core.getInput('repo') || '.');
-  const storeUrl = core.getInput('store') || defaultStoreUrl(repo, env);
-  const expiresIn = parseDuration(core.getInput('expires-in') || '7d', 'input expires-in');
-  const commit = resolveCommit(repo, core.getInput('commit') || env.GITHUB_SHA || 'HEAD');
-  const repository = core.getInput('source-repository') || env.GITHUB_REPOSITORY || 'local/registry';
-  const recover = (core.getInput('recover') || 'false').toLowerCase() === 'true';
+  for (const role of ONLINE_ROLES) {
+    const key = optionalInput(KEY_INPUT[role]);
+    if (key) keyEnv[KEY_ENV[role]] = key;
+  }
+  const repo = resolve(stringInput(INPUT.repo, '.'));
+  const storeUrl = optionalInput(INPUT.store) ?? defaultStoreUrl(repo, env);
+  const expiresIn = parseDuration(stringInput(INPUT.expiresIn, '7d'), `input ${INPUT.expiresIn}`);
+  const commit = resolveCommit(repo, optionalInput(INPUT.commit) ?? (env.GITHUB_SHA || 'HEAD'));
+  const repository = optionalInput(INPUT.sourceRepository) ?? (env.GITHUB_REPOSITORY || 'local/registry');
+  const recover = booleanInput(INPUT.recover, false);
   const keys = loadPublishKeys(undefined, keyEnv);
   const store = openStore(storeUrl, { s3: { stateDir: resolve(env.RUNNER_TEMP ?? repo, '.model-gitops') } });
 
@@ -70,10 +80,16 @@ async function run(): Promise<void> {
   await summary.write();
 }
 
-run().catch(async (e: unknown) => {
-  if (e instanceof MissingBlobsError || e instanceof RegistryInvalidError) {
-    await core.summary.addHeading('Manifest not published', 2).addCodeBlock(e.message).write().catch(() => undefined);
+async function run(): Promise<void> {
+  try {
+    await publish();
+  } catch (e) {
+    // A registry that does not validate, or blobs missing from the store: the summary says so too.
+    if (e instanceof MissingBlobsError || e instanceof RegistryInvalidError) {
+      await core.summary.addHeading('Manifest not published', 2).addCodeBlock(e.message).write().catch(() => undefined);
+    }
+    throw e;
   }
-  core.setFailed(isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));
-});
+}
 
+void runAction(run);

@@ -4,19 +4,19 @@
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { resolve } from 'node:path';
-import { UserError, isUserError } from '../../../src/lib/errors.ts';
 import { FolderMaterializer } from '../../../src/benchmark/materialize.ts';
 import { COMMENT_MARKER, commentKey, renderMarkdown } from '../../../src/benchmark/render.ts';
 import { runBenchmark } from '../../../src/benchmark/run.ts';
 import { FolderReportSink } from '../../../src/benchmark/store.ts';
+import { booleanInput, intInput, optionalInput, requiredInput, stringInput } from '../../shared/inputs.ts';
+import { runAction } from '../../shared/run.ts';
 
-function positiveInt(name: string, min: number): number | undefined {
-  const raw = core.getInput(name);
-  if (raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new UserError(`input ${name} must be a whole number >= ${min}, got "${raw}"`);
-  return n;
-}
+/** The inputs of action.yml. */
+const INPUT = {
+  model: 'model', version: 'version', champion: 'champion', testbed: 'testbed', repo: 'repo', cardsRepo: 'cards-repo',
+  weightsRoot: 'weights-root', reportStore: 'report-store', reportPath: 'report-path', runs: 'runs', warmupRuns: 'warmup-runs',
+  githubToken: 'github-token', comment: 'comment',
+} as const;
 
 async function upsertComment(token: string, model: string, body: string): Promise<void> {
   const number = github.context.payload.pull_request?.number ?? (github.context.payload.issue?.pull_request ? github.context.payload.issue.number : undefined);
@@ -36,22 +36,25 @@ async function upsertComment(token: string, model: string, body: string): Promis
 }
 
 async function run(): Promise<void> {
-  const model = core.getInput('model', { required: true });
-  const version = core.getInput('version', { required: true });
-  const trustedRepo = resolve(core.getInput('repo') || '.');
-  const cardsRepo = core.getInput('cards-repo');
-  const store = core.getInput('report-store');
-  const reportPath = resolve(core.getInput('report-path') || 'benchmark-report.json');
-  const runs = positiveInt('runs', 1);
-  const warmupRuns = positiveInt('warmup-runs', 0) ?? 1;
+  const model = requiredInput(INPUT.model);
+  const version = requiredInput(INPUT.version);
+  const trustedRepo = resolve(stringInput(INPUT.repo, '.'));
+  const cardsRepo = optionalInput(INPUT.cardsRepo);
+  const store = optionalInput(INPUT.reportStore);
+  const testbed = optionalInput(INPUT.testbed);
+  const reportPath = resolve(stringInput(INPUT.reportPath, 'benchmark-report.json'));
+  const runs = intInput(INPUT.runs, { min: 1 });
+  const warmupRuns = intInput(INPUT.warmupRuns, { min: 0, fallback: 1 });
+  const weightsRoot = resolve(requiredInput(INPUT.weightsRoot));
+  const comment = booleanInput(INPUT.comment, true);
   const { serverUrl, runId } = github.context;
   const repository = process.env.GITHUB_REPOSITORY;
   const pr = github.context.payload.pull_request?.number ?? github.context.payload.issue?.number;
   const result = await runBenchmark({
-    model, version, champion: core.getInput('champion') || 'production',
+    model, version, champion: stringInput(INPUT.champion, 'production'),
     trustedRepo, ...(cardsRepo ? { cardsRepo: resolve(cardsRepo) } : {}),
-    materializer: new FolderMaterializer(resolve(core.getInput('weights-root', { required: true }))),
-    ...(core.getInput('testbed') ? { testbed: core.getInput('testbed') } : {}),
+    materializer: new FolderMaterializer(weightsRoot),
+    ...(testbed ? { testbed } : {}),
     ...(runs !== undefined ? { runs } : {}), warmupRuns,
     ...(store ? { sink: new FolderReportSink(resolve(store)) } : {}),
     reportPath,
@@ -70,12 +73,12 @@ async function run(): Promise<void> {
   core.setOutput('artifact-digest', result.report.artifactDigest);
   const runUrl = result.report.source?.runUrl;
   await core.summary.addRaw(renderMarkdown(result.report, runUrl ? { reportUrl: runUrl } : {}), true).write();
-  if (core.getBooleanInput('comment')) {
-    const token = core.getInput('github-token');
+  if (comment) {
+    const token = stringInput(INPUT.githubToken);
     if (!token) core.warning('comment is true but github-token is empty: no pull-request comment');
     else await upsertComment(token, model, renderMarkdown(result.report, { marker: true, ...(runUrl ? { reportUrl: runUrl } : {}) }));
   }
   if (verdict !== 'pass') core.setFailed(`benchmark ${verdict} for ${model}@${version}: ${result.report.decision.reasons[0] ?? ''}`);
 }
 
-run().catch((e: unknown) => core.setFailed(isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)));
+void runAction(run);

@@ -1,12 +1,18 @@
 // GitHub Action adapter for `push`: mask credentials, inputs -> core -> summary, outputs, one failure.
 import * as core from '@actions/core';
-import { spawnSync } from 'node:child_process';
-import { relative, resolve } from 'node:path';
-import { isUserError, UserError } from '../../../src/lib/errors.ts';
-import { git } from '../../../src/lib/git.ts';
+import { formatBytes, formatRate } from '../../../src/lib/format.ts';
+import { git, runGit } from '../../../src/lib/git.ts';
 import { pushModel, redactUrl, resolveStoreUrl, urlCredentials } from '../../../src/authoring/push-model.ts';
 import type { PushModelResult } from '../../../src/authoring/push-model.ts';
-import { annotate, escapeHtml } from '../../shared/annotations.ts';
+import { annotate, escapeHtml, workspacePrefix } from '../../shared/annotations.ts';
+import { booleanInput, optionalInput, requiredInput, stringInput } from '../../shared/inputs.ts';
+import { runAction } from '../../shared/run.ts';
+
+/** The inputs of action.yml. */
+const INPUT = {
+  path: 'path', model: 'model', version: 'version', store: 'store', repo: 'repo', summary: 'summary', codeRepo: 'code-repo',
+  codeCommit: 'code-commit', parent: 'parent', interfaceFrom: 'interface-from', family: 'family', dryRun: 'dry-run', commitCard: 'commit-card',
+} as const;
 
 /**
  * Register every credential with the runner before anything can print one: the runner then replaces
@@ -17,37 +23,22 @@ function maskCredentials(): void {
     const v = process.env[name];
     if (v) core.setSecret(v);
   }
-  for (const name of ['INPUT_STORE', 'MODEL_GITOPS_STORE']) {
-    for (const secret of urlCredentials(process.env[name] ?? '')) core.setSecret(secret);
+  for (const url of [stringInput(INPUT.store), process.env.MODEL_GITOPS_STORE ?? '']) {
+    for (const secret of urlCredentials(url)) core.setSecret(secret);
   }
-}
-
-const bool = (name: string): boolean => {
-  const v = (core.getInput(name) || 'false').toLowerCase();
-  if (v !== 'true' && v !== 'false') throw new UserError(`input ${name} must be 'true' or 'false', got "${v}"`);
-  return v === 'true';
-};
-
-function human(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${u[i]}`;
 }
 
 async function run(): Promise<void> {
   maskCredentials();
-  const path = core.getInput('path', { required: true });
-  const model = core.getInput('model', { required: true });
-  const version = core.getInput('version', { required: true });
-  const repo = core.getInput('repo') || '.';
-  const storeUrl = resolveStoreUrl(repo, core.getInput('store') || undefined);
-  const dryRun = bool('dry-run');
-  const commitCard = bool('commit-card');
-  const opt = (name: string) => core.getInput(name) || undefined;
-  let codeRepository = opt('code-repo');
-  let codeCommit = opt('code-commit');
+  const path = requiredInput(INPUT.path);
+  const model = requiredInput(INPUT.model);
+  const version = requiredInput(INPUT.version);
+  const repo = stringInput(INPUT.repo, '.');
+  const storeUrl = resolveStoreUrl(repo, optionalInput(INPUT.store));
+  const dryRun = booleanInput(INPUT.dryRun, false);
+  const commitCard = booleanInput(INPUT.commitCard, false);
+  let codeRepository = optionalInput(INPUT.codeRepo);
+  let codeCommit = optionalInput(INPUT.codeCommit);
   if (!codeRepository && process.env.GITHUB_REPOSITORY) {
     codeRepository = process.env.GITHUB_REPOSITORY;
     core.info(`code-repo not set: a new card records GITHUB_REPOSITORY (${codeRepository}) as the training code; set code-repo and code-commit if the training code lives elsewhere`);
@@ -56,28 +47,30 @@ async function run(): Promise<void> {
     codeCommit = process.env.GITHUB_SHA;
     core.info(`code-commit not set: a new card records GITHUB_SHA (${codeCommit})`);
   }
+  const summary = optionalInput(INPUT.summary);
+  const parent = optionalInput(INPUT.parent);
+  const interfaceFrom = optionalInput(INPUT.interfaceFrom);
+  const family = optionalInput(INPUT.family);
   const card = {
-    ...(opt('summary') ? { summary: opt('summary') } : {}),
+    ...(summary ? { summary } : {}),
     ...(codeRepository ? { codeRepository } : {}),
     ...(codeCommit ? { codeCommit } : {}),
-    ...(opt('parent') ? { parent: opt('parent') } : {}),
-    ...(opt('interface-from') ? { interfaceFrom: opt('interface-from') } : {}),
-    ...(opt('family') ? { family: opt('family') } : {}),
+    ...(parent ? { parent } : {}),
+    ...(interfaceFrom ? { interfaceFrom } : {}),
+    ...(family ? { family } : {}),
   };
   core.info(`${dryRun ? 'dry run: ' : ''}pushing ${path} as ${model} ${version} to ${redactUrl(storeUrl)}`);
   const r = await pushModel({ dir: path, model, version, repo, storeUrl, dryRun, ...card });
   for (const n of r.notes) core.notice(n);
-  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
-  const prefix = relative(workspace, resolve(repo));
-  annotate(r.diagnostics, prefix);
+  annotate(r.diagnostics, { prefix: workspacePrefix(repo) });
 
   let commit: string | undefined;
   if (commitCard && r.card.written) {
     // A fresh runner has no git identity; commit as the Actions bot unless one is configured.
-    const configured = spawnSync('git', ['config', '--get', 'user.email'], { cwd: repo, encoding: 'utf8' }).stdout.trim() !== '';
+    const configured = runGit(repo, ['config', '--get', 'user.email']).stdout.toString('utf8').trim() !== '';
     const identity = configured ? [] : ['-c', 'user.name=github-actions[bot]', '-c', 'user.email=41898282+github-actions[bot]@users.noreply.github.com'];
     git(repo, ['add', '--', r.card.path]);
-    git(repo, [...identity, 'commit', '-m', `${model} ${version}: ${r.card.status} card from upload-weights`, '-m', `Artifacts recorded by model-gitops push (${r.totals.files} files, ${human(r.totals.bytes)}).`, '--', r.card.path]);
+    git(repo, [...identity, 'commit', '-m', `${model} ${version}: ${r.card.status} card from upload-weights`, '-m', `Artifacts recorded by model-gitops push (${r.totals.files} files, ${formatBytes(r.totals.bytes)}).`, '--', r.card.path]);
     commit = git(repo, ['rev-parse', 'HEAD']).trim();
   }
   await writeSummary(r, commit);
@@ -98,11 +91,11 @@ async function writeSummary(r: PushModelResult, commit: string | undefined): Pro
   core.summary.addHeading(`Weights: ${escapeHtml(r.model)} ${escapeHtml(r.version)}${r.dryRun ? ' (dry run)' : ''}`, 2);
   core.summary.addTable([
     [{ data: 'Files', header: true }, { data: 'Bytes', header: true }, { data: r.dryRun ? 'Would send' : 'Bytes sent', header: true }, { data: 'Bytes deduplicated', header: true }, { data: 'Throughput', header: true }],
-    [String(t.files), human(t.bytes), human(r.dryRun ? t.toSendBytes : t.sentBytes), human(t.deduplicatedBytes), t.sentBytes > 0 ? `${human(r.throughputBytesPerSecond)}/s` : '-'],
+    [String(t.files), formatBytes(t.bytes), formatBytes(r.dryRun ? t.toSendBytes : t.sentBytes), formatBytes(t.deduplicatedBytes), t.sentBytes > 0 ? formatRate(r.throughputBytesPerSecond) : '-'],
   ]);
   core.summary.addTable([
     [{ data: 'File', header: true }, { data: 'Size', header: true }, { data: 'sha256', header: true }, { data: 'Sent', header: true }],
-    ...r.files.map((f) => [escapeHtml(f.path), human(f.size), `<code>${f.sha256.slice(0, 16)}…</code>`, f.deduplicated ? 'deduplicated' : r.dryRun ? 'would send' : human(f.sent)]),
+    ...r.files.map((f) => [escapeHtml(f.path), formatBytes(f.size), `<code>${f.sha256.slice(0, 16)}…</code>`, f.deduplicated ? 'deduplicated' : r.dryRun ? 'would send' : formatBytes(f.sent)]),
   ]);
   const verdict = !r.valid && !r.card.draft ? `not written: it would leave the registry invalid (${r.errors} error(s))`
     : r.dryRun ? `would be ${r.card.status}` : r.card.status;
@@ -110,4 +103,4 @@ async function writeSummary(r: PushModelResult, commit: string | undefined): Pro
   await core.summary.write();
 }
 
-run().catch((e: unknown) => core.setFailed(isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)));
+void runAction(run);

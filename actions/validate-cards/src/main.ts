@@ -1,20 +1,21 @@
 // GitHub Action adapter for `validate`: inputs -> core -> annotations, job summary, outputs, one failure.
 import * as core from '@actions/core';
-import { relative, resolve } from 'node:path';
 import { validateRegistry } from '../../../src/registry/validate.ts';
 import { WorkingTreeSource } from '../../../src/registry/source.ts';
-import { UserError, isUserError } from '../../../src/lib/errors.ts';
-import { annotate, diagnosticsSummary } from '../../shared/annotations.ts';
+import { annotate, diagnosticsSummary, workspacePrefix } from '../../shared/annotations.ts';
+import { positiveIntInput, stringInput } from '../../shared/inputs.ts';
+import { runAction } from '../../shared/run.ts';
+
+/** The inputs of action.yml. */
+const INPUT = { repo: 'repo', maxFileBytes: 'max-file-bytes' } as const;
 
 async function run(): Promise<void> {
-  const repo = core.getInput('repo') || '.';
-  const maxFileBytes = Number(core.getInput('max-file-bytes') || '1048576');
-  if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes <= 0) throw new UserError(`input max-file-bytes must be a positive whole number, got "${core.getInput('max-file-bytes')}"`);
+  const repo = stringInput(INPUT.repo, '.');
+  const maxFileBytes = positiveIntInput(INPUT.maxFileBytes, 1048576);
   const result = validateRegistry(new WorkingTreeSource(repo, { maxFileBytes }), { maxFileBytes });
   // Annotations must name files relative to the workspace root, where GitHub shows the diff.
-  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
-  const prefix = relative(workspace, resolve(repo));
-  annotate(result.diagnostics, prefix);
+  const prefix = workspacePrefix(repo);
+  annotate(result.diagnostics, { prefix });
   const c = result.counts;
   await diagnosticsSummary(
     'Model cards',
@@ -30,4 +31,4 @@ async function run(): Promise<void> {
   if (result.errors > 0) core.setFailed(`${result.errors} model card error(s); see the annotations and the job summary`);
 }
 
-run().catch((e: unknown) => core.setFailed(isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)));
+void runAction(run);
