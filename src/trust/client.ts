@@ -4,49 +4,29 @@
 // What this adds around tuf-js:
 // - Fetchers for a TrustStoreIO (folder, or any store adapter) and for HTTP(S) through global fetch,
 //   both capping every download at the length TUF allows (endless data) and remembering what they
-//   served, so failures can be explained.
+//   served, so failures can be explained (tuf-fetchers.ts).
 // - Atomic persistence. tuf-js persists trusted metadata with a plain fs.writeFileSync into its
 //   metadataDir, so a crash mid-write can leave a half-written file. The Updater therefore runs in a
 //   scratch copy of the state; afterwards every file it changed is copied back with temp file +
 //   fsync + rename (root first). A corrupt local file never crashes the client: a bad root.json is
 //   replaced by the pinned root, and tuf-js ignores and re-downloads bad timestamp/snapshot/targets.
 // - Errors: tuf-js errors (several of them flattened into RuntimeError strings) are mapped to a
-//   TrustVerificationError with a `reason` and a message that names the file and the attack.
+//   TrustVerificationError with a `reason` and a message that names the file and the attack
+//   (verification-errors.ts).
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type Root } from '@tufjs/models';
-import { Updater, type Fetcher } from 'tuf-js';
-import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
+import { Updater } from 'tuf-js';
 import { UserError } from '../lib/errors.ts';
-import { FolderTrustStore, writeFileAtomic, type TrustStoreIO } from './repository-io.ts';
+import { writeFileAtomic } from './repository-io.ts';
 import { MANIFEST_TARGET, targetObjectKey } from './repository.ts';
 import { sha256Hex } from '../lib/hash.ts';
+import { type CappedFetcher, type TrustSource, fetcherFor } from './tuf-fetchers.ts';
+import { TrustVerificationError, explain } from './verification-errors.ts';
 
-export type TrustFailure =
-  | 'tampered' // content or signature does not match what a trusted key signed / a trusted hash recorded
-  | 'unsigned' // not signed by enough keys the trusted root lists for the role (unknown or missing signatures)
-  | 'rollback' // older version than the device already trusts
-  | 'freeze' // expired metadata
-  | 'mix-and-match' // metadata of different publications combined
-  | 'endless-data' // larger than allowed
-  | 'not-found' // nothing published, wrong URL, or a file missing from the repository
-  | 'unavailable' // the source could not be reached or answered with an error
-  | 'invalid-root' // the pinned root itself is not valid
-  | 'invalid'; // not parseable as TUF metadata / anything else
-
-/** Verification refused the repository's data. `reason` says which protection fired. */
-export class TrustVerificationError extends UserError {
-  readonly reason: TrustFailure;
-  constructor(reason: TrustFailure, message: string, cause?: unknown) {
-    super(message, { exitCode: 3, cause });
-    this.name = 'TrustVerificationError';
-    this.reason = reason;
-  }
-}
-
-/** An HTTP(S) base URL of the store root, a local folder path, or any TrustStoreIO. */
-export type TrustSource = string | URL | TrustStoreIO;
+export type { TrustSource } from './tuf-fetchers.ts';
+export { type TrustFailure, TrustVerificationError } from './verification-errors.ts';
 
 export interface FetchVerifiedManifestOptions {
   /** Bytes of the root this device pins (version 1, or a later one shipped with the device). */
@@ -82,132 +62,6 @@ export interface VerifiedManifest {
 }
 
 // ---------------------------------------------------------------------------------------------
-// fetchers
-
-interface LastFetch {
-  url: string;
-  file: string;
-  maxLength: number;
-  bytes?: Buffer;
-  error?: unknown;
-}
-
-abstract class CappedFetcher implements Fetcher {
-  last: LastFetch | undefined;
-  abstract readonly label: string;
-  /** Read `url`, throwing DownloadHTTPError(404) when missing and DownloadLengthMismatchError past maxLength. */
-  protected abstract read(url: string, maxLength: number): Promise<Buffer>;
-  /** The repository-relative name of `url`, for messages. */
-  abstract fileOf(url: string): string;
-
-  async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
-    const last: LastFetch = { url, file: this.fileOf(url), maxLength };
-    this.last = last;
-    try {
-      last.bytes = await this.read(url, maxLength);
-      return last.bytes;
-    } catch (e) {
-      last.error = e;
-      throw e;
-    }
-  }
-
-  async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
-    const bytes = await this.downloadBytes(url, maxLength);
-    const dir = await mkdtemp(join(tmpdir(), 'mg-tuf-dl-'));
-    try {
-      const file = join(dir, 'download');
-      await writeFile(file, bytes);
-      return await handler(file);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-}
-
-function tooLarge(file: string, maxLength: number): DownloadLengthMismatchError {
-  return new DownloadLengthMismatchError(`Max length reached: ${file} is larger than ${maxLength} bytes`);
-}
-
-const STORE_URL_BASE = 'tuf-store://store/';
-
-class StoreFetcher extends CappedFetcher {
-  readonly io: TrustStoreIO;
-  readonly label: string;
-  constructor(io: TrustStoreIO, label: string) {
-    super();
-    this.io = io;
-    this.label = label;
-  }
-  fileOf(url: string): string {
-    return decodeURIComponent(new URL(url).pathname.replace(/^\/+/, ''));
-  }
-  protected async read(url: string, maxLength: number): Promise<Buffer> {
-    const file = this.fileOf(url);
-    const bytes = await this.io.get(file);
-    if (bytes === undefined) throw new DownloadHTTPError(`not found: ${file}`, 404);
-    if (bytes.length > maxLength) throw tooLarge(file, maxLength);
-    return bytes;
-  }
-}
-
-class HttpFetcher extends CappedFetcher {
-  readonly base: string;
-  readonly timeoutMs: number;
-  readonly label: string;
-  constructor(base: string, timeoutMs: number) {
-    super();
-    this.base = base;
-    this.label = base;
-    this.timeoutMs = timeoutMs;
-  }
-  fileOf(url: string): string {
-    return url.startsWith(this.base) ? decodeURIComponent(url.slice(this.base.length)) : url;
-  }
-  protected async read(url: string, maxLength: number): Promise<Buffer> {
-    const file = this.fileOf(url);
-    const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { 'user-agent': 'model-gitops' } });
-    if (!res.ok || !res.body) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new DownloadHTTPError(`HTTP ${res.status} for ${file}`, res.status);
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > maxLength) {
-      await res.body.cancel().catch(() => undefined);
-      throw tooLarge(file, maxLength);
-    }
-    const reader = res.body.getReader();
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > maxLength) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(file, maxLength);
-      }
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-    }
-    return Buffer.concat(chunks, total);
-  }
-}
-
-function fetcherFor(source: TrustSource, timeoutMs: number): { fetcher: CappedFetcher; metadataBaseUrl: string; urlOf: (key: string) => string } {
-  if (typeof source === 'string' || source instanceof URL) {
-    const s = String(source);
-    if (/^https?:\/\//i.test(s)) {
-      const base = s.endsWith('/') ? s : `${s}/`;
-      return { fetcher: new HttpFetcher(base, timeoutMs), metadataBaseUrl: `${base}metadata/`, urlOf: (k) => base + k };
-    }
-    const path = s.startsWith('file:') ? new URL(s).pathname : s;
-    source = new FolderTrustStore(path);
-  }
-  const label = source instanceof FolderTrustStore ? source.root : 'the trust store';
-  return { fetcher: new StoreFetcher(source, label), metadataBaseUrl: `${STORE_URL_BASE}metadata/`, urlOf: (k) => STORE_URL_BASE + k };
-}
-
-// ---------------------------------------------------------------------------------------------
 // local state
 
 const STATE_FILES = ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json'] as const;
@@ -225,121 +79,6 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// error mapping
-
-interface ParsedMeta {
-  type: string;
-  version: number;
-  expires: string;
-  signatureKeyIds: string[];
-}
-
-function peek(bytes: Buffer | undefined): ParsedMeta | undefined {
-  if (!bytes) return undefined;
-  try {
-    const j = JSON.parse(bytes.toString('utf8')) as { signed?: Record<string, unknown>; signatures?: Array<{ keyid?: unknown }> };
-    const s = j.signed ?? {};
-    return {
-      type: String(s['_type']),
-      version: Number(s['version']),
-      expires: String(s['expires']),
-      signatureKeyIds: (j.signatures ?? []).map((x) => String(x.keyid)),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function roleOfFile(file: string): { role: string; version: number | undefined } | undefined {
-  const m = /(?:^|\/)(?:(\d+)\.)?(root|timestamp|snapshot|targets)\.json$/.exec(file);
-  if (!m || !m[2]) return undefined;
-  return { role: m[2], version: m[1] === undefined ? undefined : Number(m[1]) };
-}
-
-const PARENT: Record<string, string> = { timestamp: 'root', snapshot: 'timestamp', targets: 'snapshot', root: 'the previous root' };
-
-function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadata<Root> | undefined): TrustVerificationError {
-  const { last, label: sourceLabel } = fetcher;
-  if (e instanceof TrustVerificationError) return e;
-  const err = last?.error ?? e;
-  const msg = err instanceof Error ? err.message : String(err);
-  const outer = e instanceof Error ? e.message : String(e);
-  const file = last?.file ?? 'metadata';
-  const where = `${file} from ${sourceLabel}`;
-  const served = peek(last?.bytes);
-  const named = roleOfFile(file);
-
-  if (err instanceof DownloadLengthMismatchError || /Max length reached/.test(msg)) {
-    return new TrustVerificationError('endless-data', `refused ${where}: it is larger than the ${last?.maxLength ?? '?'} bytes allowed for it (endless-data attack, or a broken server)`, e);
-  }
-  if (err instanceof DownloadHTTPError) {
-    if (err.statusCode === 404 || err.statusCode === 403) {
-      const hint = named?.role === 'timestamp' ? ': nothing has been published there yet, or the source is wrong' : ': the repository is incomplete';
-      const status = fetcher instanceof HttpFetcher ? ` (HTTP ${err.statusCode})` : '';
-      return new TrustVerificationError('not-found', `${where} is missing${status}${hint}`, e);
-    }
-    return new TrustVerificationError('unavailable', `cannot fetch ${where}: HTTP ${err.statusCode}`, e);
-  }
-  if (last?.error !== undefined) {
-    return new TrustVerificationError('unavailable', `cannot fetch ${where}: ${msg}`, e);
-  }
-  const isRoot = named?.role === 'root';
-  if (/is expired/.test(outer)) {
-    const role = /(\w+)\.json is expired/.exec(outer)?.[1] ?? named?.role ?? 'metadata';
-    const same = role === named?.role;
-    const when = same && served ? ` at ${served.expires}` : '';
-    return new TrustVerificationError('freeze', `refused ${same ? where : `${role}.json from ${sourceLabel}`}: it expired${when} (freeze attack, or the publisher stopped re-signing)`, e);
-  }
-  if (/less than current version/.test(outer)) {
-    return new TrustVerificationError('rollback', `refused ${where}: it goes back to older metadata than this device already trusts (${innerMessage(outer)}) — rollback attack`, e);
-  }
-  const rootVersion = /Expected version (\d+), got (\d+)/.exec(outer);
-  if (isRoot && rootVersion) {
-    const [, want, got] = rootVersion;
-    return new TrustVerificationError(
-      Number(got) < Number(want) ? 'rollback' : 'invalid',
-      `refused ${where}: it should be root version ${want} but holds version ${got}`,
-      e,
-    );
-  }
-  if (/doesn't match timestamp|does not match snapshot version/.test(outer)) {
-    return new TrustVerificationError('mix-and-match', `refused ${where}: ${innerMessage(outer)} (mix-and-match attack: metadata from different publications)`, e);
-  }
-  if (/Expected (hash|length)/.test(outer) && named) {
-    const parent = PARENT[named.role] ?? 'its parent';
-    if (served && served.type === named.role && named.version !== undefined && served.version !== named.version) {
-      return new TrustVerificationError(
-        'mix-and-match',
-        `refused ${where}: ${parent} names ${named.role} version ${named.version} but the repository served version ${served.version} (mix-and-match attack)`,
-        e,
-      );
-    }
-    return new TrustVerificationError('tampered', `refused ${where}: its bytes do not match the hash and length ${parent} recorded (tampered or corrupted)`, e);
-  }
-  const sig = /(\w+) was signed by (\d+)\/(\d+) keys/.exec(outer);
-  if (sig) {
-    const [, role = '?', got, need] = sig;
-    const trusted = trustedRoot?.signed.roles[role]?.keyIDs ?? [];
-    const known = served?.signatureKeyIds.some((id) => trusted.includes(id)) ?? false;
-    const what = isRoot && named?.version !== undefined
-      ? `root version ${named.version} is signed by ${got} of the ${need} keys required (by root version ${named.version - 1} and by itself)`
-      : `${role} is signed by ${got} of the ${need} trusted keys required`;
-    return known
-      ? new TrustVerificationError('tampered', `refused ${where}: ${what}; a signature by a trusted key does not match the content (tampered)`, e)
-      : new TrustVerificationError('unsigned', `refused ${where}: ${what}; it carries no valid signature by a key the trusted root lists for ${role} (unknown or missing signatures)`, e);
-  }
-  if (err instanceof SyntaxError || /is not defined|must be|expected '|Failed to parse|JSON/.test(outer)) {
-    return new TrustVerificationError('invalid', `refused ${where}: it is not valid TUF metadata (${innerMessage(outer)})`, e);
-  }
-  return new TrustVerificationError('invalid', `verification of ${where} failed: ${innerMessage(outer)}`, e);
-}
-
-/** tuf-js flattens some errors into "Unable to load X error Error: inner"; keep the inner part. */
-function innerMessage(msg: string): string {
-  return msg.replace(/^Unable to load [\w ]+? error (?:\w*Error: )?/, '');
 }
 
 // ---------------------------------------------------------------------------------------------
