@@ -10,6 +10,7 @@ import { listDir, paths } from './local-store.ts';
 import { FileProver, type Proof } from './prove.ts';
 import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
 import { isUserError } from '../lib/errors.ts';
+import { TransientError } from './errors.ts';
 import { parseSafetensors } from '../formats/safetensors.ts';
 import { dataStart, type SafetensorsIndex } from './safetensors-index.ts';
 
@@ -180,8 +181,8 @@ async function wrap<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    const kind = (e as { kind?: string }).kind;
-    if (kind === 'range-ignored' || kind === 'changed') throw new DeltaUnusable((e as Error).message);
+    const code = e instanceof TransientError ? e.code : undefined;
+    if (code === 'range-ignored' || code === 'changed') throw new DeltaUnusable((e as Error).message);
     throw e;
   }
 }

@@ -26,18 +26,18 @@ export class DiskSpaceError extends UserError {
 }
 
 /**
- * A failed request that may succeed if tried again. `kind` says what went wrong, so callers can
+ * A failed request that may succeed if tried again. `code` says what went wrong, so callers can
  * react (e.g. `range-ignored`: the server answered a Range request with 200; retrying won't help).
  */
-export type TransientKind = 'status' | 'connection' | 'stall' | 'short-body' | 'long-body' | 'bad-content-range' | 'range-ignored' | 'changed';
+export type TransientCode = 'status' | 'connection' | 'stall' | 'short-body' | 'long-body' | 'bad-content-range' | 'range-ignored' | 'changed';
 
 export class TransientError extends Error {
-  readonly kind: TransientKind;
+  readonly code: TransientCode;
   readonly status: number | undefined;
-  constructor(kind: TransientKind, message: string, options?: { status?: number; cause?: unknown }) {
+  constructor(code: TransientCode, message: string, options?: { status?: number; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TransientError';
-    this.kind = kind;
+    this.code = code;
     this.status = options?.status;
   }
 }

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '../lib/backoff.ts';
 import { crashPoint } from './crash.ts';
 import { SYNC_DEFAULTS } from './defaults.ts';
-import { NetworkError, TransientError, VerificationError } from './errors.ts';
+import { NetworkError, type TransientCode, TransientError, VerificationError } from './errors.ts';
 import { wrapStreamError } from './http-source.ts';
 import { type BlobSource, type GetResult, readAll } from './source.ts';
 import { readChunks } from '../lib/hash.ts';
@@ -33,13 +33,13 @@ export interface FetchContext {
 }
 
 /** Errors retrying cannot fix unless the caller changes its approach. */
-const NOT_RETRIED = new Set(['range-ignored', 'changed']);
+const NOT_RETRIED = new Set<TransientCode>(['range-ignored', 'changed']);
 
 /**
  * Runs `fn` until it succeeds, retrying TransientErrors with exponential backoff and full jitter.
  * After the last attempt the failure becomes a NetworkError (exit code 3).
  */
-export async function withRetry<T>(ctx: FetchContext, what: string, fn: (attempt: number) => Promise<T>, retryable: (e: TransientError) => boolean = (e) => !NOT_RETRIED.has(e.kind)): Promise<T> {
+export async function withRetry<T>(ctx: FetchContext, what: string, fn: (attempt: number) => Promise<T>, retryable: (e: TransientError) => boolean = (e) => !NOT_RETRIED.has(e.code)): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       ctx.stats.requests++;
