@@ -7,6 +7,7 @@ import { UserError } from '../lib/errors.ts';
 import type { Artifact } from '../registry/types.ts';
 import type { WeightFacts } from './card-writer.ts';
 import { TO_STRING, artifactNode } from './card-yaml.ts';
+import { EXIT } from '../lib/exit-codes.ts';
 
 export interface UpdateCardResult {
   text: string;
@@ -32,10 +33,10 @@ export function updateCardText(file: string, text: string, facts: WeightFacts): 
   const docs = [...new Composer({ version: '1.2', uniqueKeys: true, keepSourceTokens: true }).compose(tokens)];
   const doc = docs[0];
   if (!doc || docs.length !== 1 || doc.errors.length > 0) {
-    throw new UserError(`${file}: not valid YAML, fix it before pushing${doc?.errors[0] ? `: ${doc.errors[0].message}` : ''}`, { exitCode: 1 });
+    throw new UserError(`${file}: not valid YAML, fix it before pushing${doc?.errors[0] ? `: ${doc.errors[0].message}` : ''}`, { exitCode: EXIT.violations });
   }
   const root = doc.contents;
-  if (!isMap(root)) throw new UserError(`${file}: not a mapping; fix it before pushing`, { exitCode: 1 });
+  if (!isMap(root)) throw new UserError(`${file}: not a mapping; fix it before pushing`, { exitCode: EXIT.violations });
   const plan = planUpdate(root, facts);
   if (plan.changes.length === 0) return { text, changed: false, changes: [], notes: plan.notes };
   const viaCst = applyViaCst(root, tokens, plan, facts);

@@ -13,6 +13,7 @@ import { UserError } from '../lib/errors.ts';
 import type { Artifact } from '../registry/types.ts';
 import { summarizeTensors, type TensorInfo } from '../formats/safetensors.ts';
 import { TO_STRING, artifactNode } from './card-yaml.ts';
+import { EXIT } from '../lib/exit-codes.ts';
 
 export { type UpdateCardResult, updateCardText } from './card-update.ts';
 
@@ -170,7 +171,7 @@ export interface NewCardResult {
 export function newCardText(inputs: CardInputs, facts: WeightFacts, options: { draft?: boolean; file?: string } = {}): NewCardResult {
   const file = options.file ?? `models/${inputs.name}/versions/${inputs.version}.yaml`;
   const missing = missingFields(inputs, facts);
-  if (missing.length > 0 && !options.draft) throw new UserError(describeMissing(file, missing), { exitCode: 1 });
+  if (missing.length > 0 && !options.draft) throw new UserError(describeMissing(file, missing), { exitCode: EXIT.violations });
   const notes = [...facts.notes];
   const doc = new Document({}, { version: '1.2' });
   const root = doc.contents as YAMLMap;
@@ -205,7 +206,7 @@ export function newCardText(inputs: CardInputs, facts: WeightFacts, options: { d
   if (facts.dtype !== undefined) arch.set('dtype', facts.dtype);
   root.set('architecture', arch);
 
-  if (facts.artifacts.length === 0) throw new UserError('the model folder has no files: nothing to record as artifacts', { exitCode: 1 });
+  if (facts.artifacts.length === 0) throw new UserError('the model folder has no files: nothing to record as artifacts', { exitCode: EXIT.violations });
   const artifacts = doc.createNode([]) as YAMLSeq;
   for (const a of facts.artifacts) artifacts.add(artifactNode(doc, a));
   root.set('artifacts', artifacts);

@@ -28,6 +28,7 @@ import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 // Which store, and URL hygiene, live with the store: src/store/default.ts.
 export { DEFAULT_STORE_DIR, STORE_ENV, hasUserinfo, redactUrl, resolveStoreUrl, urlCredentials } from '../store/default.ts';
 import { redactUrl } from '../store/default.ts';
+import { EXIT } from '../lib/exit-codes.ts';
 
 /** Where local state lives, under the registry repository (git-ignored): hash cache, resumable uploads. */
 export const STATE_DIR = '.model-gitops';
@@ -250,7 +251,7 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
     const early = weightFacts([], [], config);
     const missing = missingFields(inputs, early);
     if (missing.length > 0 && !o.draft) {
-      throw new UserError(`${describeMissing(cardPath, missing)}\nNothing was uploaded or written.`, { exitCode: 1 });
+      throw new UserError(`${describeMissing(cardPath, missing)}\nNothing was uploaded or written.`, { exitCode: EXIT.violations });
     }
   } else {
     const ignored = (['summary', 'family', 'codeRepository', 'codeCommit', 'codeDir', 'interfaceFrom', 'parent'] as const).filter((k) => o[k] !== undefined);

@@ -23,11 +23,6 @@ export function trustSourceOf(location: string): TrustSource {
   return resolve(location.startsWith('file://') ? new URL(location).pathname : location);
 }
 
-/** Exit code for a refused manifest: EXIT.network when the source could not be reached, else EXIT.verification. */
-export function verificationExitCode(e: TrustVerificationError): number {
-  return e.reason === 'unavailable' ? EXIT.network : EXIT.verification;
-}
-
 export async function readTrustRoot(path: string): Promise<Buffer> {
   try {
     return await readFile(resolve(path));
@@ -54,9 +49,9 @@ async function verify(argv: string[]): Promise<number> {
       v = await fetchVerifiedManifest({ trustedRoot, stateDir, source: trustSourceOf(location), target });
     } catch (e) {
       if (!(e instanceof TrustVerificationError)) throw e;
-      const exitCode = verificationExitCode(e);
-      if (values.json) printJson({ ok: false, reason: e.reason, message: e.message, exitCode });
-      else console.error(`model-gitops manifest verify: verification failed (${e.reason}): ${e.message}`);
+      const exitCode = e.exitCode;
+      if (values.json) printJson({ ok: false, reason: e.code, message: e.message, exitCode });
+      else console.error(`model-gitops manifest verify: verification failed (${e.code}): ${e.message}`);
       return exitCode;
     }
     const m = v.manifest as Manifest;

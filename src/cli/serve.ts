@@ -9,7 +9,7 @@ import { UserError } from '../lib/errors.ts';
 import { FolderVersionSource, GATEWAY_DEFAULTS, createGateway } from '../gateway/index.ts';
 import { StoreVersionSource } from '../gateway/store-source.ts';
 import { storeUrlOrDefault } from '../store/default.ts';
-import { readTrustRoot, trustSourceOf, verificationExitCode } from './manifest.ts';
+import { readTrustRoot, trustSourceOf } from './manifest.ts';
 import { locateStoreRoot } from '../sync/locate.ts';
 import type { SyncEvent } from '../sync/engine.ts';
 import { fetchVerifiedManifest, TrustVerificationError } from '../trust/client.ts';
@@ -83,7 +83,7 @@ export const serveCommand: Command = {
         return v.manifest as Manifest;
       } catch (e) {
         if (!(e instanceof TrustVerificationError)) throw e;
-        throw new UserError(`manifest refused (${e.reason}): ${e.message}`, { exitCode: verificationExitCode(e) });
+        throw new UserError(`manifest refused (${e.code}): ${e.message}`, { exitCode: e.exitCode });
       }
     };
     const manifestPath = follow ? `${values.store} (signed)` : values.manifest!;

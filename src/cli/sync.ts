@@ -3,6 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EXIT } from '../lib/exit-codes.ts';
 import { asUserError, UserError } from '../lib/errors.ts';
 import { acceptedForProvider, loadAccepted, pollAndSync, type PollAndSyncResult } from '../sync/client.ts';
 import { SYNC_DEFAULTS } from '../sync/defaults.ts';
@@ -95,7 +96,7 @@ export const syncCommand: Command = {
       // Remote ranges closer than this are fetched as one request (fewer round trips, a few more bytes).
       'coalesce-gap': { type: 'string', default: String(SYNC_DEFAULTS.coalesceGap) },
     }, syncUsage);
-    if (values.help) { console.log(`usage: ${syncUsage}`); return 0; }
+    if (values.help) { console.log(`usage: ${syncUsage}`); return EXIT.ok; }
     for (const k of ['manifest', 'environment', 'dir'] as const) if (!values[k]) throw new UserError(`--${k} is required\nusage: ${syncUsage}`);
     const interval = numberOption('interval', values.interval, 1)!;
     const keepVersions = intOption('keep', values.keep, { min: 1 })!;
@@ -135,9 +136,9 @@ export const syncCommand: Command = {
           onEvent: (e) => reporter.event(e), signal: controller.signal,
         });
         reporter.result(environment, r);
-        return 0;
+        return EXIT.ok;
       } catch (e) {
-        if (controller.signal.aborted) return 0;
+        if (controller.signal.aborted) return EXIT.ok;
         const ue = asUserError(e);
         if (!ue) throw e;
         reporter.failure(ue, ue.exitCode);
@@ -155,7 +156,7 @@ export const syncCommand: Command = {
         const base = failures ? Math.min(interval * 2 ** failures, Math.max(interval * 8, 300)) : interval;
         await sleep(base * 1000 * (0.8 + Math.random() * 0.4), undefined, { signal: controller.signal }).catch(() => {});
       }
-      return 0;
+      return EXIT.ok;
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -170,7 +171,7 @@ export const statusCommand: Command = {
   usage: statusUsage,
   async run(argv) {
     const { values } = parseCommandArgs(argv, { dir: { type: 'string' }, json: { type: 'boolean', default: false } }, statusUsage);
-    if (values.help) { console.log(`usage: ${statusUsage}`); return 0; }
+    if (values.help) { console.log(`usage: ${statusUsage}`); return EXIT.ok; }
     if (!values.dir) throw new UserError(`--dir is required\nusage: ${statusUsage}`);
     const dir = resolve(values.dir);
     if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new UserError(`${dir} is not a synced folder (it does not exist)`);
@@ -192,13 +193,13 @@ export const statusCommand: Command = {
     const manifest = local ? { sequence: local.accepted.sequence, sha256: local.accepted.sha256, expiresAt: local.accepted.expiresAt, expired: new Date(local.accepted.expiresAt) <= new Date(), acceptedAt: local.accepted.acceptedAt ?? null } : null;
     if (values.json) {
       printJson({ dir, environment: state.environment ?? null, manifest, models, staged, ...(warning ? { warning } : {}) });
-      return 0;
+      return EXIT.ok;
     }
     if (warning) console.error(`warning: ${warning}`);
     console.log(`dir: ${dir}${state.environment ? `  environment: ${state.environment}` : ''}`);
     console.log(manifest ? `manifest: sequence ${manifest.sequence}, expires ${manifest.expiresAt}${manifest.expired ? ' (EXPIRED)' : ''}` : 'manifest: none accepted yet');
     if (models.length) console.log(table([['MODEL', 'ACTIVE', 'ON DISK', 'LAST ERROR'], ...models.map((m) => [m.model, m.active ?? '-', m.versions.join(', ') || '-', m.lastError ?? ''])]));
     for (const s of staged) console.log(`staged: ${s.sha256.slice(0, 12)}… ${mib(s.bytes)}${s.size ? ` of ${mib(s.size)}` : ' (delta)'}`);
-    return 0;
+    return EXIT.ok;
   },
 };

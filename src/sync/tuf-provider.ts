@@ -84,8 +84,8 @@ export class TufManifestProvider extends AcceptedManifestHolder implements Manif
       v = await fetchVerifiedManifest({ trustedRoot, stateDir: this.o.stateDir, source: this.o.trustSource, target });
     } catch (e) {
       if (e instanceof TrustVerificationError) {
-        if (e.reason === 'unavailable') throw new NetworkError(`cannot fetch the signed manifest: ${e.message}`, { cause: e });
-        throw new VerificationError(`signed manifest refused (${e.reason}): ${e.message}`, { cause: e });
+        if (e.code === 'unavailable') throw new NetworkError(`cannot fetch the signed manifest: ${e.message}`, { cause: e });
+        throw new VerificationError(`signed manifest refused (${e.code}): ${e.message}`, { cause: e });
       }
       throw e;
     }

@@ -6,6 +6,7 @@ import { sha256Hex } from '../lib/hash.ts';
 import { MANIFEST_KEY } from '../store/keys.ts';
 import { isSigningKey, tufKey, type PublicKey, type SigningKey } from './keys.ts';
 import { checkStoreKey } from './repository-io.ts';
+import { EXIT } from '../lib/exit-codes.ts';
 
 type JSONObject = ReturnType<Root['toJSON']>;
 
@@ -41,7 +42,7 @@ export const DEFAULT_EXPIRIES: Readonly<Expiries> = Object.freeze({ root: 365 * 
 export class ConcurrentPublishError extends UserError {
   readonly version: number;
   constructor(message: string, version: number) {
-    super(message, { exitCode: 75 /* EX_TEMPFAIL */ });
+    super(message, { exitCode: EXIT.retryLater });
     this.name = 'ConcurrentPublishError';
     this.version = version;
   }

@@ -4,6 +4,7 @@ import type { Metadata, Root } from '@tufjs/models';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 import { UserError } from '../lib/errors.ts';
 import { type CappedFetcher, HttpFetcher } from './tuf-fetchers.ts';
+import { EXIT } from '../lib/exit-codes.ts';
 
 export type TrustFailure =
   | 'tampered' // content or signature does not match what a trusted key signed / a trusted hash recorded
@@ -17,13 +18,16 @@ export type TrustFailure =
   | 'invalid-root' // the pinned root itself is not valid
   | 'invalid'; // not parseable as TUF metadata / anything else
 
-/** Verification refused the repository's data. `reason` says which protection fired. */
+/**
+ * Verification refused the repository's data. `code` says which protection fired; the exit code follows
+ * from it: a source that could not be reached is a network failure, anything else a verification failure.
+ */
 export class TrustVerificationError extends UserError {
-  readonly reason: TrustFailure;
-  constructor(reason: TrustFailure, message: string, cause?: unknown) {
-    super(message, { exitCode: 3, cause });
+  readonly code: TrustFailure;
+  constructor(code: TrustFailure, message: string, cause?: unknown) {
+    super(message, { exitCode: code === 'unavailable' ? EXIT.network : EXIT.verification, cause });
     this.name = 'TrustVerificationError';
-    this.reason = reason;
+    this.code = code;
   }
 }
 

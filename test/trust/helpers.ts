@@ -67,7 +67,7 @@ export async function expectRefused(p: Promise<unknown>, reason: TrustFailure, m
   );
   expect(e, 'verification should have been refused').toBeInstanceOf(TrustVerificationError);
   const err = e as TrustVerificationError;
-  expect({ reason: err.reason, message: err.message }).toMatchObject({ reason, message: expect.stringMatching(message) });
+  expect({ reason: err.code, message: err.message }).toMatchObject({ reason, message: expect.stringMatching(message) });
   return err;
 }
 

@@ -28,7 +28,7 @@ describe('environment slices as signed targets', () => {
     writeFileSync(repo.io.pathOf(targetObjectKey('environments/production.json', sha(prod))), Buffer.from('{"sequence":1,"environments":{"production":{"x":1}}}'.slice(0, prod.length)));
     const tampered = fetchVerifiedManifest({ trustedRoot: repo.rootBytes, stateDir: tempDir('mg-trust-state-'), source: repo.io, target: environmentTarget('production') });
     await expect(tampered).rejects.toBeInstanceOf(TrustVerificationError);
-    await expect(tampered).rejects.toMatchObject({ reason: 'tampered' });
+    await expect(tampered).rejects.toMatchObject({ code: 'tampered' });
   });
 
   test('target names that would escape the targets folder are refused', async () => {
