@@ -2,6 +2,7 @@
 // Each distinct blob is checked once (cards share files such as a tokenizer), a few at a time, and the
 // outcome is reported for every card that names it.
 import { UserError } from '../lib/errors.ts';
+import { mapPool } from '../lib/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import { verifyArtifacts } from '../store/index.ts';
 import type { ArtifactStatus, BlobStore } from '../store/index.ts';
@@ -32,9 +33,13 @@ export interface VerifyStoreOptions {
   rehash?: boolean;
   /** Only this model's cards. */
   model?: string;
+  /** Blobs checked at once (default VERIFY_CONCURRENCY). */
   concurrency?: number;
   onProgress?: (done: number, total: number, bytesHashed: number) => void;
 }
+
+/** Blob checks in flight at once: enough to hide a store's latency, few enough not to be throttled. */
+export const VERIFY_CONCURRENCY = 8;
 
 export async function verifyStore(registry: Registry, store: BlobStore, options: VerifyStoreOptions = {}): Promise<StoreVerification> {
   if (options.model !== undefined && !registry.models.has(options.model)) {
@@ -58,20 +63,15 @@ export async function verifyStore(registry: Registry, store: BlobStore, options:
     if (!unique.has(k)) unique.set(k, { path: w.path, sha256: w.sha256, size: w.size });
   }
   const results = new Map<string, { status: ArtifactStatus; detail?: string }>();
-  const queue = [...unique.entries()];
   let done = 0;
   let hashed = 0;
-  const worker = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const [k, a] = next;
-      const [r] = await verifyArtifacts(store, [a], { rehash: !!options.rehash });
-      results.set(k, { status: r!.status, ...(r!.detail !== undefined ? { detail: r!.detail } : {}) });
-      done++;
-      if (options.rehash && r!.status !== 'missing') hashed += a.size;
-      options.onProgress?.(done, unique.size, hashed);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 8, queue.length)) }, worker));
+  await mapPool([...unique.entries()], options.concurrency ?? VERIFY_CONCURRENCY, async ([k, a]) => {
+    const [r] = await verifyArtifacts(store, [a], { rehash: !!options.rehash });
+    results.set(k, { status: r!.status, ...(r!.detail !== undefined ? { detail: r!.detail } : {}) });
+    done++;
+    if (options.rehash && r!.status !== 'missing') hashed += a.size;
+    options.onProgress?.(done, unique.size, hashed);
+  });
   const checks = wanted.map((w) => ({ ...w, ...results.get(`${w.sha256}:${w.size}`)! }));
   return { checks, problems: checks.filter((c) => c.status !== 'ok'), blobs: unique.size, cards, skippedCards };
 }

@@ -8,10 +8,11 @@
 //  - A challenger run that reports errors fails; a challenger run that crashed makes it inconclusive.
 // The overall verdict is the worst of the checks (fail > inconclusive > pass); no checks => inconclusive.
 import { mulberry32 } from '../lib/prng.ts';
+import { BENCHMARK_DEFAULTS } from './defaults.ts';
 import { bootstrapMedianRatio, median } from './stats.ts';
 import type { Decision, MetricComparison, RunRecord, Side, Testbed, Verdict } from './types.ts';
 
-export const DEFAULT_MIN_RUNS = 6;
+export const DEFAULT_MIN_RUNS = BENCHMARK_DEFAULTS.minRuns;
 
 export interface DecisionPolicy {
   thresholds?: Record<string, { min?: number; max?: number }>;
@@ -62,9 +63,9 @@ const worst = (a: Verdict, b: Verdict): Verdict => (rank[a] >= rank[b] ? a : b);
 export function decide(input: DecisionInput): Decision {
   const p = input.policy;
   const minRuns = Math.max(2, p.minRuns ?? DEFAULT_MIN_RUNS);
-  const resamples = p.resamples ?? 2000;
+  const resamples = p.resamples ?? BENCHMARK_DEFAULTS.resamples;
   const confidence = p.confidence ?? 0.95;
-  const seed = p.seed ?? 1;
+  const seed = p.seed ?? BENCHMARK_DEFAULTS.bootstrapSeed;
   const method = { statistic: 'median' as const, interval: 'percentile-bootstrap' as const, resamples, confidence, seed, minRuns };
   const reasons: string[] = [];
   let gate: Verdict = 'pass';

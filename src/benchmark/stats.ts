@@ -1,6 +1,7 @@
 // Small statistics the benchmark gate needs: percentiles, medians and a seeded percentile bootstrap of
 // the ratio of two medians. Written for small samples (6-30 runs) and thousands of resamples.
 import { type Rng, mulberry32 } from '../lib/prng.ts';
+import { BENCHMARK_DEFAULTS } from './defaults.ts';
 
 /** Linear-interpolated percentile (p in [0, 100]) of values; sorts a copy. */
 export function percentile(values: ArrayLike<number>, p: number): number {
@@ -44,9 +45,9 @@ export interface RatioInterval { ratio: number; lo: number; hi: number; resample
  * from a and len(b) from b with replacement. Seeded, so the same inputs give the same interval.
  */
 export function bootstrapMedianRatio(a: ArrayLike<number>, b: ArrayLike<number>, options: { resamples?: number; confidence?: number; seed?: number; rng?: Rng } = {}): RatioInterval {
-  const resamples = options.resamples ?? 2000;
-  const confidence = options.confidence ?? 0.95;
-  const rng = options.rng ?? mulberry32(options.seed ?? 1);
+  const resamples = options.resamples ?? BENCHMARK_DEFAULTS.resamples;
+  const confidence = options.confidence ?? BENCHMARK_DEFAULTS.confidence;
+  const rng = options.rng ?? mulberry32(options.seed ?? BENCHMARK_DEFAULTS.bootstrapSeed);
   const na = a.length, nb = b.length;
   if (na === 0 || nb === 0) throw new Error('bootstrap needs at least one value on each side');
   const bufA = new Float64Array(na), bufB = new Float64Array(nb), ratios = new Float64Array(resamples);

@@ -17,3 +17,8 @@ export function formatBytes(n: number): string {
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(Math.round(bytesPerSecond))}/s`;
 }
+
+/** Always MiB with one decimal: for figures a reader compares side by side (needed vs free disk space). */
+export function formatMiB(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}

@@ -19,6 +19,7 @@ import { type Proof, proveFile } from './prove.ts';
 import { type SafetensorsIndex, validIndex } from './safetensors-index.ts';
 import { checkFile } from './targets.ts';
 import type { CacheOptions, FetchVersionOptions, SyncEvent } from './types.ts';
+import { formatMiB } from '../lib/format.ts';
 
 /** Progress events are emitted at most this often. */
 const PROGRESS_EVERY_MS = 100;
@@ -125,7 +126,7 @@ export class VersionFetcher {
     const fs = await statfs(this.o.dir);
     const free = Number(fs.bavail) * Number(fs.bsize);
     if (free < need + reserve) {
-      throw new DiskSpaceError(`not enough disk space in ${this.o.dir}: the update needs ${mib(need)} plus ${mib(reserve)} reserve, ${mib(free)} is free. Nothing was downloaded; the active versions are unchanged.`);
+      throw new DiskSpaceError(`not enough disk space in ${this.o.dir}: the update needs ${formatMiB(need)} plus ${formatMiB(reserve)} reserve, ${formatMiB(free)} is free. Nothing was downloaded; the active versions are unchanged.`);
     }
   }
 
@@ -259,9 +260,4 @@ export class VersionFetcher {
     await rename(tmp, final);
     await fsyncDir(versions);
   }
-}
-
-/** In MiB whatever the size (not formatBytes's scaled units): the message's three figures compare at a glance. */
-function mib(n: number): string {
-  return `${(n / 1048576).toFixed(1)} MiB`;
 }
