@@ -22,7 +22,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const hex = (n: number, salt: string) => {
   let s = '';
   let x = (n * 2654435761 + salt.length * 97) >>> 0;
-  while (s.length < 64) { x = (Math.imul(x ^ (x >>> 15), 2246822519) + 0x9e3779b9) >>> 0; s += x.toString(16).padStart(8, '0'); }
+  while (s.length < 64) {
+    x = (Math.imul(x ^ (x >>> 15), 2246822519) + 0x9e3779b9) >>> 0;
+    s += x.toString(16).padStart(8, '0');
+  }
   return s.slice(0, 64);
 };
 const name = (i: number) => `model-${String(i).padStart(4, '0')}`;
@@ -63,7 +66,11 @@ function median(xs: number[]): number {
 function time<T>(runs: number, f: () => T): { ms: number; value: T } {
   const ms: number[] = [];
   let value!: T;
-  for (let i = 0; i < runs; i++) { const t = performance.now(); value = f(); ms.push(performance.now() - t); }
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    value = f();
+    ms.push(performance.now() - t);
+  }
   return { ms: median(ms), value };
 }
 
@@ -73,48 +80,95 @@ try {
   for (let i = 0; i < MODELS; i++) {
     const m = join(dir, 'models', name(i));
     mkdirSync(join(m, 'versions'), { recursive: true });
-    writeFileSync(join(m, 'model.yaml'), `name: ${name(i)}\nowners: ["@acme/ml"]\ntask: text-classification\ndescription: Generated model ${i}.\n`);
+    writeFileSync(
+      join(m, 'model.yaml'),
+      `name: ${name(i)}\nowners: ["@acme/ml"]\ntask: text-classification\ndescription: Generated model ${i}.\n`,
+    );
     for (let v = 0; v < VERSIONS; v++) writeFileSync(join(m, 'versions', `1.${v}.0.yaml`), card(i, v));
   }
   mkdirSync(join(dir, 'environments'));
-  writeFileSync(join(dir, 'environments/dev.yaml'), environment(undefined, () => '1.9.0'));
-  writeFileSync(join(dir, 'environments/staging.yaml'), environment('dev', () => '1.8.0'));
-  writeFileSync(join(dir, 'environments/production.yaml'), environment('staging', () => '1.7.0'));
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+  writeFileSync(
+    join(dir, 'environments/dev.yaml'),
+    environment(undefined, () => '1.9.0'),
+  );
+  writeFileSync(
+    join(dir, 'environments/staging.yaml'),
+    environment('dev', () => '1.8.0'),
+  );
+  writeFileSync(
+    join(dir, 'environments/production.yaml'),
+    environment('staging', () => '1.7.0'),
+  );
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+    });
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'base');
 
   // Head: 50 new patch versions (new weights) entering dev, 50 promotions of 1.9.0 from dev to staging.
   const half = CHANGED / 2;
-  for (let k = 0; k < half; k++) writeFileSync(join(dir, 'models', name(k * 2), 'versions', '1.9.1.yaml'), card(k * 2, 9, 1, 'new').replace(`parent: ${name(k * 2)}@1.8.0`, `parent: ${name(k * 2)}@1.9.0`));
-  writeFileSync(join(dir, 'environments/dev.yaml'), environment(undefined, (i) => (i % 2 === 0 && i / 2 < half ? '1.9.1' : '1.9.0')));
-  writeFileSync(join(dir, 'environments/staging.yaml'), environment('dev', (i) => (i % 2 === 1 && (i - 1) / 2 < half ? '1.9.0' : '1.8.0')));
+  for (let k = 0; k < half; k++)
+    writeFileSync(
+      join(dir, 'models', name(k * 2), 'versions', '1.9.1.yaml'),
+      card(k * 2, 9, 1, 'new').replace(`parent: ${name(k * 2)}@1.8.0`, `parent: ${name(k * 2)}@1.9.0`),
+    );
+  writeFileSync(
+    join(dir, 'environments/dev.yaml'),
+    environment(undefined, (i) => (i % 2 === 0 && i / 2 < half ? '1.9.1' : '1.9.0')),
+  );
+  writeFileSync(
+    join(dir, 'environments/staging.yaml'),
+    environment('dev', (i) => (i % 2 === 1 && (i - 1) / 2 < half ? '1.9.0' : '1.8.0')),
+  );
   const setupMs = performance.now() - t0;
 
   const files = MODELS * (VERSIONS + 1) + 3;
   const floor = time(5, () => {
     let n = 0;
-    for (const e of new GitSource(dir, 'main', { maxFileBytes: DEFAULT_MAX_FILE_BYTES }).entries()) if (e.bytes && parseYamlFile(e.path, e.bytes).ok) n++;
-    for (const e of new WorkingTreeSource(dir, { maxFileBytes: DEFAULT_MAX_FILE_BYTES }).entries()) if (e.bytes && parseYamlFile(e.path, e.bytes).ok) n++;
+    for (const e of new GitSource(dir, 'main', { maxFileBytes: DEFAULT_MAX_FILE_BYTES }).entries())
+      if (e.bytes && parseYamlFile(e.path, e.bytes).ok) n++;
+    for (const e of new WorkingTreeSource(dir, { maxFileBytes: DEFAULT_MAX_FILE_BYTES }).entries())
+      if (e.bytes && parseYamlFile(e.path, e.bytes).ok) n++;
     return n;
   });
-  if (floor.value !== files * 2 + half) throw new Error(`floor parsed ${floor.value} files, expected ${files * 2 + half}`);
+  if (floor.value !== files * 2 + half)
+    throw new Error(`floor parsed ${floor.value} files, expected ${files * 2 + half}`);
   const inProcess = time(5, () => checkAgainstBase(dir, 'main'));
   const r = inProcess.value;
-  const kinds = r.changes.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.kind]: (acc[c.kind] ?? 0) + 1 }), {});
+  const kinds = r.changes.reduce<Record<string, number>>(
+    (acc, c) => ({ ...acc, [c.kind]: (acc[c.kind] ?? 0) + 1 }),
+    {},
+  );
   if (r.errors !== 0 || kinds['version-added'] !== half || kinds['champion-moved'] !== CHANGED) {
-    throw new Error(`unexpected result: ${r.errors} errors, changes ${JSON.stringify(kinds)}\n${r.diagnostics.slice(0, 5).map((d) => `${d.file}:${d.line} ${d.message}`).join('\n')}`);
+    throw new Error(
+      `unexpected result: ${r.errors} errors, changes ${JSON.stringify(kinds)}\n${r.diagnostics
+        .slice(0, 5)
+        .map((d) => `${d.file}:${d.line} ${d.message}`)
+        .join('\n')}`,
+    );
   }
   const cli = time(3, () => {
-    const p = spawnSync(process.execPath, [join(ROOT, 'bin/model-gitops.js'), 'check', '--base', 'main', '--repo', dir, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const p = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/model-gitops.js'), 'check', '--base', 'main', '--repo', dir, '--json'],
+      { encoding: 'utf8', maxBuffer: 1 << 28 },
+    );
     if (p.status !== 0) throw new Error(`cli exited ${p.status}: ${p.stderr}`);
     return p.stdout.length;
   });
 
-  const row = (label: string, ms: number) => `${label.padEnd(44)}${ms.toFixed(0).padStart(8)} ms${(ms / floor.ms).toFixed(2).padStart(8)}x`;
-  console.log(`check --base: ${MODELS} models x ${VERSIONS} versions, 3 environments (${files} files per side), ${CHANGED} changed versions`);
-  console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}); generated in ${(setupMs / 1000).toFixed(1)} s`);
+  const row = (label: string, ms: number) =>
+    `${label.padEnd(44)}${ms.toFixed(0).padStart(8)} ms${(ms / floor.ms).toFixed(2).padStart(8)}x`;
+  console.log(
+    `check --base: ${MODELS} models x ${VERSIONS} versions, 3 environments (${files} files per side), ${CHANGED} changed versions`,
+  );
+  console.log(
+    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}); generated in ${(setupMs / 1000).toFixed(1)} s`,
+  );
   console.log(`${'median of 5 (CLI: 3) runs'.padEnd(44)}${'time'.padStart(11)}${'vs floor'.padStart(9)}`);
   console.log(row('floor: read + parse YAML twice (git + disk)', floor.ms));
   console.log(row('checkAgainstBase() in-process', inProcess.ms));

@@ -11,11 +11,19 @@ import { WorkingTreeSource } from '../src/registry/source.ts';
 import { validateRegistry } from '../src/registry/validate.ts';
 import { generateRegistry } from './registry-generator.ts';
 
-const header = { sequence: 1, publishedAt: new Date(), expiresAt: new Date(Date.now() + 7 * 864e5), source: { repository: 'acme/models', commit: 'a'.repeat(40) } };
+const header = {
+  sequence: 1,
+  publishedAt: new Date(),
+  expiresAt: new Date(Date.now() + 7 * 864e5),
+  source: { repository: 'acme/models', commit: 'a'.repeat(40) },
+};
 const KiB = 1024;
 const results: Record<string, unknown>[] = [];
 
-for (const [models, goalBytes] of [[1000, 1024 * KiB], [50, 64 * KiB]] as const) {
+for (const [models, goalBytes] of [
+  [1000, 1024 * KiB],
+  [50, 64 * KiB],
+] as const) {
   const root = mkdtempSync(join(tmpdir(), 'mg-bench-manifest-'));
   generateRegistry(root, models, 10);
   const reg = validateRegistry(new WorkingTreeSource(root, { maxFileBytes: 1 << 20 })).registry;
@@ -38,8 +46,10 @@ for (const [models, goalBytes] of [[1000, 1024 * KiB], [50, 64 * KiB]] as const)
     meetsGoal: slice.length < goalBytes,
   };
   results.push(r);
-  console.log(`${models} models: build ${r.buildMs} ms; full manifest ${(r.fullBytes / KiB).toFixed(0)} KiB (gzip ${(r.fullGzipBytes / KiB).toFixed(0)} KiB); ` +
-    `production slice a device polls ${(r.polledSliceBytes / KiB).toFixed(1)} KiB (gzip ${(r.polledSliceGzipBytes / KiB).toFixed(1)} KiB), goal < ${goalBytes / KiB} KiB: ${r.meetsGoal ? 'met' : 'MISSED'}`);
+  console.log(
+    `${models} models: build ${r.buildMs} ms; full manifest ${(r.fullBytes / KiB).toFixed(0)} KiB (gzip ${(r.fullGzipBytes / KiB).toFixed(0)} KiB); ` +
+      `production slice a device polls ${(r.polledSliceBytes / KiB).toFixed(1)} KiB (gzip ${(r.polledSliceGzipBytes / KiB).toFixed(1)} KiB), goal < ${goalBytes / KiB} KiB: ${r.meetsGoal ? 'met' : 'MISSED'}`,
+  );
   rmSync(root, { recursive: true, force: true });
 }
 console.log(JSON.stringify({ benchmark: 'manifest', results }));

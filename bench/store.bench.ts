@@ -19,7 +19,9 @@ import { startPrivateS3 } from '../scripts/s3-private.ts';
 import type { BlobStore } from '../src/store/types.ts';
 
 const run = promisify(execFile);
-const { values: args } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({
+  options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } },
+});
 const SIZE = Number(args['size-mib']) * 1024 * 1024;
 const RUNS = Number(args.runs);
 
@@ -56,12 +58,16 @@ async function emptyStore(store: BlobStore): Promise<void> {
 }
 
 function rclone(src: string, dest: string): Promise<void> {
-  const remote = `:s3,provider=Ceph,endpoint="${process.env.S3_ENDPOINT}",access_key_id=${process.env.AWS_ACCESS_KEY_ID},` +
+  const remote =
+    `:s3,provider=Ceph,endpoint="${process.env.S3_ENDPOINT}",access_key_id=${process.env.AWS_ACCESS_KEY_ID},` +
     `secret_access_key=${process.env.AWS_SECRET_ACCESS_KEY},region=us-east-1,force_path_style=true:${dest}`;
   const env = { ...process.env };
   delete env.AWS_CA_BUNDLE; // rclone refuses a custom CA bundle with its HTTP transport; the endpoint is plain http
   return new Promise((resolve, reject) => {
-    const p = spawn('rclone', ['copy', src, remote, '--config', '/dev/null'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const p = spawn('rclone', ['copy', src, remote, '--config', '/dev/null'], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rclone exited ${code}`))));
   });
 }
@@ -119,26 +125,54 @@ try {
   const again: number[] = [];
   let sent = 0;
   for (let i = 0; i < RUNS; i++) {
-    again.push(await timed(async () => {
-      const r = await pushFolder({ dir: model, store: last!.store, stateDir: last!.stateDir });
-      sent += r.reduce((a, f) => a + f.sentBytes, 0);
-    }));
+    again.push(
+      await timed(async () => {
+        const r = await pushFolder({ dir: model, store: last!.store, stateDir: last!.stateDir });
+        sent += r.reduce((a, f) => a + f.sentBytes, 0);
+      }),
+    );
   }
 
   const mib = SIZE / 1024 / 1024;
   const result = {
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memGiB: Math.round(totalmem() / 1024 ** 3),
+      node: process.version,
+    },
     fileMiB: mib,
-    sha256: { oursS: median(ours), sha256sumS: median(coreutils), oursMiBs: mib / median(ours), sha256sumMiBs: mib / median(coreutils), ratio: median(coreutils) / median(ours), runs: { ours, sha256sum: coreutils } },
-    upload: { pushS: median(push), rcloneS: median(rc), pushMiBs: mib / median(push), rcloneMiBs: mib / median(rc), ratio: median(rc) / median(push), rclone: version, runs: { push, rclone: rc } },
+    sha256: {
+      oursS: median(ours),
+      sha256sumS: median(coreutils),
+      oursMiBs: mib / median(ours),
+      sha256sumMiBs: mib / median(coreutils),
+      ratio: median(coreutils) / median(ours),
+      runs: { ours, sha256sum: coreutils },
+    },
+    upload: {
+      pushS: median(push),
+      rcloneS: median(rc),
+      pushMiBs: mib / median(push),
+      rcloneMiBs: mib / median(rc),
+      ratio: median(rc) / median(push),
+      rclone: version,
+      runs: { push, rclone: rc },
+    },
     repush: { medianS: median(again), bytesSent: sent, runs: again },
   };
   const f = (x: number) => x.toFixed(2);
-  console.log(`\nWeight store benchmark: ${mib} MiB file, ${result.machine.cpus} cores (${result.machine.cpuModel}), Node ${process.version}, median of runs\n`);
+  console.log(
+    `\nWeight store benchmark: ${mib} MiB file, ${result.machine.cpus} cores (${result.machine.cpuModel}), Node ${process.version}, median of runs\n`,
+  );
   console.log('| measure | ours | reference | ours / reference |');
   console.log('| --- | --- | --- | --- |');
-  console.log(`| sha256 (page cache warm) | ${f(result.sha256.oursS)} s (${result.sha256.oursMiBs.toFixed(0)} MiB/s) | sha256sum ${f(result.sha256.sha256sumS)} s (${result.sha256.sha256sumMiBs.toFixed(0)} MiB/s) | ${f(result.sha256.ratio)}x speed |`);
-  console.log(`| upload to radosgw (cold hash cache) | ${f(result.upload.pushS)} s (${result.upload.pushMiBs.toFixed(0)} MiB/s) | rclone copy ${f(result.upload.rcloneS)} s (${result.upload.rcloneMiBs.toFixed(0)} MiB/s) | ${f(result.upload.ratio)}x speed |`);
+  console.log(
+    `| sha256 (page cache warm) | ${f(result.sha256.oursS)} s (${result.sha256.oursMiBs.toFixed(0)} MiB/s) | sha256sum ${f(result.sha256.sha256sumS)} s (${result.sha256.sha256sumMiBs.toFixed(0)} MiB/s) | ${f(result.sha256.ratio)}x speed |`,
+  );
+  console.log(
+    `| upload to radosgw (cold hash cache) | ${f(result.upload.pushS)} s (${result.upload.pushMiBs.toFixed(0)} MiB/s) | rclone copy ${f(result.upload.rcloneS)} s (${result.upload.rcloneMiBs.toFixed(0)} MiB/s) | ${f(result.upload.ratio)}x speed |`,
+  );
   console.log(`| re-push unchanged | ${f(result.repush.medianS)} s, ${result.repush.bytesSent} bytes sent | - | - |`);
   console.log('\nJSON ' + JSON.stringify(result));
 } finally {

@@ -8,7 +8,18 @@
 // updates each). Needs rsync for the peer.
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync, statSync, linkSync } from 'node:fs';
+import {
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  writeSync,
+  writeFileSync,
+  rmSync,
+  statSync,
+  linkSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,7 +32,7 @@ import { SourceManifestProvider } from '../src/sync/manifest-provider.ts';
 import { acceptedForProvider } from '../src/sync/client.ts';
 
 const TENSORS = Number(process.argv[2] ?? 40);
-const TENSOR_BYTES = Math.round(Number(process.argv[3] ?? 7.5) * 1048576 / 4) * 4;
+const TENSOR_BYTES = Math.round((Number(process.argv[3] ?? 7.5) * 1048576) / 4) * 4;
 const CHANGED = [5, 17, 33].filter((i) => i < TENSORS);
 const REPS = Number(process.env.SYNC_REPS ?? 5);
 const work = mkdtempSync(join(tmpdir(), 'mg-sync-bench-'));
@@ -32,7 +43,12 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 /** Writes a safetensors file tensor by tensor (never whole in memory); returns sha256, size, index. */
 function writeModel(path: string, seedFor: (i: number) => number) {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  for (let i = 0; i < TENSORS; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [TENSOR_BYTES / 4], data_offsets: [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES] };
+  for (let i = 0; i < TENSORS; i++)
+    header[`layers.${i}.weight`] = {
+      dtype: 'F32',
+      shape: [TENSOR_BYTES / 4],
+      data_offsets: [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES],
+    };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const len = Buffer.alloc(8);
@@ -48,10 +64,21 @@ function writeModel(path: string, seedFor: (i: number) => number) {
     writeSync(fd, buf);
     whole.update(buf);
     const start = head.length + i * TENSOR_BYTES;
-    tensors.push({ name: `layers.${i}.weight`, dtype: 'F32', shape: [TENSOR_BYTES / 4], start, end: start + TENSOR_BYTES, sha256: createHash('sha256').update(buf).digest('hex') });
+    tensors.push({
+      name: `layers.${i}.weight`,
+      dtype: 'F32',
+      shape: [TENSOR_BYTES / 4],
+      start,
+      end: start + TENSOR_BYTES,
+      sha256: createHash('sha256').update(buf).digest('hex'),
+    });
   }
   closeSync(fd);
-  return { sha256: whole.digest('hex'), size: head.length + TENSORS * TENSOR_BYTES, index: { format: 'safetensors', headerSize: head.length - 8, tensors } }; // the store's index format: headerSize = JSON length
+  return {
+    sha256: whole.digest('hex'),
+    size: head.length + TENSORS * TENSOR_BYTES,
+    index: { format: 'safetensors', headerSize: head.length - 8, tensors },
+  }; // the store's index format: headerSize = JSON length
 }
 
 /** Incompressible like real weights, and reproducible: the AES-256-CTR keystream of a seed-derived key. */
@@ -63,10 +90,30 @@ function fillSeeded(buf: Buffer, seed: number): void {
 
 function publish(name: string, sequence: number, version: string, file: { sha256: string; size: number }): void {
   const m: Manifest = {
-    schemaVersion: 1, sequence, publishedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    source: { repository: 'bench/models', commit: '0'.repeat(40) }, layout: STORE_LAYOUT,
+    schemaVersion: 1,
+    sequence,
+    publishedAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+    source: { repository: 'bench/models', commit: '0'.repeat(40) },
+    layout: STORE_LAYOUT,
     environments: { production: { models: { llm: { version } } } },
-    models: { llm: { versions: { [version]: { files: [{ path: 'model.safetensors', sha256: file.sha256, size: file.size, index: true }], interface: { inputs: [], outputs: [] }, architecture: { family: 'bench', parameters: TENSORS * TENSOR_BYTES / 4, format: 'safetensors', dtype: 'f32' }, lineageDigest: `sha256:${'0'.repeat(64)}` } as never } } },
+    models: {
+      llm: {
+        versions: {
+          [version]: {
+            files: [{ path: 'model.safetensors', sha256: file.sha256, size: file.size, index: true }],
+            interface: { inputs: [], outputs: [] },
+            architecture: {
+              family: 'bench',
+              parameters: (TENSORS * TENSOR_BYTES) / 4,
+              format: 'safetensors',
+              dtype: 'f32',
+            },
+            lineageDigest: `sha256:${'0'.repeat(64)}`,
+          } as never,
+        },
+      },
+    },
   };
   writeFileSync(join(store, name), JSON.stringify(m));
 }
@@ -78,26 +125,55 @@ async function serve(root: string) {
     stats.requests++;
     const path = join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
     let st;
-    try { st = statSync(path); } catch { res.writeHead(404).end(); return; }
+    try {
+      st = statSync(path);
+    } catch {
+      res.writeHead(404).end();
+      return;
+    }
     const size = st.size;
     const etag = `"${size.toString(16)}-${st.mtimeMs.toString(16)}-${st.ino.toString(16)}"`;
-    if (req.headers['if-none-match'] === etag) { stats.notModified++; res.writeHead(304, { etag }).end(); return; }
+    if (req.headers['if-none-match'] === etag) {
+      stats.notModified++;
+      res.writeHead(304, { etag }).end();
+      return;
+    }
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    const [start, end] = m && (!req.headers['if-range'] || req.headers['if-range'] === etag) ? [Number(m[1]), Math.min(Number(m[2]) + 1, size)] : [0, size];
-    res.writeHead(m ? 206 : 200, { etag, 'content-length': end - start, ...(m ? { 'content-range': `bytes ${start}-${end - 1}/${size}` } : {}) });
+    const [start, end] =
+      m && (!req.headers['if-range'] || req.headers['if-range'] === etag)
+        ? [Number(m[1]), Math.min(Number(m[2]) + 1, size)]
+        : [0, size];
+    res.writeHead(m ? 206 : 200, {
+      etag,
+      'content-length': end - start,
+      ...(m ? { 'content-range': `bytes ${start}-${end - 1}/${size}` } : {}),
+    });
     const s = createReadStream(path, { start, end: end - 1 });
-    s.on('data', (c) => { stats.bodyBytes += c.length; });
+    s.on('data', (c) => {
+      stats.bodyBytes += c.length;
+    });
     s.pipe(res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, stats, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    stats,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function main() {
   mkdirSync(join(store, 'blobs/sha256'), { recursive: true });
   mkdirSync(join(store, 'indexes/sha256'), { recursive: true });
   const files: Record<string, ReturnType<typeof writeModel>> = {};
-  for (const [v, seed] of [['1.0.0', (i: number) => i], ['1.1.0', (i: number) => (CHANGED.includes(i) ? 1000 + i : i)]] as const) {
+  for (const [v, seed] of [
+    ['1.0.0', (i: number) => i],
+    ['1.1.0', (i: number) => (CHANGED.includes(i) ? 1000 + i : i)],
+  ] as const) {
     const tmp = join(store, `tmp-${v}`);
     const f = writeModel(tmp, seed);
     linkSync(tmp, join(store, 'blobs/sha256', f.sha256));
@@ -111,7 +187,9 @@ async function main() {
   const changedBytes = CHANGED.length * TENSOR_BYTES;
   const headerSize = 8 + v2.index.headerSize; // bytes before the first tensor
   const indexSize = statSync(join(store, 'indexes/sha256', `${v2.sha256}.json`)).size;
-  console.log(`model: ${TENSORS} tensors x ${mib(TENSOR_BYTES)} = ${mib(v2.size)}; fine-tune changes ${CHANGED.length} tensors (${mib(changedBytes)}); header ${fmt(headerSize)} B; index ${fmt(indexSize)} B`);
+  console.log(
+    `model: ${TENSORS} tensors x ${mib(TENSOR_BYTES)} = ${mib(v2.size)}; fine-tune changes ${CHANGED.length} tensors (${mib(changedBytes)}); header ${fmt(headerSize)} B; index ${fmt(indexSize)} B`,
+  );
 
   const server = await serve(store);
   const source = new HttpSource(server.url);
@@ -120,10 +198,23 @@ async function main() {
     const before = { ...server.stats };
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const r = await pollAndSync({ provider: new SourceManifestProvider({ source, key, ...(accepted ? { accepted } : {}) }), source, environment: 'production', dir: device, keepVersions: 2 });
+    const r = await pollAndSync({
+      provider: new SourceManifestProvider({ source, key, ...(accepted ? { accepted } : {}) }),
+      source,
+      environment: 'production',
+      dir: device,
+      keepVersions: 2,
+    });
     const cpu = process.cpuUsage(cpu0);
     // CPU time of this process (client and the in-process HTTP server): steadier than wall time on a VM whose writes stall.
-    return { r, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, bytes: server.stats.bodyBytes - before.bodyBytes, requests: server.stats.requests - before.requests, notModified: server.stats.notModified - before.notModified };
+    return {
+      r,
+      ms: performance.now() - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      bytes: server.stats.bodyBytes - before.bodyBytes,
+      requests: server.stats.requests - before.requests,
+      notModified: server.stats.notModified - before.notModified,
+    };
   };
   // Dirty pages from the step before are flushed before each timed step, so its writeback lands on neither side.
   const flush = () => spawnSync('sync');
@@ -141,8 +232,13 @@ async function main() {
     linkSync(join(store, 'blobs/sha256', v2.sha256), join(mod, 'model.safetensors'));
     const port = 20000 + Math.floor(Math.random() * 20000);
     const conf = join(work, 'rsyncd.conf');
-    writeFileSync(conf, `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\n[m]\npath = ${mod}\nread only = yes\n`);
-    daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
+    writeFileSync(
+      conf,
+      `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\n[m]\npath = ${mod}\nread only = yes\n`,
+    );
+    daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], {
+      stdio: 'ignore',
+    });
     await new Promise((r) => setTimeout(r, 500));
     rsyncUpdate = async (extra: string[] = []) => {
       const dst = join(work, 'rsync-dst');
@@ -151,9 +247,21 @@ async function main() {
       spawnSync('cp', [join(store, 'blobs/sha256', v1.sha256), join(dst, 'model.safetensors')]);
       flush();
       const t0 = performance.now();
-      const out = spawnSync('rsync', ['-a', '--stats', '--no-whole-file', ...extra, `rsync://127.0.0.1:${port}/m/model.safetensors`, join(dst, 'model.safetensors')], { encoding: 'utf8' });
+      const out = spawnSync(
+        'rsync',
+        [
+          '-a',
+          '--stats',
+          '--no-whole-file',
+          ...extra,
+          `rsync://127.0.0.1:${port}/m/model.safetensors`,
+          join(dst, 'model.safetensors'),
+        ],
+        { encoding: 'utf8' },
+      );
       const ms = performance.now() - t0;
-      const num = (label: string) => Number(new RegExp(`${label}: ([\\d,]+)`).exec(out.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
+      const num = (label: string) =>
+        Number(new RegExp(`${label}: ([\\d,]+)`).exec(out.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
       if (out.status !== 0) throw new Error(`rsync failed: ${out.stderr}`);
       const ok = createHash('sha256');
       for await (const c of createReadStream(join(dst, 'model.safetensors'))) ok.update(c as Buffer);
@@ -175,16 +283,29 @@ async function main() {
       flush();
       ours.push(await sync(device, 'manifest-2.json'));
     };
-    if (rep % 2 === 0 || !rsyncUpdate) { await runOurs(); if (rsyncUpdate) { theirs.push(await rsyncUpdate()); theirsFsync.push(await rsyncUpdate(['--fsync'])); } }
-    else { theirsFsync.push(await rsyncUpdate(['--fsync'])); theirs.push(await rsyncUpdate()); await runOurs(); }
+    if (rep % 2 === 0 || !rsyncUpdate) {
+      await runOurs();
+      if (rsyncUpdate) {
+        theirs.push(await rsyncUpdate());
+        theirsFsync.push(await rsyncUpdate(['--fsync']));
+      }
+    } else {
+      theirsFsync.push(await rsyncUpdate(['--fsync']));
+      theirs.push(await rsyncUpdate());
+      await runOurs();
+    }
   }
   const poll = await sync(device, 'manifest-2.json');
   daemon?.kill();
   source.close();
   await server.close();
   const update = ours[0]!;
-  if (ours.some((u) => u.bytes !== update.bytes)) throw new Error(`update bytes differ between repetitions: ${ours.map((u) => u.bytes).join(', ')}`);
-  const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+  if (ours.some((u) => u.bytes !== update.bytes))
+    throw new Error(`update bytes differ between repetitions: ${ours.map((u) => u.bytes).join(', ')}`);
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
   const oursMs = median(ours.map((u) => u.ms));
   const oursCpuMs = median(ours.map((u) => u.cpuMs));
   const rsync = theirs.length ? { ...theirs[0]!, ms: median(theirs.map((t) => t.ms)) } : undefined;
@@ -195,13 +316,27 @@ async function main() {
   console.log('');
   console.log('| measurement | bytes on the wire | time | note |');
   console.log('| --- | --- | --- | --- |');
-  console.log(`| first install (v1, whole file + index + manifest) | ${fmt(install.bytes)} | ${install.ms.toFixed(0)} ms | ${install.requests} requests |`);
-  console.log(`| **update v1 -> v2, our delta sync** (blob ranges only) | **${fmt(deltaBlobBytes)}** | ${oursMs.toFixed(0)} ms (median of ${REPS}: ${ours.map((u) => u.ms.toFixed(0)).join(", ")}) | ${(deltaBlobBytes / changedBytes).toFixed(4)}x the changed tensors; goal <= ${fmt(Math.floor(goal))} (1.01x + header): ${deltaBlobBytes <= goal ? 'met' : 'MISSED'}; CPU ${oursCpuMs.toFixed(0)} ms (median) |`);
-  console.log(`| update, everything (manifest ${fmt(manifestBytes)} + index ${fmt(indexSize)} + ranges) | ${fmt(update.bytes)} | | ${update.requests} requests |`);
+  console.log(
+    `| first install (v1, whole file + index + manifest) | ${fmt(install.bytes)} | ${install.ms.toFixed(0)} ms | ${install.requests} requests |`,
+  );
+  console.log(
+    `| **update v1 -> v2, our delta sync** (blob ranges only) | **${fmt(deltaBlobBytes)}** | ${oursMs.toFixed(0)} ms (median of ${REPS}: ${ours.map((u) => u.ms.toFixed(0)).join(', ')}) | ${(deltaBlobBytes / changedBytes).toFixed(4)}x the changed tensors; goal <= ${fmt(Math.floor(goal))} (1.01x + header): ${deltaBlobBytes <= goal ? 'met' : 'MISSED'}; CPU ${oursCpuMs.toFixed(0)} ms (median) |`,
+  );
+  console.log(
+    `| update, everything (manifest ${fmt(manifestBytes)} + index ${fmt(indexSize)} + ranges) | ${fmt(update.bytes)} | | ${update.requests} requests |`,
+  );
   const fsyncMs = theirsFsync.length ? median(theirsFsync.map((t) => t.ms)) : undefined;
-  if (fsyncMs !== undefined) console.log(`| update with rsync --fsync (flushes the new file, as we do) | same | ${fsyncMs.toFixed(0)} ms (median of ${REPS}: ${theirsFsync.map((t) => t.ms.toFixed(0)).join(', ')}) | our time / rsync --fsync's: **${(oursMs / fsyncMs).toFixed(2)}x** |`);
-  if (rsync) console.log(`| update with rsync (daemon on 127.0.0.1, delta) | ${fmt(rsync.received)} received + ${fmt(rsync.sent)} sent | ${rsync.ms.toFixed(0)} ms (median of ${REPS}: ${theirs.map((t) => t.ms.toFixed(0)).join(', ')}) | ${(rsync.received / deltaBlobBytes).toFixed(3)}x our bytes received; our time / rsync's: **${(oursMs / rsync.ms).toFixed(2)}x** |`);
-  console.log(`| unchanged poll | ${fmt(poll.bytes)} | ${poll.ms.toFixed(0)} ms | ${poll.requests} request(s), ${poll.notModified} x 304 |`);
+  if (fsyncMs !== undefined)
+    console.log(
+      `| update with rsync --fsync (flushes the new file, as we do) | same | ${fsyncMs.toFixed(0)} ms (median of ${REPS}: ${theirsFsync.map((t) => t.ms.toFixed(0)).join(', ')}) | our time / rsync --fsync's: **${(oursMs / fsyncMs).toFixed(2)}x** |`,
+    );
+  if (rsync)
+    console.log(
+      `| update with rsync (daemon on 127.0.0.1, delta) | ${fmt(rsync.received)} received + ${fmt(rsync.sent)} sent | ${rsync.ms.toFixed(0)} ms (median of ${REPS}: ${theirs.map((t) => t.ms.toFixed(0)).join(', ')}) | ${(rsync.received / deltaBlobBytes).toFixed(3)}x our bytes received; our time / rsync's: **${(oursMs / rsync.ms).toFixed(2)}x** |`,
+    );
+  console.log(
+    `| unchanged poll | ${fmt(poll.bytes)} | ${poll.ms.toFixed(0)} ms | ${poll.requests} request(s), ${poll.notModified} x 304 |`,
+  );
   console.log(`\nchanged tensors: ${fmt(changedBytes)} B; reused locally: ${fmt(update.r.bytesReused)} B`);
   rmSync(work, { recursive: true, force: true });
   if (deltaBlobBytes > goal || poll.bytes !== 0) process.exitCode = 1;

@@ -21,7 +21,10 @@ function floor(): number {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else { parse(readFileSync(p, 'utf8')); n++; }
+      else {
+        parse(readFileSync(p, 'utf8'));
+        n++;
+      }
     }
   };
   walk(join(root, 'models'));
@@ -31,7 +34,8 @@ function floor(): number {
 
 function ours(): number {
   const r = validateRegistry(new WorkingTreeSource(root, { maxFileBytes: 1024 * 1024 }));
-  if (r.errors !== 0) throw new Error(`generated registry should be valid: ${JSON.stringify(r.diagnostics.slice(0, 3))}`);
+  if (r.errors !== 0)
+    throw new Error(`generated registry should be valid: ${JSON.stringify(r.diagnostics.slice(0, 3))}`);
   return r.counts.files;
 }
 
@@ -43,15 +47,28 @@ function time(fn: () => number): { ms: number; n: number } {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // Warm up both (JIT, page cache), then interleave runs so drift affects both alike.
-floor(); ours();
+floor();
+ours();
 const f: number[] = [];
 const o: number[] = [];
 for (let i = 0; i < runs; i++) {
   f.push(time(floor).ms);
   o.push(time(ours).ms);
 }
-const cli = spawnSync(process.execPath, [new URL('../bin/model-gitops.js', import.meta.url).pathname, 'validate', '--repo', root, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-const cliMs = (() => { const t = performance.now(); spawnSync(process.execPath, [new URL('../bin/model-gitops.js', import.meta.url).pathname, 'validate', '--repo', root], { encoding: 'utf8' }); return performance.now() - t; })();
+const cli = spawnSync(
+  process.execPath,
+  [new URL('../bin/model-gitops.js', import.meta.url).pathname, 'validate', '--repo', root, '--json'],
+  { encoding: 'utf8', maxBuffer: 1 << 26 },
+);
+const cliMs = (() => {
+  const t = performance.now();
+  spawnSync(
+    process.execPath,
+    [new URL('../bin/model-gitops.js', import.meta.url).pathname, 'validate', '--repo', root],
+    { encoding: 'utf8' },
+  );
+  return performance.now() - t;
+})();
 const cliValid = (JSON.parse(cli.stdout) as { valid: boolean }).valid;
 
 const result = {

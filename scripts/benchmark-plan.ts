@@ -6,8 +6,14 @@ import { benchmarkPlan } from '../src/benchmark/plan.ts';
 import { WorkingTreeSource } from '../src/registry/source.ts';
 import { validateRegistry } from '../src/registry/validate.ts';
 
-const { values } = parseArgs({ options: { base: { type: 'string', default: '.' }, head: { type: 'string' } }, strict: true });
-if (!values.head) { console.error('usage: node scripts/benchmark-plan.ts --base DIR --head DIR'); process.exit(2); }
+const { values } = parseArgs({
+  options: { base: { type: 'string', default: '.' }, head: { type: 'string' } },
+  strict: true,
+});
+if (!values.head) {
+  console.error('usage: node scripts/benchmark-plan.ts --base DIR --head DIR');
+  process.exit(2);
+}
 const load = (dir: string) => validateRegistry(new WorkingTreeSource(dir, { maxFileBytes: 1024 * 1024 })).registry;
 const plan = benchmarkPlan(load(values.base), load(values.head), (l) => console.error(`::warning::${l}`));
 console.log(`matrix=${JSON.stringify(plan)}`);

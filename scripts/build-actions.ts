@@ -8,7 +8,9 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const check = process.argv.includes('--check');
 const actionsDir = join(root, 'actions');
-const names = readdirSync(actionsDir).filter((n) => existsSync(join(actionsDir, n, 'src', 'main.ts'))).sort();
+const names = readdirSync(actionsDir)
+  .filter((n) => existsSync(join(actionsDir, n, 'src', 'main.ts')))
+  .sort();
 
 let stale = 0;
 for (const name of names) {
@@ -24,15 +26,19 @@ for (const name of names) {
     legalComments: 'none',
     logLevel: 'warning',
     // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle a require.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
   });
   const code = result.outputFiles[0]!.contents;
   const out = join(actionsDir, name, 'dist', 'index.js');
   const current = existsSync(out) ? readFileSync(out) : undefined;
   const same = current !== undefined && Buffer.compare(current, Buffer.from(code)) === 0;
   if (check) {
-    if (!same) { stale++; console.error(`actions/${name}/dist/index.js is stale: run npm run build:actions and commit it`); }
-    else console.log(`actions/${name}/dist/index.js is up to date`);
+    if (!same) {
+      stale++;
+      console.error(`actions/${name}/dist/index.js is stale: run npm run build:actions and commit it`);
+    } else console.log(`actions/${name}/dist/index.js is up to date`);
   } else {
     mkdirSync(join(actionsDir, name, 'dist'), { recursive: true });
     if (!same) writeFileSync(out, code);

@@ -14,7 +14,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export async function demoCheck(log: (line: string) => void = console.log): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'model-gitops-demo-check-'));
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+    });
   const edit = (path: string, from: string, to: string) => {
     const text = readFileSync(join(dir, path), 'utf8');
     if (!text.includes(from)) throw new Error(`demo: ${from} not in ${path}`);
@@ -31,7 +36,11 @@ export async function demoCheck(log: (line: string) => void = console.log): Prom
     const card = 'models/intent-classifier/versions/2.1.1.yaml';
     cpSync(join(dir, 'models/intent-classifier/versions/2.1.0.yaml'), join(dir, card));
     edit(card, 'version: 2.1.0', 'version: 2.1.1');
-    edit(card, 'summary: Retrained on June intents; fewer "other" mistakes on short messages.', 'summary: Re-exported head.');
+    edit(
+      card,
+      'summary: Retrained on June intents; fewer "other" mistakes on short messages.',
+      'summary: Re-exported head.',
+    );
     edit(card, '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32));
     edit(card, 'labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order]');
     edit('environments/dev.yaml', 'intent-classifier: 2.1.0', 'intent-classifier: 2.1.1');
@@ -44,7 +53,11 @@ export async function demoCheck(log: (line: string) => void = console.log): Prom
     git('checkout', '-q', '--', '.');
     rmSync(join(dir, card));
     log('$ # PR 2: intent-classifier 2.1.0 (in staging on main, canary in production) becomes the production champion');
-    edit('environments/production.yaml', 'version: 2.0.0              # champion', 'version: 2.1.0              # champion');
+    edit(
+      'environments/production.yaml',
+      'version: 2.0.0              # champion',
+      'version: 2.1.0              # champion',
+    );
     edit('environments/production.yaml', '    canary: {version: 2.1.0, weight: 5%}\n', '');
     edit('environments/production.yaml', 'rollbackWindow: [1.1.0]', 'rollbackWindow: [2.0.0, 1.1.0]');
     log('$ model-gitops check --base main');

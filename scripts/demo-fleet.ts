@@ -17,10 +17,22 @@ import { writeDemoWeights } from './demo-weights.ts';
 /** Runs a CLI command, capturing what it prints; returns its exit code and output. */
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
-  const orig = { log: console.log, error: console.error, write: process.stdout.write.bind(process.stdout), ewrite: process.stderr.write.bind(process.stderr) };
-  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
-  console.error = (...a: unknown[]) => { lines.push(a.join(' ')); };
-  const grab = ((chunk: string | Uint8Array) => { lines.push(String(chunk).replace(/\n$/, '')); return true; }) as typeof process.stdout.write;
+  const orig = {
+    log: console.log,
+    error: console.error,
+    write: process.stdout.write.bind(process.stdout),
+    ewrite: process.stderr.write.bind(process.stderr),
+  };
+  console.log = (...a: unknown[]) => {
+    lines.push(a.join(' '));
+  };
+  console.error = (...a: unknown[]) => {
+    lines.push(a.join(' '));
+  };
+  const grab = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk).replace(/\n$/, ''));
+    return true;
+  }) as typeof process.stdout.write;
   process.stdout.write = grab;
   process.stderr.write = grab;
   try {
@@ -33,10 +45,21 @@ async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   }
 }
 
-export async function demoFleet(root: string, step: (n: number, title: string) => void, first: number): Promise<number> {
+export async function demoFleet(
+  root: string,
+  step: (n: number, title: string) => void,
+  first: number,
+): Promise<number> {
   let failures = 0;
-  const expectThat = (ok: boolean, what: string) => { if (!ok) { failures++; console.log(`   !! demo expectation failed: ${what}`); } };
-  const show = (text: string) => { for (const l of text.split('\n')) if (l.trim()) console.log(`   ${l}`); };
+  const expectThat = (ok: boolean, what: string) => {
+    if (!ok) {
+      failures++;
+      console.log(`   !! demo expectation failed: ${what}`);
+    }
+  };
+  const show = (text: string) => {
+    for (const l of text.split('\n')) if (l.trim()) console.log(`   ${l}`);
+  };
   const run = async (argv: string[], want = 0, quiet = false) => {
     const r = await capture(argv);
     console.log(`   $ model-gitops ${argv.map((a) => (a.startsWith(ws) ? a.replace(ws, '$DEMO') : a)).join(' ')}`);
@@ -55,19 +78,68 @@ export async function demoFleet(root: string, step: (n: number, title: string) =
   mkdirSync(repo, { recursive: true });
   cpSync(join(root, 'models'), join(repo, 'models'), { recursive: true });
   cpSync(join(root, 'environments'), join(repo, 'environments'), { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' } }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: repo,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_AUTHOR_NAME: 'demo',
+        GIT_AUTHOR_EMAIL: 'demo@example.com',
+        GIT_COMMITTER_NAME: 'demo',
+        GIT_COMMITTER_EMAIL: 'demo@example.com',
+      },
+    }).trim();
   git('init', '-q', '-b', 'main');
   console.log(`   workspace: ${ws} ($DEMO below)`);
 
-  step(first, 'Push every example version\'s weights to the local-folder store (content-addressed, with tensor indexes)');
+  step(
+    first,
+    "Push every example version's weights to the local-folder store (content-addressed, with tensor indexes)",
+  );
   writeDemoWeights(weights);
-  for (const [model, versions] of [['intent-classifier', ['1.0.0', '1.1.0', '2.0.0', '2.1.0']], ['pii-scrubber', ['1.4.1', '1.4.2']], ['structured-extractor', ['1.0.0', '1.1.0']]] as const) {
+  for (const [model, versions] of [
+    ['intent-classifier', ['1.0.0', '1.1.0', '2.0.0', '2.1.0']],
+    ['pii-scrubber', ['1.4.1', '1.4.2']],
+    ['structured-extractor', ['1.0.0', '1.1.0']],
+  ] as const) {
     for (const v of versions) {
-      const out = JSON.parse((await capture(['push', join(weights, model, v), '--model', model, '--version', v, '--repo', repo, '--store', store, '--json'])).out) as { totals: { files: number; sentBytes: number } ; card: { status: string } };
-      console.log(`   pushed ${model}@${v}: ${out.totals.files} files, ${out.totals.sentBytes} bytes sent, card ${out.card.status}`);
+      const out = JSON.parse(
+        (
+          await capture([
+            'push',
+            join(weights, model, v),
+            '--model',
+            model,
+            '--version',
+            v,
+            '--repo',
+            repo,
+            '--store',
+            store,
+            '--json',
+          ])
+        ).out,
+      ) as { totals: { files: number; sentBytes: number }; card: { status: string } };
+      console.log(
+        `   pushed ${model}@${v}: ${out.totals.files} files, ${out.totals.sentBytes} bytes sent, card ${out.card.status}`,
+      );
     }
   }
-  await run(['push', join(weights, 'intent-classifier', '2.1.0'), '--model', 'intent-classifier', '--version', '2.1.0', '--repo', repo, '--store', store]);
+  await run([
+    'push',
+    join(weights, 'intent-classifier', '2.1.0'),
+    '--model',
+    'intent-classifier',
+    '--version',
+    '2.1.0',
+    '--repo',
+    repo,
+    '--store',
+    store,
+  ]);
   await run(['verify', '--repo', repo, '--store', store, '--rehash']);
   git('add', '-A');
   git('commit', '-qm', 'example registry');
@@ -98,50 +170,107 @@ export async function demoFleet(root: string, step: (n: number, title: string) =
   console.log(`   poll again: changed=${unchanged.changed}, ${unchanged.bytesFetched} bytes fetched`);
   expectThat(!unchanged.changed && unchanged.bytesFetched === 0, 'an unchanged poll fetches nothing');
 
-  step(first + 3, 'A fine-tune of the production champion 2.0.0 that changes one tensor (the classification head) goes out as 2.0.1');
+  step(
+    first + 3,
+    'A fine-tune of the production champion 2.0.0 that changes one tensor (the classification head) goes out as 2.0.1',
+  );
   const tuned = loadModelDir(join(weights, 'intent-classifier', '2.0.0'));
   for (let i = 0; i < tuned.head.length; i += 7) tuned.head[i] = tuned.head[i]! * 1.01; // a light touch on the head only
   const tunedDir = join(weights, 'intent-classifier', '2.0.1');
   mkdirSync(tunedDir, { recursive: true });
   for (const [name, b] of Object.entries(modelFiles(tuned))) writeFileSync(join(tunedDir, name), b);
-  await run(['push', tunedDir, '--model', 'intent-classifier', '--version', '2.0.1', '--repo', repo, '--store', store,
-    '--parent', '2.0.0', '--summary', 'Head re-calibrated on July traffic; body unchanged.', '--code-repo', 'acme/slm-training', '--code-commit', 'e'.repeat(40)]);
+  await run([
+    'push',
+    tunedDir,
+    '--model',
+    'intent-classifier',
+    '--version',
+    '2.0.1',
+    '--repo',
+    repo,
+    '--store',
+    store,
+    '--parent',
+    '2.0.0',
+    '--summary',
+    'Head re-calibrated on July traffic; body unchanged.',
+    '--code-repo',
+    'acme/slm-training',
+    '--code-commit',
+    'e'.repeat(40),
+  ]);
   // Promotion through dev and staging is what `check` enforces on pull requests (step 4); here the
   // demo registry moves production directly to show the device side.
   const prodFile = join(repo, 'environments', 'production.yaml');
-  writeFileSync(prodFile, readFileSync(prodFile, 'utf8').replace('version: 2.0.0              # champion', 'version: 2.0.1              # champion').replace('rollbackWindow: [1.1.0]', 'rollbackWindow: [2.0.0, 1.1.0]'));
+  writeFileSync(
+    prodFile,
+    readFileSync(prodFile, 'utf8')
+      .replace('version: 2.0.0              # champion', 'version: 2.0.1              # champion')
+      .replace('rollbackWindow: [1.1.0]', 'rollbackWindow: [2.0.0, 1.1.0]'),
+  );
   git('add', '-A');
   git('commit', '-qm', 'intent-classifier 2.0.1 to production');
   await run(['publish', '--store', store, '--keys-dir', keys, '--repo', repo, '--source-repo', 'acme/models'], 0, true);
   // The demo models are tiny (37 KiB): with the default 64 KiB coalescing gap the whole file would be
   // one range. A gap of 0 shows the tensor-level delta; on real models tensors are MiBs and it does not matter.
   const delta = await capture([...syncArgs, '--json', '--coalesce-gap', '0']);
-  const result = JSON.parse(delta.out.split('\n').at(-1)!) as { bytesFetched: number; bytesReused: number; models: { model: string; version: string; changed: boolean }[] };
+  const result = JSON.parse(delta.out.split('\n').at(-1)!) as {
+    bytesFetched: number;
+    bytesReused: number;
+    models: { model: string; version: string; changed: boolean }[];
+  };
   const full = readFileSync(join(tunedDir, 'model.safetensors')).length;
-  console.log(`   device now runs intent-classifier@${result.models.find((m) => m.model === 'intent-classifier')?.version}: ` +
-    `${result.bytesFetched} bytes downloaded (the changed head tensor, the header and the index), ${result.bytesReused} bytes reused from 2.0.0 on the device; the full file is ${full} bytes`);
+  console.log(
+    `   device now runs intent-classifier@${result.models.find((m) => m.model === 'intent-classifier')?.version}: ` +
+      `${result.bytesFetched} bytes downloaded (the changed head tensor, the header and the index), ${result.bytesReused} bytes reused from 2.0.0 on the device; the full file is ${full} bytes`,
+  );
   expectThat(result.bytesFetched < full / 2, 'the fine-tune sync downloads less than half the file');
 
   step(first + 4, 'A gateway serves production: sticky canary routing, a ramp, and an automated rollback');
-  const verified = await fetchVerifiedManifest({ trustedRoot: readFileSync(trust), stateDir: join(ws, 'gateway-trust'), source: store, target: environmentTarget('production') });
+  const verified = await fetchVerifiedManifest({
+    trustedRoot: readFileSync(trust),
+    stateDir: join(ws, 'gateway-trust'),
+    source: store,
+    target: environmentTarget('production'),
+  });
   const manifest = verified.manifest as Manifest;
   let failCanary = false;
   const gateway = createGateway({
     environment: 'production',
     source: new FolderVersionSource(weights),
     log: () => {},
-    onEvent: (e) => { if (e.type === 'canary-rolled-back') console.log(`   gateway: canary ${e.model}@${e.canary} rolled back after ${e.failures} failures (${e.reason}); traffic back on ${e.champion}`); },
+    onEvent: (e) => {
+      if (e.type === 'canary-rolled-back')
+        console.log(
+          `   gateway: canary ${e.model}@${e.canary} rolled back after ${e.failures} failures (${e.reason}); traffic back on ${e.champion}`,
+        );
+    },
     // Demo fault injection: once switched on, the canary's forward pass throws, as a broken build would.
     loaderFor: (model, version, entry): Loader => {
       const inner = bagOfBytesLoader;
       if (!(model === 'intent-classifier' && version === '2.1.0')) return inner;
-      return { async load(dir, e) { const m = await inner.load(dir, e); return { ...m, predict: async (x: unknown) => { if (failCanary) throw new Error('canary build crashes on inference'); return m.predict(x); } }; } } as Loader;
+      return {
+        async load(dir, e) {
+          const m = await inner.load(dir, e);
+          return {
+            ...m,
+            predict: async (x: unknown) => {
+              if (failCanary) throw new Error('canary build crashes on inference');
+              return m.predict(x);
+            },
+          };
+        },
+      } as Loader;
     },
   });
   await gateway.applyManifest(manifest);
   const { port } = await gateway.listen(0, '127.0.0.1');
   const ask = async (key: string) => {
-    const r = await fetch(`http://127.0.0.1:${port}/v1/models/intent-classifier/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-routing-key': key }, body: JSON.stringify({ inputs: { text: 'please cancel my order' } }) });
+    const r = await fetch(`http://127.0.0.1:${port}/v1/models/intent-classifier/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-routing-key': key },
+      body: JSON.stringify({ inputs: { text: 'please cancel my order' } }),
+    });
     const body = (await r.json()) as { outputs?: { label?: string } };
     return { status: r.status, version: r.headers.get('x-served-version') ?? '', label: body.outputs?.label };
   };
@@ -151,7 +280,9 @@ export async function demoFleet(root: string, step: (n: number, title: string) =
     return canary;
   };
   const one = await ask('user-42');
-  console.log(`   POST /v1/models/intent-classifier/predict "please cancel my order" -> ${one.label} (served by ${one.version})`);
+  console.log(
+    `   POST /v1/models/intent-classifier/predict "please cancel my order" -> ${one.label} (served by ${one.version})`,
+  );
   const at5 = await share(1000);
   console.log(`   canary 2.1.0 at 5%: ${at5} of 1000 users routed to it`);
   const inCanary5 = new Set<string>();
@@ -162,7 +293,9 @@ export async function demoFleet(root: string, step: (n: number, title: string) =
   const at25 = await share(1000);
   let kept = 0;
   for (const k of inCanary5) if ((await ask(k)).version === '2.1.0') kept++;
-  console.log(`   ramp to 25%: ${at25} of 1000 users; all ${kept} of the ${inCanary5.size} earlier canary users stayed on it (sticky)`);
+  console.log(
+    `   ramp to 25%: ${at25} of 1000 users; all ${kept} of the ${inCanary5.size} earlier canary users stayed on it (sticky)`,
+  );
   expectThat(kept === inCanary5.size && at25 > at5, 'the ramp only adds users to the canary');
   manifest.environments.production!.models['intent-classifier']!.rollout = { failureLimit: 5 };
   manifest.sequence += 1;
@@ -170,7 +303,9 @@ export async function demoFleet(root: string, step: (n: number, title: string) =
   failCanary = true;
   let errors = 0;
   for (let i = 0; i < 300; i++) if ((await ask(`user-${i}`)).status >= 500) errors++;
-  console.log(`   the canary starts failing: ${errors} requests failed (failureLimit 5), then every request went to the champion`);
+  console.log(
+    `   the canary starts failing: ${errors} requests failed (failureLimit 5), then every request went to the champion`,
+  );
   expectThat(errors === 5, `exactly the failure limit of requests failed (got ${errors})`);
   await gateway.close();
   await run(['rollback', 'intent-classifier', '--environment', 'production', '--canary', '--repo', repo, '--commit']);

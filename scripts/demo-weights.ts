@@ -13,16 +13,46 @@ import { mulberry32 } from '../src/lib/prng.ts';
 import { encodeSafetensors } from '../src/formats/safetensors.ts';
 import { sha256Hex } from '../src/lib/hash.ts';
 
-export interface DemoVersion { model: string; version: string; labels: string[]; hidden: number; seeds: { embed: number; hidden: number; head: number } }
+export interface DemoVersion {
+  model: string;
+  version: string;
+  labels: string[];
+  hidden: number;
+  seeds: { embed: number; hidden: number; head: number };
+}
 
 const VOCAB = 256;
 
 /** The models whose weights are seeded random (the intent classifier is trained instead). */
 export const RANDOM_DEMO_VERSIONS: DemoVersion[] = [
-  { model: 'pii-scrubber', version: '1.4.1', labels: ['O', 'EMAIL', 'PHONE', 'NAME'], hidden: 24, seeds: { embed: 11, hidden: 11, head: 11 } },
-  { model: 'pii-scrubber', version: '1.4.2', labels: ['O', 'EMAIL', 'PHONE', 'NAME'], hidden: 24, seeds: { embed: 11, hidden: 11, head: 12 } },
-  { model: 'structured-extractor', version: '1.0.0', labels: ['none', 'order_id', 'date', 'amount'], hidden: 48, seeds: { embed: 21, hidden: 21, head: 21 } },
-  { model: 'structured-extractor', version: '1.1.0', labels: ['none', 'order_id', 'date', 'amount'], hidden: 48, seeds: { embed: 21, hidden: 22, head: 22 } },
+  {
+    model: 'pii-scrubber',
+    version: '1.4.1',
+    labels: ['O', 'EMAIL', 'PHONE', 'NAME'],
+    hidden: 24,
+    seeds: { embed: 11, hidden: 11, head: 11 },
+  },
+  {
+    model: 'pii-scrubber',
+    version: '1.4.2',
+    labels: ['O', 'EMAIL', 'PHONE', 'NAME'],
+    hidden: 24,
+    seeds: { embed: 11, hidden: 11, head: 12 },
+  },
+  {
+    model: 'structured-extractor',
+    version: '1.0.0',
+    labels: ['none', 'order_id', 'date', 'amount'],
+    hidden: 48,
+    seeds: { embed: 21, hidden: 21, head: 21 },
+  },
+  {
+    model: 'structured-extractor',
+    version: '1.1.0',
+    labels: ['none', 'order_id', 'date', 'amount'],
+    hidden: 48,
+    seeds: { embed: 21, hidden: 22, head: 22 },
+  },
 ];
 
 function randomTensor(seed: number, count: number): Buffer {
@@ -38,7 +68,12 @@ function randomFiles(v: DemoVersion): Record<string, Buffer> {
     { name: 'hidden.weight', shape: [v.hidden, v.hidden], seed: v.seeds.hidden + 1000 },
     { name: 'head.weight', shape: [v.labels.length, v.hidden], seed: v.seeds.head + 2000 },
   ];
-  const tensors = shapes.map((t) => ({ name: t.name, dtype: 'F32', shape: t.shape, data: randomTensor(t.seed, t.shape[0]! * t.shape[1]!) }));
+  const tensors = shapes.map((t) => ({
+    name: t.name,
+    dtype: 'F32',
+    shape: t.shape,
+    data: randomTensor(t.seed, t.shape[0]! * t.shape[1]!),
+  }));
   const config = modelConfig({ vocab: VOCAB, hidden: v.hidden, labels: v.labels });
   return {
     'model.safetensors': encodeSafetensors(tensors, { format: 'pt' }),

@@ -15,7 +15,10 @@ const root = new URL('..', import.meta.url).pathname;
 const step = (n: number, title: string) => console.log(`\n\u001b[1m${n}. ${title}\u001b[0m`);
 let failures = 0;
 const expectThat = (ok: boolean, what: string) => {
-  if (!ok) { failures++; console.log(`   !! demo expectation failed: ${what}`); }
+  if (!ok) {
+    failures++;
+    console.log(`   !! demo expectation failed: ${what}`);
+  }
 };
 
 step(1, 'Validate the example registry (schemas, identity, references, dependencies, requires chains)');
@@ -30,7 +33,12 @@ try {
   cpSync(join(root, 'models'), join(scratch, 'models'), { recursive: true });
   cpSync(join(root, 'environments'), join(scratch, 'environments'), { recursive: true });
   const card = join(scratch, 'models/intent-classifier/versions/2.1.0.yaml');
-  writeFileSync(card, readFileSync(card, 'utf8').replace('summary:', 'sumary:').replace(/sha256: 72668988\w+/, 'sha256: 72668988X'));
+  writeFileSync(
+    card,
+    readFileSync(card, 'utf8')
+      .replace('summary:', 'sumary:')
+      .replace(/sha256: 72668988\w+/, 'sha256: 72668988X'),
+  );
   const env = join(scratch, 'environments/staging.yaml');
   writeFileSync(env, readFileSync(env, 'utf8').replace('pii-scrubber: 1.4.2', 'pii-scrubber: 1.5.0'));
   const result = validateRegistry(new WorkingTreeSource(scratch, { maxFileBytes: 1024 * 1024 }));
@@ -54,5 +62,9 @@ try {
   expectThat(false, `fleet demo: ${(e as Error).stack ?? String(e)}`);
 }
 
-console.log(failures === 0 ? '\ndemo finished: every step behaved as expected' : `\ndemo finished with ${failures} unexpected result(s)`);
+console.log(
+  failures === 0
+    ? '\ndemo finished: every step behaved as expected'
+    : `\ndemo finished with ${failures} unexpected result(s)`,
+);
 process.exitCode = failures === 0 ? 0 : 1;

@@ -11,19 +11,32 @@ import { FolderReportSink } from '../src/benchmark/store.ts';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' }, version: { type: 'string' }, champion: { type: 'string', default: 'production' }, 'weights-root': { type: 'string' },
-    repo: { type: 'string', default: '.' }, 'cards-repo': { type: 'string' }, 'report-store': { type: 'string' }, 'report-path': { type: 'string' },
-    testbed: { type: 'string' }, runs: { type: 'string' }, 'warmup-runs': { type: 'string' },
+    model: { type: 'string' },
+    version: { type: 'string' },
+    champion: { type: 'string', default: 'production' },
+    'weights-root': { type: 'string' },
+    repo: { type: 'string', default: '.' },
+    'cards-repo': { type: 'string' },
+    'report-store': { type: 'string' },
+    'report-path': { type: 'string' },
+    testbed: { type: 'string' },
+    runs: { type: 'string' },
+    'warmup-runs': { type: 'string' },
   },
   strict: true,
 });
 if (!values.model || !values.version || !values['weights-root']) {
-  console.error('usage: node scripts/run-benchmark.ts --model M --version V --weights-root DIR [--champion production] [--repo .] [--report-store DIR] [--report-path FILE] [--runs N]');
+  console.error(
+    'usage: node scripts/run-benchmark.ts --model M --version V --weights-root DIR [--champion production] [--repo .] [--report-store DIR] [--report-path FILE] [--runs N]',
+  );
   process.exit(2);
 }
 try {
   const r = await runBenchmark({
-    model: values.model, version: values.version, champion: values.champion, trustedRepo: values.repo,
+    model: values.model,
+    version: values.version,
+    champion: values.champion,
+    trustedRepo: values.repo,
     ...(values['cards-repo'] ? { cardsRepo: values['cards-repo'] } : {}),
     materializer: new FolderMaterializer(values['weights-root']),
     ...(values['report-store'] ? { sink: new FolderReportSink(values['report-store']) } : {}),

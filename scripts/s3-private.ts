@@ -33,7 +33,12 @@ export async function radosgwInstalled(): Promise<boolean> {
 /** Start the server, put its AWS_* / S3_ENDPOINT settings in process.env, return a stop function. */
 export async function startPrivateS3(options: { memBytes?: number } = {}): Promise<() => Promise<void>> {
   const dir = await mkdtemp(join(tmpdir(), 'mg-ceph-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, CEPH_DIR: dir, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CEPH_DIR: dir,
+    RGW_PORT: String(await freePort()),
+    MON_PORT: String(await freePort()),
+  };
   if (options.memBytes) env.CEPH_MEM_BYTES = String(options.memBytes);
   await run('bash', [script, 'start'], { env, timeout: 120_000 });
   const { stdout } = await run('bash', [script, 'env'], { env });

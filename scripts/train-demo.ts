@@ -11,7 +11,6 @@ import { evaluate } from '../src/demo-model/train.ts';
 import { trainHistory } from '../src/demo-model/versions.ts';
 import { sha256Hex as sha256 } from '../src/lib/hash.ts';
 
-
 export function writeGoldenSet(file: string): string {
   const text = toJsonl(goldenIntents());
   mkdirSync(dirname(file), { recursive: true });
@@ -32,12 +31,14 @@ export function writeTrainedDemo(outDir: string) {
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
     const ev = evaluate(r.model, golden);
     cards.push({
-      version, dir,
+      version,
+      dir,
       artifacts: Object.entries(files).map(([path, b]) => ({ path, sha256: sha256(b), size: b.length })),
       parameters: parameterCount(r.model),
       metrics: { accuracy: Number(ev.accuracy.toFixed(4)), macro_f1: Number(ev.macroF1.toFixed(4)) },
       hyperparameters: { learning_rate: r.spec.lr, epochs: r.spec.epochs, seed: r.spec.seed },
-      dataset: r.spec.dataset, finalLoss: Number(r.loss.at(-1)!.toFixed(4)),
+      dataset: r.spec.dataset,
+      finalLoss: Number(r.loss.at(-1)!.toFixed(4)),
     });
   }
   return cards;
@@ -51,11 +52,15 @@ if (import.meta.main) {
   const golden = writeGoldenSet(goldenFile);
   console.log(`golden set ${goldenFile}  sha256 ${golden}\n`);
   for (const c of writeTrainedDemo(out)) {
-    console.log(`# models/intent-classifier/versions/${c.version}.yaml  (${c.dir}; dataset ${c.dataset}, final loss ${c.finalLoss})`);
+    console.log(
+      `# models/intent-classifier/versions/${c.version}.yaml  (${c.dir}; dataset ${c.dataset}, final loss ${c.finalLoss})`,
+    );
     console.log(`architecture: {family: mlp, parameters: ${c.parameters}, format: safetensors, dtype: f32}`);
     console.log('artifacts:');
     for (const a of c.artifacts) console.log(`  - {path: ${a.path}, sha256: ${a.sha256}, size: ${a.size}}`);
-    console.log(`  hyperparameters: {learning_rate: ${c.hyperparameters.learning_rate}, epochs: ${c.hyperparameters.epochs}, seed: ${c.hyperparameters.seed}}`);
+    console.log(
+      `  hyperparameters: {learning_rate: ${c.hyperparameters.learning_rate}, epochs: ${c.hyperparameters.epochs}, seed: ${c.hyperparameters.seed}}`,
+    );
     console.log(`metrics: {accuracy: ${c.metrics.accuracy}, macro_f1: ${c.metrics.macro_f1}}\n`);
   }
 }

@@ -6,18 +6,33 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isUserError } from '../src/lib/errors.ts';
-import { booleanInput, intInput, listInput, optionalInput, positiveIntInput, requiredInput, stringInput } from '../actions/shared/inputs.ts';
+import {
+  booleanInput,
+  intInput,
+  listInput,
+  optionalInput,
+  positiveIntInput,
+  requiredInput,
+  stringInput,
+} from '../actions/shared/inputs.ts';
 import { ROOT, tempDir } from './helpers.ts';
 import { inputVariable, runAction as runRunner } from './helpers/actions.ts';
 
 const input = (name: string, value: string) => vi.stubEnv(inputVariable(name), value);
 const refusal = (f: () => unknown): string => {
-  try { f(); } catch (e) { if (isUserError(e)) return e.message; throw e; }
+  try {
+    f();
+  } catch (e) {
+    if (isUserError(e)) return e.message;
+    throw e;
+  }
   throw new Error('not refused');
 };
 
 describe('actions/shared/inputs', () => {
-  afterEach(() => { vi.unstubAllEnvs(); });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
 
   it('strings: trimmed, a fallback when empty or unset, required ones refused by name', () => {
     input('repo', '  registry \n');
@@ -47,13 +62,17 @@ describe('actions/shared/inputs', () => {
     expect(positiveIntInput('not-set')).toBeUndefined();
     for (const bad of ['0', '-3', '1.5', 'lots', '1e300']) {
       input('max-file-bytes', bad);
-      expect(refusal(() => positiveIntInput('max-file-bytes', 1))).toBe(`input max-file-bytes must be a positive whole number, got "${bad}"`);
+      expect(refusal(() => positiveIntInput('max-file-bytes', 1))).toBe(
+        `input max-file-bytes must be a positive whole number, got "${bad}"`,
+      );
     }
     input('runs', '0');
     expect(intInput('runs', { min: 0 })).toBe(0);
     expect(refusal(() => intInput('runs', { min: 1 }))).toBe('input runs must be a whole number >= 1, got "0"');
     input('runs', '11');
-    expect(refusal(() => intInput('runs', { min: 1, max: 10 }))).toBe('input runs must be a whole number from 1 to 10, got "11"');
+    expect(refusal(() => intInput('runs', { min: 1, max: 10 }))).toBe(
+      'input runs must be a whole number from 1 to 10, got "11"',
+    );
     expect(intInput('not-set', { min: 0, fallback: 1 })).toBe(1);
   });
 
@@ -68,18 +87,21 @@ describe('actions/shared/run: how a step ends on an error', () => {
   // An entry point like an action's main.ts, run as the runner runs it: INPUT_FAIL says what it throws.
   const script = join(tempDir('mg-action-'), 'main.mts');
   const url = (p: string) => pathToFileURL(join(ROOT, p)).href;
-  writeFileSync(script, [
-    `import { readFileSync } from 'node:fs';`,
-    `import { positiveIntInput, stringInput } from '${url('actions/shared/inputs.ts')}';`,
-    `import { runAction } from '${url('actions/shared/run.ts')}';`,
-    `void runAction(async () => {`,
-    `  const fail = stringInput('fail');`,
-    `  if (fail === 'input') positiveIntInput('size');`,
-    `  if (fail === 'io') readFileSync('/nonexistent/model-gitops/card.yaml');`,
-    `  if (fail === 'bug') (undefined as unknown as { x: number }).x;`,
-    `  console.log('done');`,
-    `});`,
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      `import { readFileSync } from 'node:fs';`,
+      `import { positiveIntInput, stringInput } from '${url('actions/shared/inputs.ts')}';`,
+      `import { runAction } from '${url('actions/shared/run.ts')}';`,
+      `void runAction(async () => {`,
+      `  const fail = stringInput('fail');`,
+      `  if (fail === 'input') positiveIntInput('size');`,
+      `  if (fail === 'io') readFileSync('/nonexistent/model-gitops/card.yaml');`,
+      `  if (fail === 'bug') (undefined as unknown as { x: number }).x;`,
+      `  console.log('done');`,
+      `});`,
+    ].join('\n'),
+  );
   const run = (inputs: Record<string, string>) => runRunner(script, { cwd: tempDir('mg-ws-'), inputs });
   const errorLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('::error'));
 
@@ -94,7 +116,9 @@ describe('actions/shared/run: how a step ends on an error', () => {
   it('local I/O a person fixes (ENOENT) is a user error too: the OS message alone', async () => {
     const r = await run({ fail: 'io' });
     expect(r.status).toBe(1);
-    expect(errorLines(r.stdout)).toEqual([`::error::ENOENT: no such file or directory, open '/nonexistent/model-gitops/card.yaml'`]);
+    expect(errorLines(r.stdout)).toEqual([
+      `::error::ENOENT: no such file or directory, open '/nonexistent/model-gitops/card.yaml'`,
+    ]);
     expect(r.log).not.toMatch(/\bat .*:\d+:\d+/);
   });
 
@@ -104,7 +128,9 @@ describe('actions/shared/run: how a step ends on an error', () => {
     const [error, ...more] = errorLines(r.stdout);
     expect(more).toEqual([]);
     // The runner decodes %0A: the annotation shows the stack one frame a line, down to the failing line.
-    expect(error).toMatch(/^::error::TypeError: Cannot read properties of undefined \(reading 'x'\)%0A {4}at .*main\.mts:8:/);
+    expect(error).toMatch(
+      /^::error::TypeError: Cannot read properties of undefined \(reading 'x'\)%0A {4}at .*main\.mts:8:/,
+    );
     expect(r.stdout).not.toContain('done');
   });
 
@@ -118,15 +144,22 @@ describe('actions/shared/run: how a step ends on an error', () => {
 describe('actions: input names', () => {
   const actions = readdirSync(join(ROOT, 'actions')).filter((n) => n !== 'shared');
 
-  it.each(actions)('actions/%s names each input of its action.yml once, and reads inputs only through actions/shared', (name) => {
-    const meta = parse(readFileSync(join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as { inputs?: Record<string, unknown> };
-    const source = readFileSync(join(ROOT, 'actions', name, 'src', 'main.ts'), 'utf8');
-    // The constant tables (`const INPUT = { key: 'name', ... }`, `const KEY_INPUT ... = { ... }`) hold every input name.
-    const tables = [...source.matchAll(/^const [A-Z_]*INPUT\b[^=]*= (\{[\s\S]*?\})(?: as const)?;$/gm)].map((m) => m[1]!);
-    expect(tables.length).toBeGreaterThan(0);
-    const names = tables.flatMap((t) => [...t.matchAll(/:\s*'([^']+)'/g)].map((m) => m[1]!));
-    expect(names.length, 'no input named twice').toBe(new Set(names).size);
-    expect([...names].sort()).toEqual(Object.keys(meta.inputs ?? {}).sort());
-    expect(source).not.toMatch(/core\.get(Boolean|Multiline)?Input\(|process\.env\.INPUT_|\bspawnSync\(/);
-  });
+  it.each(actions)(
+    'actions/%s names each input of its action.yml once, and reads inputs only through actions/shared',
+    (name) => {
+      const meta = parse(readFileSync(join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
+        inputs?: Record<string, unknown>;
+      };
+      const source = readFileSync(join(ROOT, 'actions', name, 'src', 'main.ts'), 'utf8');
+      // The constant tables (`const INPUT = { key: 'name', ... }`, `const KEY_INPUT ... = { ... }`) hold every input name.
+      const tables = [...source.matchAll(/^const [A-Z_]*INPUT\b[^=]*= (\{[\s\S]*?\})(?: as const)?;$/gm)].map(
+        (m) => m[1]!,
+      );
+      expect(tables.length).toBeGreaterThan(0);
+      const names = tables.flatMap((t) => [...t.matchAll(/:\s*'([^']+)'/g)].map((m) => m[1]!));
+      expect(names.length, 'no input named twice').toBe(new Set(names).size);
+      expect([...names].sort()).toEqual(Object.keys(meta.inputs ?? {}).sort());
+      expect(source).not.toMatch(/core\.get(Boolean|Multiline)?Input\(|process\.env\.INPUT_|\bspawnSync\(/);
+    },
+  );
 });

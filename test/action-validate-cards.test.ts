@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { edit, exampleRepo, tempDir } from './helpers.ts';
 import { runAction as runRunner } from './helpers/actions.ts';
 
-const runAction = (workspace: string, inputs: Record<string, string>) => runRunner('actions/validate-cards/dist/index.js', { cwd: workspace, inputs });
+const runAction = (workspace: string, inputs: Record<string, string>) =>
+  runRunner('actions/validate-cards/dist/index.js', { cwd: workspace, inputs });
 
 describe('actions/validate-cards', () => {
   it('passes a valid registry with outputs and a summary', async () => {
@@ -24,7 +25,9 @@ describe('actions/validate-cards', () => {
     const repo = exampleRepo();
     // The registry lives in a subfolder of the workspace: annotation paths must include it.
     renameSync(repo, join(ws, 'registry'));
-    edit(join(ws, 'registry'), 'models/pii-scrubber/versions/1.4.1.yaml', (t) => t.replace('version: 1.4.1', 'version: 1.4.0'));
+    edit(join(ws, 'registry'), 'models/pii-scrubber/versions/1.4.1.yaml', (t) =>
+      t.replace('version: 1.4.1', 'version: 1.4.0'),
+    );
     edit(join(ws, 'registry'), 'environments/dev.yaml', (t) => t.replace('pii-scrubber: 1.4.2', 'pii-scrubber: 7.0.0'));
     const r = await runAction(ws, { repo: 'registry' });
     expect(r.status).toBe(1);

@@ -24,10 +24,19 @@ describe('model-gitops validate (CLI)', () => {
     edit(repo, 'environments/dev.yaml', (t) => t.replace('pii-scrubber: 1.4.2', 'pii-scrubber: 9.9.9'));
     const r = runCli(['validate', '--repo', repo, '--json']);
     expect(r.status).toBe(1);
-    const out = JSON.parse(r.stdout) as { valid: boolean; errors: number; diagnostics: { file: string; line: number; field: string; rule: string }[] };
+    const out = JSON.parse(r.stdout) as {
+      valid: boolean;
+      errors: number;
+      diagnostics: { file: string; line: number; field: string; rule: string }[];
+    };
     expect(out.valid).toBe(false);
     expect(out.errors).toBe(1);
-    expect(out.diagnostics[0]).toMatchObject({ file: 'environments/dev.yaml', line: 5, field: 'models.pii-scrubber', rule: 'environment-version' });
+    expect(out.diagnostics[0]).toMatchObject({
+      file: 'environments/dev.yaml',
+      line: 5,
+      field: 'models.pii-scrubber',
+      rule: 'environment-version',
+    });
   });
 
   it('exits 2 on usage errors and on a repository that does not exist', () => {
@@ -53,7 +62,9 @@ describe('model-gitops ls (CLI)', () => {
 
   it('gives the same facts as JSON', () => {
     const r = runCli(['ls', '--repo', exampleRepo(), '--json']);
-    const out = JSON.parse(r.stdout) as { models: { name: string; versions: { version: string; runs: unknown[] }[] }[] };
+    const out = JSON.parse(r.stdout) as {
+      models: { name: string; versions: { version: string; runs: unknown[] }[] }[];
+    };
     const ic = out.models.find((m) => m.name === 'intent-classifier')!;
     expect(ic.versions.map((v) => v.version)).toEqual(['2.1.0', '2.0.0', '1.1.0', '1.0.0']);
     expect(ic.versions[0]!.runs).toEqual([

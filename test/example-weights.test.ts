@@ -14,7 +14,9 @@ describe('example weights', () => {
     expect(cards.map((c) => `${c.name}/${c.version}`).sort()).toEqual([...weights.keys()].sort());
     for (const card of cards) {
       const files = weights.get(`${card.name}/${card.version}`)!;
-      expect(card.artifacts, `${card.name}@${card.version}`).toEqual(Object.entries(files).map(([path, b]) => ({ path, sha256: sha256(b), size: b.length })));
+      expect(card.artifacts, `${card.name}@${card.version}`).toEqual(
+        Object.entries(files).map(([path, b]) => ({ path, sha256: sha256(b), size: b.length })),
+      );
     }
   });
 });

@@ -27,7 +27,9 @@ describe('fs-atomic', () => {
     expect(await createFileExclusive(f, 'second')).toBe(false);
     await expect(writeFileAtomic(f, 'third', { exclusive: true })).rejects.toMatchObject({ code: 'EEXIST' });
     expect(await readFile(f, 'utf8')).toBe('first');
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => createFileExclusive(join(dir, 'race'), `w${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => createFileExclusive(join(dir, 'race'), `w${i}`)),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await readdir(dir)).sort()).toEqual(['race', 'x']);
   });

@@ -9,7 +9,9 @@ export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 export const NODE = process.execPath;
 
 const made: string[] = [];
-afterAll(() => { for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 export function tempDir(prefix = 'mg-test-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -38,7 +40,11 @@ export function write(repo: string, path: string, content: string | Buffer): voi
   writeFileSync(join(repo, path), content);
 }
 
-export interface CliResult { status: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const r = spawnSync(NODE, [join(ROOT, 'bin', 'model-gitops.js'), ...args], {

@@ -40,7 +40,8 @@ function hygieneProblems(d: Diagnostic): string[] {
   if (/\^\[|\(\?[:=!]|\\d|\\S|\\s|\]\{\d/.test(d.message)) out.push('a raw regular expression');
   if (/\bundefined\b|\bNaN\b/.test(d.message)) out.push('undefined/NaN');
   if (/Maximum call stack|RangeError|TypeError/.test(d.message)) out.push('a JavaScript error');
-  if (!Number.isInteger(d.line) || d.line < 1 || !Number.isInteger(d.column) || d.column < 1) out.push(`bad position ${d.line}:${d.column}`);
+  if (!Number.isInteger(d.line) || d.line < 1 || !Number.isInteger(d.column) || d.column < 1)
+    out.push(`bad position ${d.line}:${d.column}`);
   if (!/^[a-z][a-z0-9-]*$/.test(d.rule)) out.push(`bad rule id ${JSON.stringify(d.rule)}`);
   if (d.severity !== 'error' && d.severity !== 'warning') out.push(`bad severity ${String(d.severity)}`);
   if (d.message.trim() === '') out.push('an empty message');
@@ -67,8 +68,10 @@ describe('hostile-input corpus: layout', () => {
   });
 
   it('every committed fixture file is small (< 20 KB)', () => {
-    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-      d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)]);
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+        d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)],
+      );
     const files = walk(FIXTURES);
     expect(files.length).toBeGreaterThan(cases.length);
     for (const f of files) {
@@ -102,19 +105,41 @@ describe('hostile-input corpus: each case', () => {
   });
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function runCli(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(NODE, [CLI, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 * 1024 * 1024, timeout: 20000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      NODE,
+      [CLI, ...args],
+      { cwd: REPO, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 * 1024 * 1024, timeout: 20000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : null
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 const byName = new Map(cases.map((c) => [c.name, c]));
-const CLI_JSON_CASES = ['alias-bomb', 'non-utf8', 'nul-byte', 'symlink-outside', 'oversized-file', 'deep-nesting-generated', 'requires-cycle', 'canary-weight-no-percent'];
+const CLI_JSON_CASES = [
+  'alias-bomb',
+  'non-utf8',
+  'nul-byte',
+  'symlink-outside',
+  'oversized-file',
+  'deep-nesting-generated',
+  'requires-cycle',
+  'canary-weight-no-percent',
+];
 const CLI_TEXT_CASES = ['non-utf8', 'file-name-control-character', 'control-character'];
 
 describe('hostile-input corpus: through the CLI', () => {
@@ -130,7 +155,12 @@ describe('hostile-input corpus: through the CLI', () => {
       expect(out.valid).toBe(false);
       expect(out.errors).toBe(c.spec.diagnostics.length);
       const first = c.spec.diagnostics[0]!;
-      expect(out.diagnostics[0]).toMatchObject({ file: first.file, line: first.line, field: first.field, rule: first.rule });
+      expect(out.diagnostics[0]).toMatchObject({
+        file: first.file,
+        line: first.line,
+        field: first.field,
+        rule: first.rule,
+      });
       expect(out.diagnostics[0]!.message).toContain(first.message);
       expect(run.stdout).not.toContain('    at ');
     } finally {

@@ -13,11 +13,17 @@ const SRC = join(ROOT, 'src');
 /** Layer of each src/ folder: imports only go to a lower number (or within the folder). */
 const LAYERS: Record<string, number> = {
   lib: 0,
-  registry: 1, formats: 1,
-  store: 2, 'demo-model': 2,
+  registry: 1,
+  formats: 1,
+  store: 2,
+  'demo-model': 2,
   manifest: 3,
-  benchmark: 4, trust: 4,
-  review: 5, authoring: 5, publish: 5, sync: 5,
+  benchmark: 4,
+  trust: 4,
+  review: 5,
+  authoring: 5,
+  publish: 5,
+  sync: 5,
   gateway: 6,
   cli: 7,
 };
@@ -38,7 +44,11 @@ const read = (file: string) => ({ file, text: readFileSync(file, 'utf8') });
 
 const folderOf = (file: string): string => relative(SRC, file).split(sep)[0]!;
 
-interface Violation { file: string; imports: string; why: string }
+interface Violation {
+  file: string;
+  imports: string;
+  why: string;
+}
 
 function violations(files: { file: string; text: string }[]): Violation[] {
   const out: Violation[] = [];
@@ -46,18 +56,25 @@ function violations(files: { file: string; text: string }[]): Violation[] {
     const from = folderOf(file);
     for (const spec of specifiers(text)) {
       const rel = relative(ROOT, file);
-      if (spec.startsWith('@actions/')) { out.push({ file: rel, imports: spec, why: 'src/ is the pure core: GitHub toolkit imports belong in actions/' }); continue; }
+      if (spec.startsWith('@actions/')) {
+        out.push({ file: rel, imports: spec, why: 'src/ is the pure core: GitHub toolkit imports belong in actions/' });
+        continue;
+      }
       if (!spec.startsWith('.')) continue;
       const target = resolve(dirname(file), spec);
       if (!target.startsWith(SRC + sep)) {
-        if (relative(ROOT, target).startsWith(`actions${sep}`)) out.push({ file: rel, imports: spec, why: 'src/ never imports actions/' });
+        if (relative(ROOT, target).startsWith(`actions${sep}`))
+          out.push({ file: rel, imports: spec, why: 'src/ never imports actions/' });
         continue; // schemas/*.json, package.json: data, not layers
       }
       const to = folderOf(target);
       if (to === from) continue;
       const a = LAYERS[from];
       const b = LAYERS[to];
-      if (a === undefined || b === undefined) { out.push({ file: rel, imports: spec, why: `src/${a === undefined ? from : to} has no layer in LAYERS` }); continue; }
+      if (a === undefined || b === undefined) {
+        out.push({ file: rel, imports: spec, why: `src/${a === undefined ? from : to} has no layer in LAYERS` });
+        continue;
+      }
       if (b >= a) out.push({ file: rel, imports: spec, why: `${from} (layer ${a}) may not import ${to} (layer ${b})` });
     }
   }
@@ -66,9 +83,14 @@ function violations(files: { file: string; text: string }[]): Violation[] {
 
 describe('import layers', () => {
   it('every src/ file sits in a folder with a layer (at most an index file at the root)', () => {
-    const loose = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isFile() && e.name !== 'index.ts').map((e) => e.name);
+    const loose = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isFile() && e.name !== 'index.ts')
+      .map((e) => e.name);
     expect(loose).toEqual([]);
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect(folders).toEqual(Object.keys(LAYERS).sort());
   });
 
@@ -83,7 +105,10 @@ describe('import layers', () => {
       { file: join(SRC, 'sync', 'probe.ts'), text: "const p = await import('../publish/publish.ts');" },
       { file: join(SRC, 'store', 'probe.ts'), text: "import * as core from '@actions/core';" },
       { file: join(SRC, 'review', 'probe.ts'), text: "export { x } from '../../actions/shared/inputs.ts';" },
-      { file: join(SRC, 'gateway', 'probe.ts'), text: "import type { Manifest } from '../manifest/manifest.ts';\nimport { x } from './gateway.ts';" },
+      {
+        file: join(SRC, 'gateway', 'probe.ts'),
+        text: "import type { Manifest } from '../manifest/manifest.ts';\nimport { x } from './gateway.ts';",
+      },
     ];
     expect(violations(probes).map((v) => v.why)).toEqual([
       'lib (layer 0) may not import gateway (layer 6)',
@@ -95,9 +120,14 @@ describe('import layers', () => {
 
   it('actions/ import the core and their shared adapters, never the CLI', () => {
     const actionFiles = sourceFiles(join(ROOT, 'actions')).filter((f) => !f.includes(`${sep}dist${sep}`));
-    const bad = actionFiles.flatMap((file) => specifiers(readFileSync(file, 'utf8'))
-      .filter((spec) => spec.startsWith('.') && relative(ROOT, resolve(dirname(file), spec)).startsWith(`src${sep}cli${sep}`))
-      .map((spec) => `${relative(ROOT, file)} imports ${spec}`));
+    const bad = actionFiles.flatMap((file) =>
+      specifiers(readFileSync(file, 'utf8'))
+        .filter(
+          (spec) =>
+            spec.startsWith('.') && relative(ROOT, resolve(dirname(file), spec)).startsWith(`src${sep}cli${sep}`),
+        )
+        .map((spec) => `${relative(ROOT, file)} imports ${spec}`),
+    );
     expect(bad).toEqual([]);
   });
 });

@@ -8,7 +8,12 @@ import { WorkingTreeSource } from '../src/registry/source.ts';
 import { validateRegistry } from '../src/registry/validate.ts';
 import { ROOT, edit, exampleRepo } from './helpers.ts';
 
-const header = { sequence: 7, publishedAt: new Date('2026-11-24T10:00:00Z'), expiresAt: new Date('2026-12-01T10:00:00Z'), source: { repository: 'acme/models', commit: 'a'.repeat(40) } };
+const header = {
+  sequence: 7,
+  publishedAt: new Date('2026-11-24T10:00:00Z'),
+  expiresAt: new Date('2026-12-01T10:00:00Z'),
+  source: { repository: 'acme/models', commit: 'a'.repeat(40) },
+};
 const registry = (dir: string) => validateRegistry(new WorkingTreeSource(dir, { maxFileBytes: 1 << 20 })).registry;
 const validateManifest = (createAjv() as Ajv2020).compile(manifestSchema);
 
@@ -16,12 +21,27 @@ describe('buildManifest', () => {
   it('lists every environment and exactly the versions they reference', () => {
     const m = buildManifest(registry(ROOT), header);
     expect(Object.keys(m.environments)).toEqual(['dev', 'production', 'staging']);
-    expect(m.environments.production!.models['intent-classifier']).toEqual({ version: '2.0.0', canary: { version: '2.1.0', weight: 5 }, rollbackWindow: ['1.1.0'] });
+    expect(m.environments.production!.models['intent-classifier']).toEqual({
+      version: '2.0.0',
+      canary: { version: '2.1.0', weight: 5 },
+      rollbackWindow: ['1.1.0'],
+    });
     expect(Object.keys(m.models['intent-classifier']!.versions)).toEqual(['2.1.0', '2.0.0', '1.1.0']); // 1.0.0 runs nowhere
     const v = m.models['intent-classifier']!.versions['2.1.0']!;
-    expect(v.files[0]).toEqual({ path: 'model.safetensors', sha256: '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', size: 37640, index: true });
-    expect(v.files[1]).toEqual({ path: 'config.json', sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113', size: 220 });
-    expect(m.models['structured-extractor']!.versions['1.0.0']!.dependencies).toEqual({ 'intent-classifier': '^2.0.0' });
+    expect(v.files[0]).toEqual({
+      path: 'model.safetensors',
+      sha256: '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180',
+      size: 37640,
+      index: true,
+    });
+    expect(v.files[1]).toEqual({
+      path: 'config.json',
+      sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113',
+      size: 220,
+    });
+    expect(m.models['structured-extractor']!.versions['1.0.0']!.dependencies).toEqual({
+      'intent-classifier': '^2.0.0',
+    });
     expect(validateManifest(m)).toBe(true);
   });
 

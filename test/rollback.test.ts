@@ -12,7 +12,10 @@ const registryOf = (repo: string) => validateRegistry(new WorkingTreeSource(repo
 /** The example registry with a rollback target that keeps every dependency satisfied. */
 function repoWithSafeRollback(): string {
   const repo = exampleRepo();
-  write(repo, 'environments/production.yaml', `# yaml-language-server: $schema=../schemas/environment.schema.json
+  write(
+    repo,
+    'environments/production.yaml',
+    `# yaml-language-server: $schema=../schemas/environment.schema.json
 description: Customer traffic. A version must be in staging on main before it enters production.
 requires: staging
 models:
@@ -21,23 +24,38 @@ models:
     rollbackWindow: [2.0.0, 1.1.0]     # instant rollback targets, no re-benchmark
   pii-scrubber: 1.4.1
   structured-extractor: 1.0.0
-`);
+`,
+  );
   return repo;
 }
 
 describe('planRollback', () => {
   it("targets the rollback window's first version and drops the canary", () => {
     const plan = planRollback(registryOf(exampleRepo()), 'intent-classifier', 'production');
-    expect(plan).toMatchObject({ kind: 'champion', from: '2.0.0', to: '1.1.0', rollbackWindow: [], droppedCanary: '2.1.0' });
+    expect(plan).toMatchObject({
+      kind: 'champion',
+      from: '2.0.0',
+      to: '1.1.0',
+      rollbackWindow: [],
+      droppedCanary: '2.1.0',
+    });
   });
 
   it('refuses targets outside the window, empty windows and unknown names', () => {
     const reg = registryOf(exampleRepo());
-    expect(() => planRollback(reg, 'intent-classifier', 'production', { to: '1.0.0' })).toThrow('1.0.0 is not in intent-classifier\'s rollbackWindow in production (1.1.0)');
-    expect(() => planRollback(reg, 'pii-scrubber', 'production')).toThrow('pii-scrubber in production has an empty rollbackWindow');
-    expect(() => planRollback(reg, 'pii-scrubber', 'qa')).toThrow('no environment "qa" (have: dev, production, staging)');
+    expect(() => planRollback(reg, 'intent-classifier', 'production', { to: '1.0.0' })).toThrow(
+      "1.0.0 is not in intent-classifier's rollbackWindow in production (1.1.0)",
+    );
+    expect(() => planRollback(reg, 'pii-scrubber', 'production')).toThrow(
+      'pii-scrubber in production has an empty rollbackWindow',
+    );
+    expect(() => planRollback(reg, 'pii-scrubber', 'qa')).toThrow(
+      'no environment "qa" (have: dev, production, staging)',
+    );
     expect(() => planRollback(reg, 'nope', 'production')).toThrow('nope is not deployed in production');
-    expect(() => planRollback(reg, 'pii-scrubber', 'production', { canaryOnly: true })).toThrow('pii-scrubber has no canary in production');
+    expect(() => planRollback(reg, 'pii-scrubber', 'production', { canaryOnly: true })).toThrow(
+      'pii-scrubber has no canary in production',
+    );
   });
 });
 
@@ -50,7 +68,9 @@ describe('applyRollbackToText', () => {
     expect(after).toContain('version: 2.0.0 # champion');
     expect(after).toContain('rollbackWindow: [1.1.0]');
     expect(after).toContain('# yaml-language-server: $schema=../schemas/environment.schema.json');
-    expect(after).toContain('description: Customer traffic. A version must be in staging on main before it enters production.');
+    expect(after).toContain(
+      'description: Customer traffic. A version must be in staging on main before it enters production.',
+    );
     expect(after.split('\n').filter((l) => l.includes('pii-scrubber'))).toEqual(['  pii-scrubber: 1.4.1']);
   });
 });
@@ -62,8 +82,20 @@ describe('model-gitops rollback (CLI, real git)', () => {
     git(repo, ['-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-q', '--allow-empty', '-m', 'empty']);
     git(repo, ['add', '-A']);
     git(repo, ['-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-q', '-m', 'base']);
-    const r = runCli(['rollback', 'intent-classifier', '--environment', 'production', '--repo', repo, '--branch', 'rollback/ic', '--json'],
-      { env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+    const r = runCli(
+      [
+        'rollback',
+        'intent-classifier',
+        '--environment',
+        'production',
+        '--repo',
+        repo,
+        '--branch',
+        'rollback/ic',
+        '--json',
+      ],
+      { env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as { message: string; commit: string; branch: string };
@@ -90,7 +122,10 @@ describe('model-gitops rollback (CLI, real git)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('rollback: drop intent-classifier canary 2.1.0 in production');
     const reg = registryOf(repo);
-    expect(reg.environments.get('production')!.deployments.get('intent-classifier')).toEqual({ version: '2.0.0', rollbackWindow: ['1.1.0'] });
+    expect(reg.environments.get('production')!.deployments.get('intent-classifier')).toEqual({
+      version: '2.0.0',
+      rollbackWindow: ['1.1.0'],
+    });
   });
 
   it('exits 2 on usage errors', () => {

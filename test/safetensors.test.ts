@@ -3,7 +3,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  encodeSafetensors, indexSafetensors, indexSafetensorsBytes, MAX_HEADER_BYTES, parseSafetensors, readSafetensorsHeader, summarizeTensors, writeSafetensors,
+  encodeSafetensors,
+  indexSafetensors,
+  indexSafetensorsBytes,
+  MAX_HEADER_BYTES,
+  parseSafetensors,
+  readSafetensorsHeader,
+  summarizeTensors,
+  writeSafetensors,
 } from '../src/formats/safetensors.ts';
 import { planDelta } from '../src/sync/delta.ts';
 import { validIndex } from '../src/sync/safetensors-index.ts';
@@ -19,7 +26,12 @@ beforeAll(async () => {
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** A file from a raw header (any JSON text) and a data section. */
-async function rawFile(name: string, header: string, data: Uint8Array = new Uint8Array(), lengthField?: bigint): Promise<string> {
+async function rawFile(
+  name: string,
+  header: string,
+  data: Uint8Array = new Uint8Array(),
+  lengthField?: bigint,
+): Promise<string> {
   const h = Buffer.from(header);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(lengthField ?? BigInt(h.length));
@@ -29,7 +41,10 @@ async function rawFile(name: string, header: string, data: Uint8Array = new Uint
 }
 
 async function refused(file: string): Promise<string> {
-  const e = await readSafetensorsHeader(file).then(() => undefined, (err: unknown) => err);
+  const e = await readSafetensorsHeader(file).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(UserError);
   const msg = (e as Error).message;
   expect(msg).toContain(file);
@@ -41,11 +56,15 @@ describe('safetensors writer + indexer', () => {
     const a = randomBytes(4 * 3 * 4); // F32 [4,3]
     const b = randomBytes(2 * 5); // BF16 [5]
     const p = join(dir, 'ok.safetensors');
-    await writeSafetensors(p, [
-      { name: 'layer.weight', dtype: 'F32', shape: [4, 3], data: a },
-      { name: 'layer.bias', dtype: 'BF16', shape: [5], data: b },
-      { name: 'empty', dtype: 'F16', shape: [0, 7], data: new Uint8Array() },
-    ], { format: 'pt' });
+    await writeSafetensors(
+      p,
+      [
+        { name: 'layer.weight', dtype: 'F32', shape: [4, 3], data: a },
+        { name: 'layer.bias', dtype: 'BF16', shape: [5], data: b },
+        { name: 'empty', dtype: 'F16', shape: [0, 7], data: new Uint8Array() },
+      ],
+      { format: 'pt' },
+    );
     const bytes = await readFile(p);
     const { sha256, size, index } = await indexSafetensors(p);
     expect(sha256).toBe(sha(bytes));
@@ -54,7 +73,12 @@ describe('safetensors writer + indexer', () => {
     expect((8 + index.headerSize) % 8).toBe(0); // header padded to alignment
     expect(index.metadata).toEqual({ format: 'pt' });
     const w = index.tensors.find((t) => t.name === 'layer.weight')!;
-    expect(w).toMatchObject({ dtype: 'F32', shape: [4, 3], start: 8 + index.headerSize, end: 8 + index.headerSize + a.length });
+    expect(w).toMatchObject({
+      dtype: 'F32',
+      shape: [4, 3],
+      start: 8 + index.headerSize,
+      end: 8 + index.headerSize + a.length,
+    });
     expect(w.sha256).toBe(sha(a));
     expect(bytes.subarray(w.start, w.end).equals(a)).toBe(true);
     expect(index.tensors.find((t) => t.name === 'layer.bias')!.sha256).toBe(sha(b));
@@ -66,13 +90,20 @@ describe('safetensors writer + indexer', () => {
     const big = randomBytes(9 * 1024 * 1024 + 3);
     const small = randomBytes(5);
     const p = join(dir, 'span.safetensors');
-    await writeFile(p, encodeSafetensors([
-      { name: 'a', dtype: 'U8', shape: [small.length], data: small },
-      { name: 'big', dtype: 'U8', shape: [big.length], data: big },
-      { name: 'tail', dtype: 'U8', shape: [small.length], data: small },
-    ]));
+    await writeFile(
+      p,
+      encodeSafetensors([
+        { name: 'a', dtype: 'U8', shape: [small.length], data: small },
+        { name: 'big', dtype: 'U8', shape: [big.length], data: big },
+        { name: 'tail', dtype: 'U8', shape: [small.length], data: small },
+      ]),
+    );
     const { index } = await indexSafetensors(p);
-    expect(index.tensors.map((t) => [t.name, t.sha256])).toEqual([['a', sha(small)], ['big', sha(big)], ['tail', sha(small)]]);
+    expect(index.tensors.map((t) => [t.name, t.sha256])).toEqual([
+      ['a', sha(small)],
+      ['big', sha(big)],
+      ['tail', sha(small)],
+    ]);
   });
 });
 
@@ -104,12 +135,20 @@ describe('safetensors: malformed files are refused with a clear message', () => 
   });
 
   it('overlapping offsets', async () => {
-    const p = await rawFile('overlap.safetensors', `{${t('a', 'U8', [4], [0, 4])},${t('b', 'U8', [4], [2, 6])}}`, new Uint8Array(6));
+    const p = await rawFile(
+      'overlap.safetensors',
+      `{${t('a', 'U8', [4], [0, 4])},${t('b', 'U8', [4], [2, 6])}}`,
+      new Uint8Array(6),
+    );
     expect(await refused(p)).toMatch(/tensor "b" data_offsets \[2, 6\] overlap tensor "a" \[0, 4\]/);
   });
 
   it('out-of-range offsets', async () => {
-    const p = await rawFile('range.safetensors', `{${t('a', 'U8', [4], [0, 4])},${t('b', 'U8', [4], [4, 8])}}`, new Uint8Array(6));
+    const p = await rawFile(
+      'range.safetensors',
+      `{${t('a', 'U8', [4], [0, 4])},${t('b', 'U8', [4], [4, 8])}}`,
+      new Uint8Array(6),
+    );
     expect(await refused(p)).toMatch(/tensor "b" data_offsets \[4, 8\] out of range: the data section has 6 bytes/);
   });
 
@@ -119,7 +158,11 @@ describe('safetensors: malformed files are refused with a clear message', () => 
   });
 
   it('a hole between tensors', async () => {
-    const p = await rawFile('hole.safetensors', `{${t('a', 'U8', [4], [0, 4])},${t('b', 'U8', [2], [6, 8])}}`, new Uint8Array(8));
+    const p = await rawFile(
+      'hole.safetensors',
+      `{${t('a', 'U8', [4], [0, 4])},${t('b', 'U8', [2], [6, 8])}}`,
+      new Uint8Array(8),
+    );
     expect(await refused(p)).toMatch(/hole in the data section: bytes \[4, 6\) before tensor "b"/);
   });
 
@@ -129,12 +172,20 @@ describe('safetensors: malformed files are refused with a clear message', () => 
   });
 
   it('duplicate tensor names (JSON.parse would keep the last)', async () => {
-    const p = await rawFile('dup.safetensors', `{${t('a', 'U8', [4], [0, 4])},${t('a', 'U8', [4], [4, 8])}}`, new Uint8Array(8));
+    const p = await rawFile(
+      'dup.safetensors',
+      `{${t('a', 'U8', [4], [0, 4])},${t('a', 'U8', [4], [4, 8])}}`,
+      new Uint8Array(8),
+    );
     expect(await refused(p)).toMatch(/duplicate key "a" \(tensor names must be unique\)/);
   });
 
   it('duplicate names written with different escapes', async () => {
-    const p = await rawFile('dup-esc.safetensors', `{${t('ab', 'U8', [4], [0, 4])},${t('a\\u0062', 'U8', [4], [4, 8])}}`, new Uint8Array(8));
+    const p = await rawFile(
+      'dup-esc.safetensors',
+      `{${t('ab', 'U8', [4], [0, 4])},${t('a\\u0062', 'U8', [4], [4, 8])}}`,
+      new Uint8Array(8),
+    );
     expect(await refused(p)).toMatch(/duplicate key "ab"/);
   });
 
@@ -164,7 +215,9 @@ describe('safetensors: malformed files are refused with a clear message', () => 
 
   it('shape / byte length mismatch', async () => {
     const p = await rawFile('size.safetensors', `{${t('w', 'F32', [2, 3], [0, 12])}}`, new Uint8Array(12));
-    expect(await refused(p)).toMatch(/tensor "w" size mismatch: F32 \[2,3\] needs 24 bytes, data_offsets \[0, 12\] give 12/);
+    expect(await refused(p)).toMatch(
+      /tensor "w" size mismatch: F32 \[2,3\] needs 24 bytes, data_offsets \[0, 12\] give 12/,
+    );
   });
 
   it('negative or fractional shape', async () => {
@@ -175,12 +228,20 @@ describe('safetensors: malformed files are refused with a clear message', () => 
   });
 
   it('non-string metadata', async () => {
-    const p = await rawFile('meta.safetensors', `{"__metadata__":{"format":"pt","epochs":3},${t('a', 'U8', [4], [0, 4])}}`, new Uint8Array(4));
+    const p = await rawFile(
+      'meta.safetensors',
+      `{"__metadata__":{"format":"pt","epochs":3},${t('a', 'U8', [4], [0, 4])}}`,
+      new Uint8Array(4),
+    );
     expect(await refused(p)).toMatch(/__metadata__ "epochs" must be a string, got number/);
   });
 
   it('unknown tensor fields', async () => {
-    const p = await rawFile('extra.safetensors', '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"evil":1}}', new Uint8Array(1));
+    const p = await rawFile(
+      'extra.safetensors',
+      '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"evil":1}}',
+      new Uint8Array(1),
+    );
     expect(await refused(p)).toMatch(/tensor "a" has unknown field\(s\) evil/);
   });
 
@@ -193,10 +254,14 @@ describe('safetensors: malformed files are refused with a clear message', () => 
 describe('one index format: the store writes it, the in-memory indexer matches it, a device reads it', () => {
   it('indexSafetensorsBytes gives the object indexSafetensors (push time) gives', async () => {
     const p = join(dir, 'same.safetensors');
-    await writeSafetensors(p, [
-      { name: 'b', dtype: 'F32', shape: [2], data: randomBytes(8) },
-      { name: 'a', dtype: 'U8', shape: [3], data: randomBytes(3) },
-    ], { format: 'pt' });
+    await writeSafetensors(
+      p,
+      [
+        { name: 'b', dtype: 'F32', shape: [2], data: randomBytes(8) },
+        { name: 'a', dtype: 'U8', shape: [3], data: randomBytes(3) },
+      ],
+      { format: 'pt' },
+    );
     const bytes = await readFile(p);
     const { index } = await indexSafetensors(p);
     expect(indexSafetensorsBytes(p, bytes)).toEqual(index);
@@ -217,18 +282,30 @@ describe('one index format: the store writes it, the in-memory indexer matches i
   it('parseSafetensors reads a header prefix against the whole file size, with the same checks', async () => {
     const bytes = encodeSafetensors([{ name: 'w', dtype: 'U8', shape: [4], data: new Uint8Array(4) }]);
     const prefix = bytes.subarray(0, bytes.length - 4);
-    expect(parseSafetensors('f', prefix, { fileSize: bytes.length }).tensors).toEqual((await readSafetensorsHeader(await rawFileFrom('prefix.safetensors', bytes))).tensors);
-    expect(() => parseSafetensors('f', prefix.subarray(0, 10), { fileSize: bytes.length })).toThrow(/need \d+ bytes of header, have 10/);
+    expect(parseSafetensors('f', prefix, { fileSize: bytes.length }).tensors).toEqual(
+      (await readSafetensorsHeader(await rawFileFrom('prefix.safetensors', bytes))).tensors,
+    );
+    expect(() => parseSafetensors('f', prefix.subarray(0, 10), { fileSize: bytes.length })).toThrow(
+      /need \d+ bytes of header, have 10/,
+    );
     expect(() => parseSafetensors('f', prefix)).toThrow(/out of range/); // without fileSize the prefix is the whole file
   });
 
   it('the demo F32 reader/writer is the reference layout, F32 only, with its 16 MiB header bound', () => {
     const data = new Float32Array([1, 2, 3, 4, 5, 6]);
     const bytes = writeF32([{ name: 'w', shape: [2, 3], data }]);
-    expect(bytes.equals(encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 3], data: new Uint8Array(data.buffer) }], { format: 'pt' }))).toBe(true);
+    expect(
+      bytes.equals(
+        encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 3], data: new Uint8Array(data.buffer) }], {
+          format: 'pt',
+        }),
+      ),
+    ).toBe(true);
     expect(readF32(bytes).get('w')).toEqual({ shape: [2, 3], data });
     const u8 = encodeSafetensors([{ name: 'w', dtype: 'U8', shape: [1], data: new Uint8Array(1) }]);
-    expect(() => readF32(u8, 'u8.safetensors')).toThrow('u8.safetensors: tensor w: dtype U8 is not supported (F32 only)');
+    expect(() => readF32(u8, 'u8.safetensors')).toThrow(
+      'u8.safetensors: tensor w: dtype U8 is not supported (F32 only)',
+    );
     const big = Buffer.alloc(8 + 17 * 1024 * 1024, 0x20);
     big.writeBigUInt64LE(BigInt(17 * 1024 * 1024));
     expect(() => readF32(big, 'big.safetensors')).toThrow(/header length 17825792 is over the 16777216-byte limit/);

@@ -14,7 +14,8 @@ function undocumented(node: unknown, path: string, out: string[]): string[] {
   else if (node && typeof node === 'object') {
     const props = (node as Record<string, unknown>).properties;
     if (props && typeof props === 'object') {
-      for (const [k, v] of Object.entries(props)) if (v && typeof v === 'object' && !('description' in v)) out.push(`${path}/properties/${k}`);
+      for (const [k, v] of Object.entries(props))
+        if (v && typeof v === 'object' && !('description' in v)) out.push(`${path}/properties/${k}`);
     }
     for (const [k, v] of Object.entries(node)) undocumented(v, `${path}/${k}`, out);
   }

@@ -16,7 +16,11 @@ describe('the example registry', () => {
     expect(r.counts).toEqual({ files: 14, models: 3, versions: 8, environments: 3 });
     const prod = r.registry.environments.get('production')!;
     expect(prod.requires).toBe('staging');
-    expect(prod.deployments.get('intent-classifier')).toEqual({ version: '2.0.0', canary: { version: '2.1.0', weight: '5%' }, rollbackWindow: ['1.1.0'] });
+    expect(prod.deployments.get('intent-classifier')).toEqual({
+      version: '2.0.0',
+      canary: { version: '2.1.0', weight: '5%' },
+      rollbackWindow: ['1.1.0'],
+    });
     expect(prod.deployments.get('pii-scrubber')).toEqual({ version: '1.4.1', rollbackWindow: [] });
   });
 });
@@ -27,9 +31,16 @@ describe('schema messages', () => {
     edit(repo, 'models/pii-scrubber/versions/1.4.2.yaml', (t) => t.replace(/sha256: a4d29bb7\w+/, 'sha256: A4D29BB7'));
     const [d, ...rest] = errorsOf(repo);
     expect(rest).toEqual([]);
-    expect(d).toMatchObject({ file: 'models/pii-scrubber/versions/1.4.2.yaml', line: 11, field: 'artifacts[0].sha256', rule: 'schema' });
+    expect(d).toMatchObject({
+      file: 'models/pii-scrubber/versions/1.4.2.yaml',
+      line: 11,
+      field: 'artifacts[0].sha256',
+      rule: 'schema',
+    });
     expect(d!.message).toBe('must be 64 lowercase hex characters (got "A4D29BB7")');
-    expect(formatDiagnostic(d!)).toMatch(/^models\/pii-scrubber\/versions\/1\.4\.2\.yaml:11:\d+ {2}artifacts\[0\]\.sha256 {2}must be 64 lowercase/);
+    expect(formatDiagnostic(d!)).toMatch(
+      /^models\/pii-scrubber\/versions\/1\.4\.2\.yaml:11:\d+ {2}artifacts\[0\]\.sha256 {2}must be 64 lowercase/,
+    );
   });
 
   it('suggests the field a typo meant', () => {
@@ -49,7 +60,9 @@ describe('schema messages', () => {
     edit(repo, 'environments/dev.yaml', (t) => t.replace('pii-scrubber: 1.4.2', 'pii-scrubber: 1.4'));
     const [d] = errorsOf(repo);
     expect(d).toMatchObject({ file: 'environments/dev.yaml', line: 5, field: 'models.pii-scrubber' });
-    expect(d!.message).toBe('must be a version such as 1.4.2, or a mapping with version, canary and rollbackWindow, not a number (YAML read 1.4 as a number)');
+    expect(d!.message).toBe(
+      'must be a version such as 1.4.2, or a mapping with version, canary and rollbackWindow, not a number (YAML read 1.4 as a number)',
+    );
   });
 });
 
@@ -57,7 +70,14 @@ describe('identity rules', () => {
   it('refuses a card whose name differs from its folder', () => {
     const repo = exampleRepo();
     edit(repo, 'models/pii-scrubber/versions/1.4.1.yaml', (t) => t.replace('name: pii-scrubber', 'name: pii-scrub'));
-    expect(errorsOf(repo)).toEqual([expect.objectContaining({ file: 'models/pii-scrubber/versions/1.4.1.yaml', line: 2, field: 'name', rule: 'identity-folder' })]);
+    expect(errorsOf(repo)).toEqual([
+      expect.objectContaining({
+        file: 'models/pii-scrubber/versions/1.4.1.yaml',
+        line: 2,
+        field: 'name',
+        rule: 'identity-folder',
+      }),
+    ]);
   });
 
   it('refuses a version that differs from its file name, without cascading into the environments that use it', () => {
@@ -69,13 +89,21 @@ describe('identity rules', () => {
   it('refuses file names that are not semantic versions', () => {
     const repo = exampleRepo();
     write(repo, 'models/pii-scrubber/versions/v1.5.0.yaml', 'name: pii-scrubber\n');
-    expect(errorsOf(repo)).toEqual([expect.objectContaining({ file: 'models/pii-scrubber/versions/v1.5.0.yaml', line: 1, rule: 'identity-file' })]);
+    expect(errorsOf(repo)).toEqual([
+      expect.objectContaining({ file: 'models/pii-scrubber/versions/v1.5.0.yaml', line: 1, rule: 'identity-file' }),
+    ]);
   });
 
   it('accepts a prerelease version file', () => {
     const repo = exampleRepo();
-    write(repo, 'models/pii-scrubber/versions/1.5.0-rc.1.yaml',
-      readFileSync(join(repo, 'models/pii-scrubber/versions/1.4.2.yaml'), 'utf8').replace('version: 1.4.2', 'version: 1.5.0-rc.1'));
+    write(
+      repo,
+      'models/pii-scrubber/versions/1.5.0-rc.1.yaml',
+      readFileSync(join(repo, 'models/pii-scrubber/versions/1.4.2.yaml'), 'utf8').replace(
+        'version: 1.4.2',
+        'version: 1.5.0-rc.1',
+      ),
+    );
     expect(errorsOf(repo)).toEqual([]);
   });
 });
@@ -85,13 +113,20 @@ describe('cross-file rules', () => {
     const repo = exampleRepo();
     edit(repo, 'environments/staging.yaml', (t) => t.replace('pii-scrubber: 1.4.2', 'pii-scrubber: 1.4.3'));
     const [d] = errorsOf(repo);
-    expect(d).toMatchObject({ file: 'environments/staging.yaml', line: 6, field: 'models.pii-scrubber', rule: 'environment-version' });
+    expect(d).toMatchObject({
+      file: 'environments/staging.yaml',
+      line: 6,
+      field: 'models.pii-scrubber',
+      rule: 'environment-version',
+    });
     expect(d!.message).toBe('pii-scrubber has no version 1.4.3 (known: 1.4.2, 1.4.1)');
   });
 
   it('checks canary and rollback references at their own lines', () => {
     const repo = exampleRepo();
-    edit(repo, 'environments/production.yaml', (t) => t.replace('{version: 2.1.0, weight: 5%}', '{version: 2.2.0, weight: 5%}').replace('[1.1.0]', '[2.0.0]'));
+    edit(repo, 'environments/production.yaml', (t) =>
+      t.replace('{version: 2.1.0, weight: 5%}', '{version: 2.2.0, weight: 5%}').replace('[1.1.0]', '[2.0.0]'),
+    );
     expect(errorsOf(repo).map((d) => [d.line, d.field, d.rule])).toEqual([
       [7, 'models.intent-classifier.canary.version', 'environment-version'],
       [8, 'models.intent-classifier.rollbackWindow[0]', 'environment-rollback'],
@@ -103,14 +138,27 @@ describe('cross-file rules', () => {
     edit(repo, 'environments/staging.yaml', (t) => t.replace('intent-classifier: 2.1.0', 'intent-classifier: 1.1.0'));
     const [d, ...rest] = errorsOf(repo);
     expect(rest).toEqual([]);
-    expect(d).toMatchObject({ file: 'environments/staging.yaml', line: 5, field: 'models.intent-classifier', rule: 'dependency-range-unsatisfied' });
-    expect(d!.message).toBe("intent-classifier 1.1.0 (champion in staging) does not satisfy structured-extractor@1.0.0's dependency range ^2.0.0");
+    expect(d).toMatchObject({
+      file: 'environments/staging.yaml',
+      line: 5,
+      field: 'models.intent-classifier',
+      rule: 'dependency-range-unsatisfied',
+    });
+    expect(d!.message).toBe(
+      "intent-classifier 1.1.0 (champion in staging) does not satisfy structured-extractor@1.0.0's dependency range ^2.0.0",
+    );
   });
 
   it('refuses a dependency that is not deployed in the environment', () => {
     const repo = exampleRepo();
     edit(repo, 'environments/dev.yaml', (t) => t.replace('  intent-classifier: 2.1.0\n', ''));
-    expect(errorsOf(repo)).toEqual([expect.objectContaining({ file: 'environments/dev.yaml', field: 'models.structured-extractor', rule: 'dependency-missing' })]);
+    expect(errorsOf(repo)).toEqual([
+      expect.objectContaining({
+        file: 'environments/dev.yaml',
+        field: 'models.structured-extractor',
+        rule: 'dependency-missing',
+      }),
+    ]);
   });
 
   it('accepts a dependency satisfied by both champion and canary', () => {
@@ -121,17 +169,30 @@ describe('cross-file rules', () => {
     const repo = exampleRepo();
     edit(repo, 'environments/dev.yaml', (t) => t.replace('models:', 'requires: production\nmodels:'));
     const ds = errorsOf(repo);
-    expect(ds).toEqual([expect.objectContaining({ file: 'environments/dev.yaml', field: 'requires', rule: 'requires-cycle' })]);
+    expect(ds).toEqual([
+      expect.objectContaining({ file: 'environments/dev.yaml', field: 'requires', rule: 'requires-cycle' }),
+    ]);
     expect(ds[0]!.message).toBe('requires chain is a cycle: dev -> production -> staging -> dev');
     const repo2 = exampleRepo();
     edit(repo2, 'environments/staging.yaml', (t) => t.replace('requires: dev', 'requires: qa'));
-    expect(errorsOf(repo2)).toEqual([expect.objectContaining({ rule: 'requires-unknown', message: 'requires "qa", but there is no environments/qa.yaml' })]);
+    expect(errorsOf(repo2)).toEqual([
+      expect.objectContaining({
+        rule: 'requires-unknown',
+        message: 'requires "qa", but there is no environments/qa.yaml',
+      }),
+    ]);
   });
 
   it('refuses a symlink that leaves the repository but follows one that stays inside', () => {
     const repo = exampleRepo();
     symlinkSync('/etc/hostname', join(repo, 'environments', 'qa.yaml'));
-    expect(errorsOf(repo)).toEqual([expect.objectContaining({ file: 'environments/qa.yaml', rule: 'file-access', message: expect.stringContaining('outside the repository') })]);
+    expect(errorsOf(repo)).toEqual([
+      expect.objectContaining({
+        file: 'environments/qa.yaml',
+        rule: 'file-access',
+        message: expect.stringContaining('outside the repository'),
+      }),
+    ]);
     rmSync(join(repo, 'environments', 'qa.yaml'));
     symlinkSync(join(repo, 'environments', 'dev.yaml'), join(repo, 'environments', 'qa.yaml'));
     expect(errorsOf(repo)).toEqual([]);
@@ -142,13 +203,29 @@ describe('cross-file rules', () => {
     edit(repo, 'models/pii-scrubber/versions/1.4.1.yaml', (t) => `${t}deprecated: true\n`);
     const r = validate(repo);
     expect(r.errors).toBe(0);
-    expect(r.diagnostics).toEqual([expect.objectContaining({ severity: 'warning', file: 'environments/production.yaml', rule: 'environment-deprecated' })]);
+    expect(r.diagnostics).toEqual([
+      expect.objectContaining({
+        severity: 'warning',
+        file: 'environments/production.yaml',
+        rule: 'environment-deprecated',
+      }),
+    ]);
   });
 });
 
 describe('formatDiagnostic', () => {
   it('indents the continuation lines of a multi-line message and escapes other control characters', () => {
-    const d = { file: 'a\u001b[2Jb.yaml', line: 3, column: 1, field: 'version', message: 'too small:\n  FIELD  NEEDS\nx.yaml:1:1  forged', rule: 'semver-bump', severity: 'error' as const };
-    expect(formatDiagnostic(d)).toBe('a\\u001b[2Jb.yaml:3:1  version  too small:\n      FIELD  NEEDS\n    x.yaml:1:1  forged');
+    const d = {
+      file: 'a\u001b[2Jb.yaml',
+      line: 3,
+      column: 1,
+      field: 'version',
+      message: 'too small:\n  FIELD  NEEDS\nx.yaml:1:1  forged',
+      rule: 'semver-bump',
+      severity: 'error' as const,
+    };
+    expect(formatDiagnostic(d)).toBe(
+      'a\\u001b[2Jb.yaml:3:1  version  too small:\n      FIELD  NEEDS\n    x.yaml:1:1  forged',
+    );
   });
 });

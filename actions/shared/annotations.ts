@@ -21,7 +21,9 @@ export interface AnnotateOptions {
  * with '/': GitHub places an annotation only when its file is named from there.
  */
 export function workspacePrefix(repo: string): string {
-  return relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), resolve(repo)).split(sep).join('/');
+  return relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), resolve(repo))
+    .split(sep)
+    .join('/');
 }
 
 /** One annotation per diagnostic, at most MAX_ANNOTATIONS; the rest go to the log after a line that counts them. */
@@ -50,15 +52,31 @@ function leftOut(rest: Diagnostic[]): string {
   return `${rest.length} more not annotated (${counts.join(', ')}; GitHub shows at most ${MAX_ANNOTATIONS} annotations per step):`;
 }
 
-export async function diagnosticsSummary(title: string, headline: string, diagnostics: Diagnostic[], prefix = ''): Promise<void> {
+export async function diagnosticsSummary(
+  title: string,
+  headline: string,
+  diagnostics: Diagnostic[],
+  prefix = '',
+): Promise<void> {
   core.summary.addHeading(title, 2).addRaw(`<p>${escapeHtml(headline)}</p>`, true);
   if (diagnostics.length > 0) {
     core.summary.addTable([
-      [{ data: 'File', header: true }, { data: 'Line', header: true }, { data: 'Field', header: true }, { data: 'Problem', header: true }, { data: 'Rule', header: true }],
-      ...diagnostics.slice(0, 500).map((d) => [
-        escapeHtml(prefix ? join(prefix, d.file) : d.file), String(d.line), escapeHtml(d.field || '-'),
-        `${d.severity === 'warning' ? '⚠️ ' : '❌ '}${escapeHtml(d.message)}`, escapeHtml(d.rule),
-      ]),
+      [
+        { data: 'File', header: true },
+        { data: 'Line', header: true },
+        { data: 'Field', header: true },
+        { data: 'Problem', header: true },
+        { data: 'Rule', header: true },
+      ],
+      ...diagnostics
+        .slice(0, 500)
+        .map((d) => [
+          escapeHtml(prefix ? join(prefix, d.file) : d.file),
+          String(d.line),
+          escapeHtml(d.field || '-'),
+          `${d.severity === 'warning' ? '⚠️ ' : '❌ '}${escapeHtml(d.message)}`,
+          escapeHtml(d.rule),
+        ]),
     ]);
     if (diagnostics.length > 500) core.summary.addRaw(`<p>…and ${diagnostics.length - 500} more.</p>`, true);
   }

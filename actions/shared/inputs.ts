@@ -49,10 +49,19 @@ export function intInput(name: string, range: { min: number; max?: number; fallb
 
 /** One value per line (a YAML block scalar in the workflow); blank lines are dropped, each line trimmed. */
 export function listInput(name: string): string[] {
-  return core.getInput(name).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  return core
+    .getInput(name)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
-function wholeNumber(name: string, fallback: number | undefined, ok: (n: number) => boolean, what: string): number | undefined {
+function wholeNumber(
+  name: string,
+  fallback: number | undefined,
+  ok: (n: number) => boolean,
+  what: string,
+): number | undefined {
   const raw = core.getInput(name);
   if (raw === '') return fallback;
   const n = Number(raw);

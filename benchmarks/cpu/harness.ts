@@ -18,7 +18,8 @@ const env = process.env;
 
 function intList(s: string, what: string): number[] {
   const out = s.split(',').map((x) => Number(x.trim()));
-  if (out.length === 0 || !out.every((n) => Number.isSafeInteger(n) && n >= 1)) throw new Error(`${what} must be a comma-separated list of positive integers, got "${s}"`);
+  if (out.length === 0 || !out.every((n) => Number.isSafeInteger(n) && n >= 1))
+    throw new Error(`${what} must be a comma-separated list of positive integers, got "${s}"`);
   return out;
 }
 function int(s: string, what: string, min: number): number {
@@ -31,7 +32,8 @@ function distribution(values: Float64Array) {
   const s = values.slice().sort();
   const at = (p: number) => {
     const rank = (p / 100) * (s.length - 1);
-    const lo = Math.floor(rank), hi = Math.ceil(rank);
+    const lo = Math.floor(rank),
+      hi = Math.ceil(rank);
     return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
   };
   let sum = 0;
@@ -45,15 +47,23 @@ export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      'model-dir': { type: 'string' }, golden: { type: 'string' }, 'batch-sizes': { type: 'string' }, warmup: { type: 'string' },
-      iterations: { type: 'string' }, seed: { type: 'string' }, output: { type: 'string' }, bare: { type: 'boolean', default: false },
-      'measure-overhead': { type: 'boolean', default: false }, 'overhead-reps': { type: 'string' },
+      'model-dir': { type: 'string' },
+      golden: { type: 'string' },
+      'batch-sizes': { type: 'string' },
+      warmup: { type: 'string' },
+      iterations: { type: 'string' },
+      seed: { type: 'string' },
+      output: { type: 'string' },
+      bare: { type: 'boolean', default: false },
+      'measure-overhead': { type: 'boolean', default: false },
+      'overhead-reps': { type: 'string' },
     },
     strict: true,
   });
   const started = performance.now();
   const modelDir = values['model-dir'];
-  if (!modelDir) throw new Error('--model-dir is required (the version folder holding model.safetensors and config.json)');
+  if (!modelDir)
+    throw new Error('--model-dir is required (the version folder holding model.safetensors and config.json)');
   const goldenFile = values.golden ?? env.MODEL_GITOPS_GOLDEN_SET;
   if (!goldenFile) throw new Error('--golden is required (a JSONL file of {"text", "label"} lines)');
   const batchSizes = intList(values['batch-sizes'] ?? env.MODEL_GITOPS_BENCH_BATCH_SIZES ?? '1', '--batch-sizes');
@@ -100,7 +110,11 @@ export async function main(argv: string[]): Promise<number> {
       for (let i = 0; i < batches.length; i++) {
         const s = performance.now();
         let p: string[] | undefined;
-        try { p = clf.predict(batches[i]!); } catch { p = undefined; }
+        try {
+          p = clf.predict(batches[i]!);
+        } catch {
+          p = undefined;
+        }
         lat[k++ % lat.length] = performance.now() - s;
         preds[i] = p;
       }
@@ -130,18 +144,36 @@ export async function main(argv: string[]): Promise<number> {
       accuracyCounted = true;
     }
     if (values['measure-overhead']) {
-      const h = new Float64Array(overheadReps), b = new Float64Array(overheadReps);
+      const h = new Float64Array(overheadReps),
+        b = new Float64Array(overheadReps);
       // Interleaved and alternating which goes first, so drift and cache effects fall on both.
       for (let r = 0; r < overheadReps; r++) {
-        if (r % 2 === 0) { h[r] = harnessPass(); b[r] = barePass(); } else { b[r] = barePass(); h[r] = harnessPass(); }
+        if (r % 2 === 0) {
+          h[r] = harnessPass();
+          b[r] = barePass();
+        } else {
+          b[r] = barePass();
+          h[r] = harnessPass();
+        }
       }
-      const hd = distribution(h), bd = distribution(b);
+      const hd = distribution(h),
+        bd = distribution(b);
       // The minimum is reported too: on a shared machine it is the least disturbed pass of each kind.
-      overhead.push({ batchSize: bs, harness_ms: hd.p50, bare_ms: bd.p50, ratio: hd.p50 / bd.p50, reps: overheadReps, min_ratio: hd.min / bd.min });
+      overhead.push({
+        batchSize: bs,
+        harness_ms: hd.p50,
+        bare_ms: bd.p50,
+        ratio: hd.p50 / bd.p50,
+        reps: overheadReps,
+        min_ratio: hd.min / bd.min,
+      });
     }
     results.push({
-      batchSize: bs, samples: samples.length, latency_ms: distribution(samples),
-      throughput_per_s: (texts.length * iterations) / (timed / 1000), peak_memory_bytes: peakRss(),
+      batchSize: bs,
+      samples: samples.length,
+      latency_ms: distribution(samples),
+      throughput_per_s: (texts.length * iterations) / (timed / 1000),
+      peak_memory_bytes: peakRss(),
     });
   }
   if (values.bare) {
@@ -150,12 +182,23 @@ export async function main(argv: string[]): Promise<number> {
   }
   const doc = {
     contract: 'model-gitops/harness-output@1',
-    harness: { name: 'cpu-node', version: HARNESS_VERSION, mode: values.bare ? 'bare' : 'full', runtime: `node ${process.versions.node}`, timer: 'performance.now' },
+    harness: {
+      name: 'cpu-node',
+      version: HARNESS_VERSION,
+      mode: values.bare ? 'bare' : 'full',
+      runtime: `node ${process.versions.node}`,
+      timer: 'performance.now',
+    },
     device: { kind: 'cpu', name: cpus()[0]?.model.trim() ?? 'unknown CPU' },
     model: { dir: modelDir, parameters: parameterCount(model), dtype: 'f32', labels: model.labels },
     workload: {
-      goldenSet: goldenFile, goldenSetSha256: sha256Hex(goldenBytes), examples: texts.length,
-      batchSizes, warmup, iterations, seed,
+      goldenSet: goldenFile,
+      goldenSetSha256: sha256Hex(goldenBytes),
+      examples: texts.length,
+      batchSizes,
+      warmup,
+      iterations,
+      seed,
     },
     accuracy: correct / texts.length,
     errors,
@@ -172,7 +215,12 @@ export async function main(argv: string[]): Promise<number> {
 
 if (import.meta.main) {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e: unknown) => { console.error(`harness: ${e instanceof Error ? e.message : String(e)}`); process.exitCode = 2; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(`harness: ${e instanceof Error ? e.message : String(e)}`);
+      process.exitCode = 2;
+    },
   );
 }

@@ -33,14 +33,18 @@ export function updateCardText(file: string, text: string, facts: WeightFacts): 
   const docs = [...new Composer({ version: '1.2', uniqueKeys: true, keepSourceTokens: true }).compose(tokens)];
   const doc = docs[0];
   if (!doc || docs.length !== 1 || doc.errors.length > 0) {
-    throw new UserError(`${file}: not valid YAML, fix it before pushing${doc?.errors[0] ? `: ${doc.errors[0].message}` : ''}`, { exitCode: EXIT.violations });
+    throw new UserError(
+      `${file}: not valid YAML, fix it before pushing${doc?.errors[0] ? `: ${doc.errors[0].message}` : ''}`,
+      { exitCode: EXIT.violations },
+    );
   }
   const root = doc.contents;
   if (!isMap(root)) throw new UserError(`${file}: not a mapping; fix it before pushing`, { exitCode: EXIT.violations });
   const plan = planUpdate(root, facts);
   if (plan.changes.length === 0) return { text, changed: false, changes: [], notes: plan.notes };
   const viaCst = applyViaCst(root, tokens, plan, facts);
-  if (viaCst !== undefined && sameResult(viaCst, plan)) return { text: viaCst, changed: true, changes: plan.changes, notes: plan.notes };
+  if (viaCst !== undefined && sameResult(viaCst, plan))
+    return { text: viaCst, changed: true, changes: plan.changes, notes: plan.notes };
   const reparsed = parseDocument(text, { version: '1.2', uniqueKeys: true });
   return { text: applyViaDocument(reparsed, plan, facts), changed: true, changes: plan.changes, notes: plan.notes };
 }
@@ -65,24 +69,39 @@ function planUpdate(root: YAMLMap, facts: WeightFacts): UpdatePlan {
   for (const item of have) {
     const path = item && typeof item === 'object' ? item.path : undefined;
     const a = typeof path === 'string' ? wanted.get(path) : undefined;
-    if (!a || seen.has(a.path)) { changes.push(`artifacts: removed ${typeof path === 'string' ? path : 'an entry without a path'}`); continue; }
+    if (!a || seen.has(a.path)) {
+      changes.push(`artifacts: removed ${typeof path === 'string' ? path : 'an entry without a path'}`);
+      continue;
+    }
     seen.add(a.path);
     artifacts.push(a);
     for (const k of ['sha256', 'size'] as const) if (item[k] !== a[k]) changes.push(`artifacts[${a.path}].${k}`);
   }
   for (const a of facts.artifacts) {
-    if (!seen.has(a.path)) { artifacts.push(a); changes.push(`artifacts: added ${a.path}`); }
+    if (!seen.has(a.path)) {
+      artifacts.push(a);
+      changes.push(`artifacts: added ${a.path}`);
+    }
   }
   if (!Array.isArray(current.artifacts)) changes.push('artifacts');
   const arch = new Map<string, string | number>();
-  const curArch = current.architecture && typeof current.architecture === 'object' ? (current.architecture as Record<string, unknown>) : {};
-  for (const [k, v] of [['format', facts.format], ['parameters', facts.parameters], ['dtype', facts.dtype]] as const) {
+  const curArch =
+    current.architecture && typeof current.architecture === 'object'
+      ? (current.architecture as Record<string, unknown>)
+      : {};
+  for (const [k, v] of [
+    ['format', facts.format],
+    ['parameters', facts.parameters],
+    ['dtype', facts.dtype],
+  ] as const) {
     if (v === undefined || curArch[k] === v) continue;
     arch.set(k, v);
     changes.push(`architecture.${k}`);
   }
   if (facts.family && typeof curArch.family === 'string' && curArch.family !== facts.family) {
-    notes.push(`architecture.family is "${curArch.family}" but config.json says model_type "${facts.family}"; left as written`);
+    notes.push(
+      `architecture.family is "${curArch.family}" but config.json says model_type "${facts.family}"; left as written`,
+    );
   }
   return { changes, notes, artifacts, arch };
 }
@@ -109,7 +128,8 @@ function cloneItem(item: Item, indent: number, blockSeq: boolean): Item {
   const c = structuredClone(item);
   const lastNl = c.start.map((t) => t.type).lastIndexOf('newline');
   c.start = c.start.slice(lastNl + 1).filter((t) => t.type !== 'comment');
-  if (blockSeq && indent > 0 && c.start[0]?.type !== 'space') c.start.unshift({ type: 'space', offset: 0, indent: 0, source: ' '.repeat(indent) });
+  if (blockSeq && indent > 0 && c.start[0]?.type !== 'space')
+    c.start.unshift({ type: 'space', offset: 0, indent: 0, source: ' '.repeat(indent) });
   const dropComments = (end: CST.SourceToken[] | undefined) => {
     if (!end) return end;
     const i = end.findIndex((t) => t.type === 'comment');
@@ -141,7 +161,8 @@ function applyViaCst(root: YAMLMap, tokens: Tok[], plan: UpdatePlan, facts: Weig
     const v = it.value;
     if (v && (v.type === 'flow-collection' || v.type === 'block-map')) {
       const pathItem = v.items.find((i) => keyOf(i) === 'path');
-      const p = pathItem?.value && CST.isScalar(pathItem.value) ? CST.resolveAsScalar(pathItem.value)?.value : undefined;
+      const p =
+        pathItem?.value && CST.isScalar(pathItem.value) ? CST.resolveAsScalar(pathItem.value)?.value : undefined;
       if (p !== undefined && !byPath.has(p)) byPath.set(p, it);
     }
   }
@@ -164,7 +185,8 @@ function applyViaCst(root: YAMLMap, tokens: Tok[], plan: UpdatePlan, facts: Weig
 
   if (plan.arch.size > 0) {
     const archTok = (root.get('architecture', true) as { srcToken?: Tok } | undefined)?.srcToken;
-    if (!archTok || !(archTok.type === 'flow-collection' || archTok.type === 'block-map') || archTok.items.length === 0) return undefined;
+    if (!archTok || !(archTok.type === 'flow-collection' || archTok.type === 'block-map') || archTok.items.length === 0)
+      return undefined;
     for (const [k, v] of plan.arch) {
       if (setIn(archTok, k, v)) continue;
       if (archTok.items.length < 2 && archTok.type === 'flow-collection') return undefined; // no separator to copy

@@ -45,8 +45,18 @@ export interface WeightFacts {
 
 /** safetensors dtype → the card's architecture.dtype enum (schemas/model-version.schema.json). */
 const CARD_DTYPES: Readonly<Record<string, string>> = {
-  F64: 'f64', F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'f8_e4m3', F8_E5M2: 'f8_e5m2',
-  I64: 'i64', I32: 'i32', I16: 'i16', I8: 'i8', U8: 'u8', BOOL: 'bool',
+  F64: 'f64',
+  F32: 'f32',
+  F16: 'f16',
+  BF16: 'bf16',
+  F8_E4M3: 'f8_e4m3',
+  F8_E5M2: 'f8_e5m2',
+  I64: 'i64',
+  I32: 'i32',
+  I16: 'i16',
+  I8: 'i8',
+  U8: 'u8',
+  BOOL: 'bool',
 };
 
 export function cardDtype(safetensorsDtype: string): string | undefined {
@@ -57,15 +67,27 @@ export function cardDtype(safetensorsDtype: string): string | undefined {
  * Derive the facts. `tensors` are the tensors of every safetensors file of the folder; `config` is the
  * parsed config.json at the folder's top level, if any.
  */
-export function weightFacts(artifacts: readonly Artifact[], tensors: readonly TensorInfo[], config?: unknown): WeightFacts {
+export function weightFacts(
+  artifacts: readonly Artifact[],
+  tensors: readonly TensorInfo[],
+  config?: unknown,
+): WeightFacts {
   const sorted = [...artifacts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const a of sorted) {
     if (!ARTIFACT_PATH.test(a.path)) {
-      throw new UserError(`file "${a.path}" cannot be an artifact: paths may use only letters, digits, _ . + @ = - and / (rename it)`);
+      throw new UserError(
+        `file "${a.path}" cannot be an artifact: paths may use only letters, digits, _ . + @ = - and / (rename it)`,
+      );
     }
   }
   const ext = (e: string) => sorted.some((a) => a.path.toLowerCase().endsWith(e));
-  const format: WeightFormat = ext('.safetensors') ? 'safetensors' : ext('.gguf') ? 'gguf' : ext('.onnx') ? 'onnx' : 'other';
+  const format: WeightFormat = ext('.safetensors')
+    ? 'safetensors'
+    : ext('.gguf')
+      ? 'gguf'
+      : ext('.onnx')
+        ? 'onnx'
+        : 'other';
   const facts: WeightFacts = { artifacts: sorted, format, notes: [] };
   if (ext('.safetensors')) {
     const s = summarizeTensors(tensors);
@@ -80,9 +102,11 @@ export function weightFacts(artifacts: readonly Artifact[], tensors: readonly Te
     }
   }
   if (config !== undefined) {
-    const modelType = typeof config === 'object' && config !== null ? (config as Record<string, unknown>).model_type : undefined;
+    const modelType =
+      typeof config === 'object' && config !== null ? (config as Record<string, unknown>).model_type : undefined;
     if (typeof modelType === 'string' && FAMILY.test(modelType)) facts.family = modelType;
-    else if (modelType !== undefined) facts.notes.push(`config.json model_type ${JSON.stringify(modelType)} is not a valid family name; not used`);
+    else if (modelType !== undefined)
+      facts.notes.push(`config.json model_type ${JSON.stringify(modelType)} is not a valid family name; not used`);
   }
   return facts;
 }
@@ -116,18 +140,34 @@ export interface MissingField {
 export function missingFields(inputs: CardInputs, facts: WeightFacts): MissingField[] {
   const missing: MissingField[] = [];
   if (inputs.summary !== undefined && inputs.summary.trim() === '') throw new UserError('--summary must not be empty');
-  if (inputs.family !== undefined && !FAMILY.test(inputs.family)) throw new UserError(`--family "${inputs.family}" must be letters, digits, _ . - (e.g. bert, llama)`);
+  if (inputs.family !== undefined && !FAMILY.test(inputs.family))
+    throw new UserError(`--family "${inputs.family}" must be letters, digits, _ . - (e.g. bert, llama)`);
   if (inputs.codeRepository !== undefined && !CODE_REPOSITORY.test(inputs.codeRepository)) {
     throw new UserError(`--code-repo "${inputs.codeRepository}" must be a GitHub repository as owner/name`);
   }
   if (inputs.codeCommit !== undefined && !GIT_COMMIT.test(inputs.codeCommit)) {
-    throw new UserError(`--code-commit "${inputs.codeCommit}" must be a full commit id (40 or 64 lowercase hex characters)`);
+    throw new UserError(
+      `--code-commit "${inputs.codeCommit}" must be a full commit id (40 or 64 lowercase hex characters)`,
+    );
   }
   if (!inputs.summary) missing.push({ field: 'summary', how: '--summary "what changed and why"' });
-  if (!inputs.interfaceFrom) missing.push({ field: 'interface', how: '--interface-from VERSION (copy it from an earlier card), or --parent VERSION' });
-  if (!inputs.family && !facts.family) missing.push({ field: 'architecture.family', how: '--family NAME (no config.json with a model_type in the folder)' });
-  if (!inputs.codeRepository) missing.push({ field: 'lineage.code.repository', how: '--code-repo owner/name (or --code-dir with a GitHub remote)' });
-  if (!inputs.codeCommit) missing.push({ field: 'lineage.code.commit', how: '--code-commit SHA (or --code-dir DIR: its HEAD)' });
+  if (!inputs.interfaceFrom)
+    missing.push({
+      field: 'interface',
+      how: '--interface-from VERSION (copy it from an earlier card), or --parent VERSION',
+    });
+  if (!inputs.family && !facts.family)
+    missing.push({
+      field: 'architecture.family',
+      how: '--family NAME (no config.json with a model_type in the folder)',
+    });
+  if (!inputs.codeRepository)
+    missing.push({
+      field: 'lineage.code.repository',
+      how: '--code-repo owner/name (or --code-dir with a GitHub remote)',
+    });
+  if (!inputs.codeCommit)
+    missing.push({ field: 'lineage.code.commit', how: '--code-commit SHA (or --code-dir DIR: its HEAD)' });
   return missing;
 }
 
@@ -168,16 +208,26 @@ export interface NewCardResult {
  * A complete card (or, with `draft`, one whose missing fields are null placeholders marked TODO, which
  * the schema rejects until a person fills them in). Without `draft`, missing fields are an error.
  */
-export function newCardText(inputs: CardInputs, facts: WeightFacts, options: { draft?: boolean; file?: string } = {}): NewCardResult {
+export function newCardText(
+  inputs: CardInputs,
+  facts: WeightFacts,
+  options: { draft?: boolean; file?: string } = {},
+): NewCardResult {
   const file = options.file ?? `models/${inputs.name}/versions/${inputs.version}.yaml`;
   const missing = missingFields(inputs, facts);
-  if (missing.length > 0 && !options.draft) throw new UserError(describeMissing(file, missing), { exitCode: EXIT.violations });
+  if (missing.length > 0 && !options.draft)
+    throw new UserError(describeMissing(file, missing), { exitCode: EXIT.violations });
   const notes = [...facts.notes];
   const doc = new Document({}, { version: '1.2' });
   const root = doc.contents as YAMLMap;
   root.set('name', inputs.name);
   root.set('version', inputs.version);
-  root.set('summary', inputs.summary ? inputs.summary : placeholder(doc, 'one or two sentences: what changed in this version and why (--summary)'));
+  root.set(
+    'summary',
+    inputs.summary
+      ? inputs.summary
+      : placeholder(doc, 'one or two sentences: what changed in this version and why (--summary)'),
+  );
 
   if (inputs.interfaceFrom) {
     const node = interfaceNode(doc, inputs.interfaceFrom);
@@ -187,7 +237,9 @@ export function newCardText(inputs: CardInputs, facts: WeightFacts, options: { d
     const tokenizerFile = facts.artifacts.find((a) => a.path === 'tokenizer.json');
     if (isMap(tok) && tokenizerFile && tok.get('sha256') !== tokenizerFile.sha256) {
       tok.set('sha256', tokenizerFile.sha256);
-      notes.push(`interface.tokenizer.sha256 set to the pushed tokenizer.json (it differs from ${inputs.interfaceFrom.label}): a tokenizer change breaks callers, so expect a major version bump`);
+      notes.push(
+        `interface.tokenizer.sha256 set to the pushed tokenizer.json (it differs from ${inputs.interfaceFrom.label}): a tokenizer change breaks callers, so expect a major version bump`,
+      );
     }
     root.set('interface', node);
   } else {
@@ -206,7 +258,8 @@ export function newCardText(inputs: CardInputs, facts: WeightFacts, options: { d
   if (facts.dtype !== undefined) arch.set('dtype', facts.dtype);
   root.set('architecture', arch);
 
-  if (facts.artifacts.length === 0) throw new UserError('the model folder has no files: nothing to record as artifacts', { exitCode: EXIT.violations });
+  if (facts.artifacts.length === 0)
+    throw new UserError('the model folder has no files: nothing to record as artifacts', { exitCode: EXIT.violations });
   const artifacts = doc.createNode([]) as YAMLSeq;
   for (const a of facts.artifacts) artifacts.add(artifactNode(doc, a));
   root.set('artifacts', artifacts);
@@ -215,10 +268,20 @@ export function newCardText(inputs: CardInputs, facts: WeightFacts, options: { d
   if (inputs.parent) lineage.set('parent', inputs.parent);
   const code = doc.createNode({}) as YAMLMap;
   code.flow = !!(inputs.codeRepository && inputs.codeCommit);
-  code.set('repository', inputs.codeRepository ?? placeholder(doc, 'training code repository as owner/name (--code-repo)'));
-  code.set('commit', inputs.codeCommit ?? placeholder(doc, 'full commit id of the training code (--code-commit or --code-dir)'));
+  code.set(
+    'repository',
+    inputs.codeRepository ?? placeholder(doc, 'training code repository as owner/name (--code-repo)'),
+  );
+  code.set(
+    'commit',
+    inputs.codeCommit ?? placeholder(doc, 'full commit id of the training code (--code-commit or --code-dir)'),
+  );
   lineage.set('code', code);
   root.set('lineage', lineage);
 
-  return { text: `#${CARD_SCHEMA_COMMENT}\n${doc.toString(TO_STRING)}`, placeholders: missing.map((m) => m.field), notes };
+  return {
+    text: `#${CARD_SCHEMA_COMMENT}\n${doc.toString(TO_STRING)}`,
+    placeholders: missing.map((m) => m.field),
+    notes,
+  };
 }

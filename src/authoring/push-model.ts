@@ -11,7 +11,14 @@ import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { existsSync, lstatSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import semver from 'semver';
-import { ARTIFACT_PATH, describeMissing, missingFields, newCardText, updateCardText, weightFacts } from './card-writer.ts';
+import {
+  ARTIFACT_PATH,
+  describeMissing,
+  missingFields,
+  newCardText,
+  updateCardText,
+  weightFacts,
+} from './card-writer.ts';
 import type { CardInputs, WeightFacts } from './card-writer.ts';
 import { printable, type Diagnostic } from '../registry/diagnostics.ts';
 import { UserError } from '../lib/errors.ts';
@@ -26,7 +33,14 @@ import { validateRegistry } from '../registry/validate.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 
 // Which store, and URL hygiene, live with the store: src/store/default.ts.
-export { DEFAULT_STORE_DIR, STORE_ENV, hasUserinfo, redactUrl, resolveStoreUrl, urlCredentials } from '../store/default.ts';
+export {
+  DEFAULT_STORE_DIR,
+  STORE_ENV,
+  hasUserinfo,
+  redactUrl,
+  resolveStoreUrl,
+  urlCredentials,
+} from '../store/default.ts';
 import { redactUrl } from '../store/default.ts';
 import { EXIT } from '../lib/exit-codes.ts';
 
@@ -61,10 +75,16 @@ export async function scanModelFolder(dir: string): Promise<ModelFile[]> {
   const inside = (p: string) => p === realRoot || p.startsWith(realRoot + sep);
   const addFile = (path: string, size: number) => {
     if (ARTIFACT_PATH.test(path) && path.length <= 512) files.push({ path, size });
-    else problems.push(`${printable(path)}: not usable as an artifact path (letters, digits, _ . + @ = - and / only, at most 512 characters); rename it`);
+    else
+      problems.push(
+        `${printable(path)}: not usable as an artifact path (letters, digits, _ . + @ = - and / only, at most 512 characters); rename it`,
+      );
   };
   const walk = async (abs: string, depth: number): Promise<void> => {
-    if (depth > 32) { problems.push(`${printable(rel(abs))}: folders nest too deep`); return; }
+    if (depth > 32) {
+      problems.push(`${printable(rel(abs))}: folders nest too deep`);
+      return;
+    }
     for (const ent of (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(abs, ent.name);
       const st = await lstat(p);
@@ -75,20 +95,29 @@ export async function scanModelFolder(dir: string): Promise<ModelFile[]> {
       } else if (st.isSymbolicLink()) {
         const target = await realpath(p).catch(() => undefined);
         if (target === undefined) problems.push(`${printable(rel(p))}: symlink to nothing (broken link)`);
-        else if (!inside(target)) problems.push(`${printable(rel(p))}: symlink points outside the model folder (to ${target}); copy the file in instead`);
+        else if (!inside(target))
+          problems.push(
+            `${printable(rel(p))}: symlink points outside the model folder (to ${target}); copy the file in instead`,
+          );
         else {
           const t = await stat(target);
           if (t.isFile()) addFile(rel(p), t.size);
-          else problems.push(`${printable(rel(p))}: symlink to ${t.isDirectory() ? 'a folder (not followed)' : 'something that is not a regular file'}`);
+          else
+            problems.push(
+              `${printable(rel(p))}: symlink to ${t.isDirectory() ? 'a folder (not followed)' : 'something that is not a regular file'}`,
+            );
         }
       } else {
-        problems.push(`${printable(rel(p))}: not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'})`);
+        problems.push(
+          `${printable(rel(p))}: not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'})`,
+        );
       }
     }
   };
   const rel = (p: string) => relative(root, p).split(sep).join('/');
   await walk(root, 0);
-  if (problems.length) throw new UserError(`${dir} cannot be pushed as it is:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (problems.length)
+    throw new UserError(`${dir} cannot be pushed as it is:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   if (files.length === 0) throw new UserError(`model folder ${dir} has no files to push`);
   return files;
 }
@@ -153,7 +182,14 @@ export interface PushModelResult {
     text: string;
   };
   files: PushedFile[];
-  totals: { files: number; bytes: number; sentBytes: number; deduplicatedBytes: number; resumedBytes: number; toSendBytes: number };
+  totals: {
+    files: number;
+    bytes: number;
+    sentBytes: number;
+    deduplicatedBytes: number;
+    resumedBytes: number;
+    toSendBytes: number;
+  };
   seconds: number;
   /** Bytes sent per second of upload time (0 when nothing was sent). */
   throughputBytesPerSecond: number;
@@ -166,7 +202,8 @@ export interface PushModelResult {
 function parseRef(flag: string, value: string, model: string): { model: string; version: string } {
   const at = value.lastIndexOf('@');
   const ref = at > 0 ? { model: value.slice(0, at), version: value.slice(at + 1) } : { model, version: value };
-  if (!MODEL_NAME.test(ref.model) || !semver.valid(ref.version)) throw new UserError(`${flag} "${value}" must be VERSION or MODEL@VERSION, e.g. 2.0.0 or ${model}@2.0.0`);
+  if (!MODEL_NAME.test(ref.model) || !semver.valid(ref.version))
+    throw new UserError(`${flag} "${value}" must be VERSION or MODEL@VERSION, e.g. 2.0.0 or ${model}@2.0.0`);
   return ref;
 }
 
@@ -180,7 +217,9 @@ function codeFromDir(codeDir: string, notes: string[]): { repository?: string; c
   if (!existsSync(codeDir) || !isGitRepo(codeDir)) throw new UserError(`--code-dir ${codeDir} is not a git checkout`);
   const commit = git(codeDir, ['rev-parse', 'HEAD']).trim();
   if (git(codeDir, ['status', '--porcelain', '--untracked-files=no']).trim() !== '') {
-    notes.push(`${codeDir} has uncommitted changes: lineage.code.commit ${commit.slice(0, 12)} may not be the code that trained these weights`);
+    notes.push(
+      `${codeDir} has uncommitted changes: lineage.code.commit ${commit.slice(0, 12)} may not be the code that trained these weights`,
+    );
   }
   let repository: string | undefined;
   try {
@@ -194,7 +233,10 @@ function codeFromDir(codeDir: string, notes: string[]): { repository?: string; c
 async function readConfig(dir: string, files: ModelFile[], notes: string[]): Promise<unknown> {
   const f = files.find((x) => x.path === 'config.json');
   if (!f) return undefined;
-  if (f.size > MAX_CONFIG_BYTES) { notes.push(`config.json is ${f.size} bytes; not read for the architecture`); return undefined; }
+  if (f.size > MAX_CONFIG_BYTES) {
+    notes.push(`config.json is ${f.size} bytes; not read for the architecture`);
+    return undefined;
+  }
   try {
     return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
   } catch (e) {
@@ -204,15 +246,26 @@ async function readConfig(dir: string, files: ModelFile[], notes: string[]): Pro
 }
 
 export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
-  if (!MODEL_NAME.test(o.model)) throw new UserError(`--model "${o.model}" is not a valid model name: lower-case letters, digits and single hyphens, starting with a letter`);
+  if (!MODEL_NAME.test(o.model))
+    throw new UserError(
+      `--model "${o.model}" is not a valid model name: lower-case letters, digits and single hyphens, starting with a letter`,
+    );
   const parsed = semver.parse(o.version);
-  if (!parsed || `${parsed.version}${parsed.build.length ? `+${parsed.build.join('.')}` : ''}` !== o.version) throw new UserError(`--version "${o.version}" is not a semantic version such as 1.4.2`);
+  if (!parsed || `${parsed.version}${parsed.build.length ? `+${parsed.build.join('.')}` : ''}` !== o.version)
+    throw new UserError(`--version "${o.version}" is not a semantic version such as 1.4.2`);
   const repo = resolve(o.repo);
   const source = new WorkingTreeSource(repo, { maxFileBytes: DEFAULT_MAX_FILE_BYTES });
   const cardPath = `models/${o.model}/versions/${o.version}.yaml`;
   const cardAbs = join(repo, ...cardPath.split('/'));
-  const cardStat = (() => { try { return lstatSync(cardAbs); } catch { return undefined; } })();
-  if (cardStat && !cardStat.isFile()) throw new UserError(`${cardPath} exists but is not a regular file; refusing to write through it`);
+  const cardStat = (() => {
+    try {
+      return lstatSync(cardAbs);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (cardStat && !cardStat.isFile())
+    throw new UserError(`${cardPath} exists but is not a regular file; refusing to write through it`);
   const existing = cardStat !== undefined;
   const notes: string[] = [];
 
@@ -233,7 +286,9 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
       try {
         text = await readFile(join(repo, p), 'utf8');
       } catch {
-        throw new UserError(`${o.interfaceFrom ? '--interface-from' : '--parent'}: ${p} does not exist in ${o.repo}, so there is no interface to copy`);
+        throw new UserError(
+          `${o.interfaceFrom ? '--interface-from' : '--parent'}: ${p} does not exist in ${o.repo}, so there is no interface to copy`,
+        );
       }
       interfaceFrom = { label: p, text };
     }
@@ -251,24 +306,46 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
     const early = weightFacts([], [], config);
     const missing = missingFields(inputs, early);
     if (missing.length > 0 && !o.draft) {
-      throw new UserError(`${describeMissing(cardPath, missing)}\nNothing was uploaded or written.`, { exitCode: EXIT.violations });
+      throw new UserError(`${describeMissing(cardPath, missing)}\nNothing was uploaded or written.`, {
+        exitCode: EXIT.violations,
+      });
     }
   } else {
-    const ignored = (['summary', 'family', 'codeRepository', 'codeCommit', 'codeDir', 'interfaceFrom', 'parent'] as const).filter((k) => o[k] !== undefined);
-    if (ignored.length) notes.push(`${cardPath} exists: only its artifacts and architecture format/parameters/dtype are updated; ${ignored.length} card option(s) ignored (edit the card to change the rest)`);
+    const ignored = (
+      ['summary', 'family', 'codeRepository', 'codeCommit', 'codeDir', 'interfaceFrom', 'parent'] as const
+    ).filter((k) => o[k] !== undefined);
+    if (ignored.length)
+      notes.push(
+        `${cardPath} exists: only its artifacts and architecture format/parameters/dtype are updated; ${ignored.length} card option(s) ignored (edit the card to change the rest)`,
+      );
   }
 
   o.onScanned?.(scanned);
   const store = openStore(o.storeUrl, { s3: { stateDir: join(repo, STATE_DIR), ...o.s3 } });
   const started = performance.now();
-  const pushed: PushFileResult[] = await pushFolder({ dir, store, dryRun: !!o.dryRun, stateDir: join(repo, STATE_DIR), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const pushed: PushFileResult[] = await pushFolder({
+    dir,
+    store,
+    dryRun: !!o.dryRun,
+    stateDir: join(repo, STATE_DIR),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
   const seconds = (performance.now() - started) / 1000;
   const listed = pushed.map((r) => r.path).join('\n');
-  if (listed !== scanned.map((f) => f.path).join('\n')) throw new UserError(`${o.dir} changed while it was being pushed (files added or removed); push again once it is stable`);
+  if (listed !== scanned.map((f) => f.path).join('\n'))
+    throw new UserError(
+      `${o.dir} changed while it was being pushed (files added or removed); push again once it is stable`,
+    );
 
   const tensors: TensorInfo[] = [];
-  for (const r of pushed) if (r.path.toLowerCase().endsWith('.safetensors')) tensors.push(...(await readSafetensorsHeader(join(dir, ...r.path.split('/')))).tensors);
-  const facts: WeightFacts = weightFacts(pushed.map((r) => ({ path: r.path, sha256: r.sha256, size: r.size })), tensors, config);
+  for (const r of pushed)
+    if (r.path.toLowerCase().endsWith('.safetensors'))
+      tensors.push(...(await readSafetensorsHeader(join(dir, ...r.path.split('/')))).tensors);
+  const facts: WeightFacts = weightFacts(
+    pushed.map((r) => ({ path: r.path, sha256: r.sha256, size: r.size })),
+    tensors,
+    config,
+  );
 
   let text: string;
   let status: CardStatus;
@@ -298,7 +375,14 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
     written = true;
   }
 
-  const files: PushedFile[] = pushed.map((r) => ({ path: r.path, size: r.size, sha256: r.sha256, sent: r.sentBytes, deduplicated: r.deduplicated, resumed: r.resumedBytes }));
+  const files: PushedFile[] = pushed.map((r) => ({
+    path: r.path,
+    size: r.size,
+    sha256: r.sha256,
+    sent: r.sentBytes,
+    deduplicated: r.deduplicated,
+    resumed: r.resumedBytes,
+  }));
   const sum = (f: (x: PushedFile) => number) => files.reduce((a, x) => a + f(x), 0);
   const sentBytes = sum((f) => f.sent);
   return {

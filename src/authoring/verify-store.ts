@@ -41,19 +41,30 @@ export interface VerifyStoreOptions {
 /** Blob checks in flight at once: enough to hide a store's latency, few enough not to be throttled. */
 export const VERIFY_CONCURRENCY = 8;
 
-export async function verifyStore(registry: Registry, store: BlobStore, options: VerifyStoreOptions = {}): Promise<StoreVerification> {
+export async function verifyStore(
+  registry: Registry,
+  store: BlobStore,
+  options: VerifyStoreOptions = {},
+): Promise<StoreVerification> {
   if (options.model !== undefined && !registry.models.has(options.model)) {
-    throw new UserError(`no model "${options.model}" in the registry (have: ${[...registry.models.keys()].sort().join(', ') || 'none'})`);
+    throw new UserError(
+      `no model "${options.model}" in the registry (have: ${[...registry.models.keys()].sort().join(', ') || 'none'})`,
+    );
   }
-  const entries = [...registry.models.values()].filter((m) => options.model === undefined || m.name === options.model).sort((a, b) => a.name.localeCompare(b.name));
+  const entries = [...registry.models.values()]
+    .filter((m) => options.model === undefined || m.name === options.model)
+    .sort((a, b) => a.name.localeCompare(b.name));
   const wanted: Omit<CardArtifactCheck, 'status'>[] = [];
   const skippedCards: string[] = [];
   let cards = 0;
   for (const m of entries) {
     for (const v of [...m.brokenVersions].sort()) skippedCards.push(`models/${m.name}/versions/${v}.yaml`);
-    for (const [version, { file, card }] of [...m.versions].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))) {
+    for (const [version, { file, card }] of [...m.versions].sort(([a], [b]) =>
+      a.localeCompare(b, 'en', { numeric: true }),
+    )) {
       cards++;
-      for (const a of card.artifacts) wanted.push({ model: m.name, version, file, path: a.path, sha256: a.sha256, size: a.size });
+      for (const a of card.artifacts)
+        wanted.push({ model: m.name, version, file, path: a.path, sha256: a.sha256, size: a.size });
     }
   }
   // One check per (sha256, size): two cards naming the same bytes share it.

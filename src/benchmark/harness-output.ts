@@ -6,20 +6,40 @@ import { createAjv } from '../registry/schemas.ts';
 
 export const HARNESS_CONTRACT = 'model-gitops/harness-output@1';
 
-export interface Distribution { p50: number; p95: number; p99: number; mean: number; min?: number; max?: number }
+export interface Distribution {
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  min?: number;
+  max?: number;
+}
 
 export interface HarnessOutput {
   contract: typeof HARNESS_CONTRACT;
   harness: { name: string; version?: string; mode: 'full' | 'bare'; runtime?: string; timer?: string };
   device: { kind: 'cpu' | 'cuda' | 'mps' | 'other'; name: string };
   model: { dir: string; parameters?: number; dtype?: string; labels?: string[] };
-  workload: { goldenSet: string; goldenSetSha256: string; examples: number; batchSizes: number[]; warmup: number; iterations: number; seed: number };
+  workload: {
+    goldenSet: string;
+    goldenSetSha256: string;
+    examples: number;
+    batchSizes: number[];
+    warmup: number;
+    iterations: number;
+    seed: number;
+  };
   accuracy: number | null;
   errors: number;
   peak_memory_bytes: number;
   results: {
-    batchSize: number; samples: number; latency_ms: Distribution; throughput_per_s: number; peak_memory_bytes?: number;
-    ttft_ms?: Distribution; tpot_ms?: Distribution;
+    batchSize: number;
+    samples: number;
+    latency_ms: Distribution;
+    throughput_per_s: number;
+    peak_memory_bytes?: number;
+    ttft_ms?: Distribution;
+    tpot_ms?: Distribution;
   }[];
   overhead?: { batchSize: number; harness_ms: number; bare_ms: number; ratio: number; reps?: number }[];
   duration_ms?: number;
@@ -33,11 +53,16 @@ export function parseHarnessOutput(text: string, source: string): HarnessOutput 
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source}: harness output is not JSON (${(e as Error).message}); the harness must print one JSON document (schemas/harness-output.schema.json)`);
+    throw new Error(
+      `${source}: harness output is not JSON (${(e as Error).message}); the harness must print one JSON document (schemas/harness-output.schema.json)`,
+    );
   }
   validate ??= createAjv().compile(harnessSchema);
   if (!validate(data)) {
-    const first = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`).join('; ');
+    const first = (validate.errors ?? [])
+      .slice(0, 3)
+      .map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`)
+      .join('; ');
     throw new Error(`${source}: harness output does not follow ${HARNESS_CONTRACT}: ${first}`);
   }
   return data as HarnessOutput;
@@ -48,7 +73,11 @@ export function parseHarnessOutput(text: string, source: string): HarnessOutput 
  * first batch size in the workload (the interactive case), plus accuracy, errors and peak memory.
  */
 export function flattenMetrics(o: HarnessOutput): Record<string, number> {
-  const m: Record<string, number> = { errors: o.errors, peak_memory_bytes: o.peak_memory_bytes, peak_memory_mb: o.peak_memory_bytes / (1024 * 1024) };
+  const m: Record<string, number> = {
+    errors: o.errors,
+    peak_memory_bytes: o.peak_memory_bytes,
+    peak_memory_mb: o.peak_memory_bytes / (1024 * 1024),
+  };
   if (o.accuracy !== null) m.accuracy = o.accuracy;
   o.results.forEach((r, i) => {
     const put = (name: string, v: number | undefined) => {

@@ -44,16 +44,29 @@ export class FolderMaterializer implements Materializer {
       const from = join(source, a.path);
       const where = `${cardFile} artifacts[${i}]`;
       let st;
-      try { st = lstatSync(from); } catch { problems.push(`${from}: missing (${where} lists ${a.path})`); return; }
-      if (!st.isFile()) { problems.push(`${from}: not a regular file (symlinks and folders are refused)`); return; }
-      if (st.size !== a.size) { problems.push(`${from}: size ${st.size} bytes, but ${where}.size says ${a.size}`); return; }
+      try {
+        st = lstatSync(from);
+      } catch {
+        problems.push(`${from}: missing (${where} lists ${a.path})`);
+        return;
+      }
+      if (!st.isFile()) {
+        problems.push(`${from}: not a regular file (symlinks and folders are refused)`);
+        return;
+      }
+      if (st.size !== a.size) {
+        problems.push(`${from}: size ${st.size} bytes, but ${where}.size says ${a.size}`);
+        return;
+      }
       const to = join(target, a.path);
       mkdirSync(dirname(to), { recursive: true });
       const got = copyHashing(from, to, a.size);
       if (got !== a.sha256) problems.push(`${from}: sha256 ${got}, but ${where}.sha256 says ${a.sha256}`);
     });
     if (problems.length) {
-      throw new UserError(`refusing to benchmark ${model}@${version}: its files do not match the card\n  ${problems.join('\n  ')}`);
+      throw new UserError(
+        `refusing to benchmark ${model}@${version}: its files do not match the card\n  ${problems.join('\n  ')}`,
+      );
     }
     return target;
   }

@@ -14,10 +14,12 @@ export function finalStagesOf(base: Registry, head: Registry): string[] {
 export function productionChanges(base: Registry, head: Registry, environment?: string): ProductionChange[] {
   if (environment === undefined) {
     const seen = new Set<string>();
-    return finalStagesOf(base, head).flatMap((env) => productionChanges(base, head, env)).filter((c) => {
-      const k = `${c.model}@${c.version}:${c.role}`;
-      return !seen.has(k) && seen.add(k);
-    });
+    return finalStagesOf(base, head)
+      .flatMap((env) => productionChanges(base, head, env))
+      .filter((c) => {
+        const k = `${c.model}@${c.version}:${c.role}`;
+        return !seen.has(k) && seen.add(k);
+      });
   }
   const before = base.environments.get(environment)?.deployments;
   const after = head.environments.get(environment)?.deployments;
@@ -31,7 +33,11 @@ export function productionChanges(base: Registry, head: Registry, environment?: 
   return out;
 }
 
-export interface PlanEntry { model: string; version: string; runs_on: string[] }
+export interface PlanEntry {
+  model: string;
+  version: string;
+  runs_on: string[];
+}
 
 /** The benchmark matrix: each change with the runner labels of its model's recipe on the trusted base. */
 export function benchmarkPlan(base: Registry, head: Registry, warn: (line: string) => void = () => {}): PlanEntry[] {
@@ -42,7 +48,9 @@ export function benchmarkPlan(base: Registry, head: Registry, warn: (line: strin
       const key = `${c.model}@${c.version}`;
       if (plan.has(key)) continue; // one benchmark serves every final stage the version enters
       if (!recipe) {
-        warn(`${key} enters ${environment} but models/${c.model}/model.yaml on the base branch has no benchmark recipe; the ${environment} gate will refuse it`);
+        warn(
+          `${key} enters ${environment} but models/${c.model}/model.yaml on the base branch has no benchmark recipe; the ${environment} gate will refuse it`,
+        );
         continue;
       }
       plan.set(key, { model: c.model, version: c.version, runs_on: recipe.runner ?? ['self-hosted', 'gpu'] });

@@ -26,7 +26,10 @@ function medianInPlace(buf: Float64Array, n: number): number {
   for (let i = 1; i < n; i++) {
     const v = buf[i]!;
     let j = i - 1;
-    while (j >= 0 && buf[j]! > v) { buf[j + 1] = buf[j]!; j--; }
+    while (j >= 0 && buf[j]! > v) {
+      buf[j + 1] = buf[j]!;
+      j--;
+    }
     buf[j + 1] = v;
   }
   const h = n >> 1;
@@ -38,19 +41,32 @@ export function ratio(num: number, den: number): number {
   return num / den;
 }
 
-export interface RatioInterval { ratio: number; lo: number; hi: number; resamples: number; confidence: number }
+export interface RatioInterval {
+  ratio: number;
+  lo: number;
+  hi: number;
+  resamples: number;
+  confidence: number;
+}
 
 /**
  * Percentile-bootstrap confidence interval of median(b) / median(a): each resample draws len(a) values
  * from a and len(b) from b with replacement. Seeded, so the same inputs give the same interval.
  */
-export function bootstrapMedianRatio(a: ArrayLike<number>, b: ArrayLike<number>, options: { resamples?: number; confidence?: number; seed?: number; rng?: Rng } = {}): RatioInterval {
+export function bootstrapMedianRatio(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  options: { resamples?: number; confidence?: number; seed?: number; rng?: Rng } = {},
+): RatioInterval {
   const resamples = options.resamples ?? BENCHMARK_DEFAULTS.resamples;
   const confidence = options.confidence ?? BENCHMARK_DEFAULTS.confidence;
   const rng = options.rng ?? mulberry32(options.seed ?? BENCHMARK_DEFAULTS.bootstrapSeed);
-  const na = a.length, nb = b.length;
+  const na = a.length,
+    nb = b.length;
   if (na === 0 || nb === 0) throw new Error('bootstrap needs at least one value on each side');
-  const bufA = new Float64Array(na), bufB = new Float64Array(nb), ratios = new Float64Array(resamples);
+  const bufA = new Float64Array(na),
+    bufB = new Float64Array(nb),
+    ratios = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     for (let i = 0; i < na; i++) bufA[i] = a[Math.floor(rng() * na)]!;
     for (let i = 0; i < nb; i++) bufB[i] = b[Math.floor(rng() * nb)]!;

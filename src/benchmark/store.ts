@@ -5,26 +5,37 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/fs-atomic.ts';
 
-export interface ReportSink { put(key: string, bytes: Buffer): Promise<void> }
-export interface ReportSource { get(key: string): Promise<Buffer | undefined> }
+export interface ReportSink {
+  put(key: string, bytes: Buffer): Promise<void>;
+}
+export interface ReportSource {
+  get(key: string): Promise<Buffer | undefined>;
+}
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
 export function reportKey(model: string, version: string, testbed: string): string {
-  for (const [what, s] of [['model', model], ['version', version], ['testbed', testbed]] as const) {
+  for (const [what, s] of [
+    ['model', model],
+    ['version', version],
+    ['testbed', testbed],
+  ] as const) {
     if (!SEGMENT.test(s) || s.includes('..')) throw new Error(`report key: ${what} "${s}" is not a safe path segment`);
   }
   return `reports/${model}/${version}/${testbed}.json`;
 }
 
 function checkKey(key: string): void {
-  if (!key.split('/').every((s) => SEGMENT.test(s) && !s.includes('..'))) throw new Error(`store key "${key}" is not a plain relative key`);
+  if (!key.split('/').every((s) => SEGMENT.test(s) && !s.includes('..')))
+    throw new Error(`store key "${key}" is not a plain relative key`);
 }
 
 /** Writes keys as files under a folder, atomically (src/lib/fs-atomic.ts: temp file, fsync, rename). */
 export class FolderReportSink implements ReportSink, ReportSource {
   readonly root: string;
-  constructor(root: string) { this.root = root; }
+  constructor(root: string) {
+    this.root = root;
+  }
   async put(key: string, bytes: Buffer): Promise<void> {
     checkKey(key);
     await writeFileAtomic(join(this.root, key), bytes);

@@ -8,7 +8,10 @@ import type { Testbed } from './types.ts';
 /** The recipe's runner labels without `self-hosted`, joined: [self-hosted, gpu, h100] -> gpu-h100; none -> cpu. */
 export function testbedName(recipe: Pick<BenchmarkRecipe, 'runner'> | undefined): string {
   const labels = (recipe?.runner ?? []).filter((l) => l.toLowerCase() !== 'self-hosted');
-  const name = labels.join('-').toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+  const name = labels
+    .join('-')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]/g, '-');
   return name === '' ? 'cpu' : name.slice(0, 64);
 }
 
@@ -27,10 +30,16 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): string | unde
 export function detectTestbed(name: string, o: DetectOptions = {}): Testbed {
   const env = o.env ?? process.env;
   const smi = o.nvidiaSmi ?? 'nvidia-smi';
-  let gpu: string | null = null, driver: string | null = null, cuda: string | null = null;
+  let gpu: string | null = null,
+    driver: string | null = null,
+    cuda: string | null = null;
   const csv = run(smi, ['--query-gpu=name,driver_version', '--format=csv,noheader'], env);
   if (csv !== undefined) {
-    const rows = csv.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => l.split(',').map((c) => c.trim()));
+    const rows = csv
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .map((l) => l.split(',').map((c) => c.trim()));
     if (rows.length > 0) {
       const models = [...new Set(rows.map((r) => r[0] ?? 'unknown GPU'))];
       gpu = models.length === 1 ? `${rows.length > 1 ? `${rows.length}x ` : ''}${models[0]}` : models.join(' + ');
@@ -40,5 +49,12 @@ export function detectTestbed(name: string, o: DetectOptions = {}): Testbed {
     }
   }
   const c = cpus();
-  return { name, gpu, driver, cuda, runner: env.RUNNER_NAME ?? null, cpu: `${c[0]?.model.trim() ?? 'unknown CPU'} x${c.length}` };
+  return {
+    name,
+    gpu,
+    driver,
+    cuda,
+    runner: env.RUNNER_NAME ?? null,
+    cpu: `${c[0]?.model.trim() ?? 'unknown CPU'} x${c.length}`,
+  };
 }

@@ -49,5 +49,12 @@ export interface Decision {
   verdict: Verdict;
   reasons: string[];
   comparisons: MetricComparison[];
-  method: { statistic: 'median'; interval: 'percentile-bootstrap'; resamples: number; confidence: number; seed: number; minRuns: number };
+  method: {
+    statistic: 'median';
+    interval: 'percentile-bootstrap';
+    resamples: number;
+    confidence: number;
+    seed: number;
+    minRuns: number;
+  };
 }

@@ -11,23 +11,40 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parseCommandArgs<O extends Options>(argv: string[], options: O, usage: string, allowPositionals = false) {
+export function parseCommandArgs<O extends Options>(
+  argv: string[],
+  options: O,
+  usage: string,
+  allowPositionals = false,
+) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    });
   } catch (e) {
     throw new UserError(`${(e as Error).message}\nusage: ${usage}`);
   }
 }
 
 /** A command made of subcommands (`keys init`, `manifest verify`): dispatch, help, and the usage error. */
-export function subcommands(name: string, usage: string, subs: Record<string, (argv: string[]) => Promise<number>>): Command {
+export function subcommands(
+  name: string,
+  usage: string,
+  subs: Record<string, (argv: string[]) => Promise<number>>,
+): Command {
   return {
     usage,
     async run(argv) {
       const [sub, ...rest] = argv;
       const handler = sub === undefined ? undefined : subs[sub];
       if (handler) return handler(rest);
-      if (sub === undefined || sub === '--help' || sub === '-h') { console.log(`usage: ${usage}`); return sub === undefined ? EXIT.usage : EXIT.ok; }
+      if (sub === undefined || sub === '--help' || sub === '-h') {
+        console.log(`usage: ${usage}`);
+        return sub === undefined ? EXIT.usage : EXIT.ok;
+      }
       throw new UserError(`unknown ${name} subcommand "${sub}"\nusage: ${usage}`);
     },
   };
@@ -37,7 +54,11 @@ export function subcommands(name: string, usage: string, subs: Record<string, (a
  * A whole-number flag (`--keep 3`): the one parser every command uses, so every command words the
  * refusal the same way. `undefined` stays undefined (the caller's default applies).
  */
-export function intOption(name: string, value: string | undefined, range: { min: number; max?: number }): number | undefined {
+export function intOption(
+  name: string,
+  value: string | undefined,
+  range: { min: number; max?: number },
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
@@ -52,6 +73,7 @@ export function intOption(name: string, value: string | undefined, range: { min:
 export function numberOption(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new UserError(`--${name} must be a number >= ${min}, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min)
+    throw new UserError(`--${name} must be a number >= ${min}, got "${value}"`);
   return n;
 }

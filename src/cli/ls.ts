@@ -10,7 +10,11 @@ import { printJson, table } from './output.ts';
 
 const usage = 'model-gitops ls [--repo DIR] [--json]';
 
-export interface Placement { environment: string; role: 'champion' | 'canary' | 'rollback'; weight?: string }
+export interface Placement {
+  environment: string;
+  role: 'champion' | 'canary' | 'rollback';
+  weight?: string;
+}
 
 /** For every model and version: the environments that run it, and in which role. */
 export function placements(reg: Registry): Map<string, Map<string, Placement[]>> {
@@ -24,7 +28,8 @@ export function placements(reg: Registry): Map<string, Map<string, Placement[]>>
     for (const [model, d] of env.deployments) {
       const versions = out.get(model);
       versions?.get(d.version)?.push({ environment: env.name, role: 'champion' });
-      if (d.canary) versions?.get(d.canary.version)?.push({ environment: env.name, role: 'canary', weight: d.canary.weight });
+      if (d.canary)
+        versions?.get(d.canary.version)?.push({ environment: env.name, role: 'canary', weight: d.canary.weight });
       for (const r of d.rollbackWindow) versions?.get(r)?.push({ environment: env.name, role: 'rollback' });
     }
   }
@@ -34,8 +39,15 @@ export function placements(reg: Registry): Map<string, Map<string, Placement[]>>
 export const lsCommand: Command = {
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, { repo: { type: 'string', default: '.' }, json: { type: 'boolean', default: false } }, usage);
-    if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
+    const { values } = parseCommandArgs(
+      argv,
+      { repo: { type: 'string', default: '.' }, json: { type: 'boolean', default: false } },
+      usage,
+    );
+    if (values.help) {
+      console.log(`usage: ${usage}`);
+      return EXIT.ok;
+    }
     const result = validateRegistry(new WorkingTreeSource(values.repo, { maxFileBytes: DEFAULT_MAX_FILE_BYTES }));
     const where = placements(result.registry);
     if (values.json) {
@@ -44,7 +56,11 @@ export const lsCommand: Command = {
         models: [...where].map(([name, versions]) => ({
           name,
           task: result.registry.models.get(name)?.card?.task ?? null,
-          versions: [...versions].map(([version, runs]) => ({ version, summary: result.registry.models.get(name)!.versions.get(version)!.card.summary, runs })),
+          versions: [...versions].map(([version, runs]) => ({
+            version,
+            summary: result.registry.models.get(name)!.versions.get(version)!.card.summary,
+            runs,
+          })),
         })),
       });
     } else {
@@ -52,9 +68,22 @@ export const lsCommand: Command = {
       for (const [name, versions] of where) {
         let first = true;
         for (const [version, runs] of versions) {
-          const runsIn = runs.map((p) => (p.role === 'champion' ? p.environment : p.role === 'canary' ? `${p.environment} (canary ${p.weight})` : `${p.environment} (rollback)`)).join(', ');
+          const runsIn = runs
+            .map((p) =>
+              p.role === 'champion'
+                ? p.environment
+                : p.role === 'canary'
+                  ? `${p.environment} (canary ${p.weight})`
+                  : `${p.environment} (rollback)`,
+            )
+            .join(', ');
           const summary = result.registry.models.get(name)!.versions.get(version)!.card.summary;
-          rows.push([first ? name : '', version, runsIn || '-', summary.length > 60 ? `${summary.slice(0, 57)}...` : summary]);
+          rows.push([
+            first ? name : '',
+            version,
+            runsIn || '-',
+            summary.length > 60 ? `${summary.slice(0, 57)}...` : summary,
+          ]);
           first = false;
         }
       }

@@ -5,7 +5,10 @@ import { EXIT, EXIT_CODES_HELP } from '../lib/exit-codes.ts';
 import type { Command } from './command.ts';
 
 // Commands load on demand: `validate` should not pay for the AWS SDK, TUF or the gateway at start-up.
-interface CommandEntry { summary: string; load: () => Promise<Command> }
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
 
 const COMMANDS: Record<string, CommandEntry> = {
   // the registry in git
@@ -36,7 +39,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   // the signed manifest
   keys: {
-    summary: 'keys init: generate signing keys, initialise the trust (TUF) repository in the store, pin trust/root.json',
+    summary:
+      'keys init: generate signing keys, initialise the trust (TUF) repository in the store, pin trust/root.json',
     load: async () => (await import('./keys.ts')).keysCommand,
   },
   publish: {
@@ -52,7 +56,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import('./manifest.ts')).manifestCommand,
   },
   history: {
-    summary: 'list every published manifest (manifests/<sequence>.json): when, which commit, what changed per environment',
+    summary:
+      'list every published manifest (manifests/<sequence>.json): when, which commit, what changed per environment',
     load: async () => (await import('./publish.ts')).historyCommand,
   },
   // devices and gateways
@@ -65,11 +70,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import('./sync.ts')).statusCommand,
   },
   serve: {
-    summary: 'serve an environment\'s models over HTTP with canary routing and automated rollback',
+    summary: "serve an environment's models over HTTP with canary routing and automated rollback",
     load: async () => (await import('./serve.ts')).serveCommand,
   },
 };
-
 
 function help(): string {
   const names = Object.keys(COMMANDS);
@@ -117,7 +121,12 @@ export async function main(argv: string[]): Promise<number> {
 const invokedDirectly = process.argv[1] !== undefined && /(?:model-gitops(?:\.js)?|main\.ts)$/.test(process.argv[1]);
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e: unknown) => { console.error(e); process.exitCode = EXIT.internal; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = EXIT.internal;
+    },
   );
 }

@@ -14,7 +14,8 @@ import { EXIT } from '../lib/exit-codes.ts';
 import { type Command, parseCommandArgs, subcommands } from './command.ts';
 import { printJson, table } from './output.ts';
 
-const usage = 'model-gitops manifest verify <store-url-or-folder> --trust trust/root.json [--environment ENV] [--state-dir DIR] [--json]';
+const usage =
+  'model-gitops manifest verify <store-url-or-folder> --trust trust/root.json [--environment ENV] [--state-dir DIR] [--json]';
 
 /** An http(s) base URL or folder path as is; s3:// through the store adapter. */
 export function trustSourceOf(location: string): TrustSource {
@@ -32,12 +33,24 @@ export async function readTrustRoot(path: string): Promise<Buffer> {
 }
 
 async function verify(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, {
-    trust: { type: 'string' }, environment: { type: 'string' }, 'state-dir': { type: 'string' }, json: { type: 'boolean', default: false },
-  }, usage, true);
-  if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      trust: { type: 'string' },
+      environment: { type: 'string' },
+      'state-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    usage,
+    true,
+  );
+  if (values.help) {
+    console.log(`usage: ${usage}`);
+    return EXIT.ok;
+  }
   if (positionals.length !== 1) throw new UserError(`give exactly one store URL or folder\nusage: ${usage}`);
-  if (!values.trust) throw new UserError(`--trust is required (the pinned root, e.g. trust/root.json)\nusage: ${usage}`);
+  if (!values.trust)
+    throw new UserError(`--trust is required (the pinned root, e.g. trust/root.json)\nusage: ${usage}`);
   const location = positionals[0]!;
   const trustedRoot = await readTrustRoot(values.trust);
   const target = values.environment ? environmentTarget(values.environment) : MANIFEST_TARGET;
@@ -61,19 +74,42 @@ async function verify(argv: string[]): Promise<number> {
       else console.error(`model-gitops manifest verify: verification failed (invalid): ${message}`);
       return EXIT.verification;
     }
-    const environments = Object.fromEntries(Object.entries(m.environments).map(([env, e]) => [env, Object.fromEntries(Object.entries(e.models).map(([model, d]) => [model, describeDeployment(d)]))]));
+    const environments = Object.fromEntries(
+      Object.entries(m.environments).map(([env, e]) => [
+        env,
+        Object.fromEntries(Object.entries(e.models).map(([model, d]) => [model, describeDeployment(d)])),
+      ]),
+    );
     const out = {
-      ok: true, target, sequence: m.sequence, publishedAt: m.publishedAt, source: m.source, sha256: v.sha256, length: v.length,
-      expires: v.expires, manifestExpiresAt: m.expiresAt,
-      trust: { rootVersion: v.rootVersion, targetsVersion: v.targetsVersion, snapshotVersion: v.snapshotVersion, timestampVersion: v.timestampVersion },
+      ok: true,
+      target,
+      sequence: m.sequence,
+      publishedAt: m.publishedAt,
+      source: m.source,
+      sha256: v.sha256,
+      length: v.length,
+      expires: v.expires,
+      manifestExpiresAt: m.expiresAt,
+      trust: {
+        rootVersion: v.rootVersion,
+        targetsVersion: v.targetsVersion,
+        snapshotVersion: v.snapshotVersion,
+        timestampVersion: v.timestampVersion,
+      },
       environments,
     };
-    if (values.json) { printJson(out); return EXIT.ok; }
+    if (values.json) {
+      printJson(out);
+      return EXIT.ok;
+    }
     console.log(`verified ${target} from ${location}`);
     console.log(`sequence ${m.sequence}, published ${m.publishedAt} from ${m.source.repository}@${m.source.commit}`);
-    console.log(`signature valid until ${v.expires} (root v${v.rootVersion}, targets v${v.targetsVersion}, snapshot v${v.snapshotVersion}, timestamp v${v.timestampVersion}); sha256 ${v.sha256}`);
+    console.log(
+      `signature valid until ${v.expires} (root v${v.rootVersion}, targets v${v.targetsVersion}, snapshot v${v.snapshotVersion}, timestamp v${v.timestampVersion}); sha256 ${v.sha256}`,
+    );
     const rows = [['ENVIRONMENT', 'MODEL', 'DEPLOYMENT']];
-    for (const [env, models] of Object.entries(environments)) for (const [model, d] of Object.entries(models)) rows.push([env, model, d]);
+    for (const [env, models] of Object.entries(environments))
+      for (const [model, d] of Object.entries(models)) rows.push([env, model, d]);
     console.log(table(rows));
     return EXIT.ok;
   } finally {

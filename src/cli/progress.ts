@@ -15,7 +15,10 @@ export class ProgressLine {
   }
 
   /** `done`/`total` in bytes (or items when `unit` is not bytes); `sent` drives the rate. */
-  update(state: { done: number; total: number; sent?: number; label: string; count?: string; bytes?: boolean }, force = false): void {
+  update(
+    state: { done: number; total: number; sent?: number; label: string; count?: string; bytes?: boolean },
+    force = false,
+  ): void {
     if (!this.enabled) return;
     const now = performance.now();
     if (!force && now - this.last < 100) return;
@@ -25,7 +28,8 @@ export class ProgressLine {
     const fill = Math.round(frac * width);
     const bar = `[${'#'.repeat(fill)}${'-'.repeat(width - fill)}]`;
     const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
-    const amount = state.bytes === false ? `${state.done}/${state.total}` : `${formatBytes(state.done)}/${formatBytes(state.total)}`;
+    const amount =
+      state.bytes === false ? `${state.done}/${state.total}` : `${formatBytes(state.done)}/${formatBytes(state.total)}`;
     const secs = (now - this.started) / 1000;
     const rate = state.sent !== undefined && secs > 0 ? `  ${formatRate(state.sent / secs)}` : '';
     const count = state.count ? `  ${state.count}` : '';

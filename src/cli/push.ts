@@ -10,8 +10,9 @@ import { dim, green, printJson, red, table, yellow } from './output.ts';
 import { formatBytes, formatRate } from '../lib/format.ts';
 import { ProgressLine } from './progress.ts';
 
-const usage = 'model-gitops push <dir> --model M --version V [--store URL] [--repo DIR] [--dry-run] [--json] '
-  + '[--summary TEXT] [--code-repo OWNER/NAME] [--code-commit SHA] [--code-dir DIR] [--parent VERSION] [--interface-from VERSION] [--family NAME] [--draft]';
+const usage =
+  'model-gitops push <dir> --model M --version V [--store URL] [--repo DIR] [--dry-run] [--json] ' +
+  '[--summary TEXT] [--code-repo OWNER/NAME] [--code-commit SHA] [--code-dir DIR] [--parent VERSION] [--interface-from VERSION] [--family NAME] [--draft]';
 
 const help = `usage: ${usage}
 
@@ -41,23 +42,31 @@ architecture format/parameters/dtype are updated):
 export const pushCommand: Command = {
   usage,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      model: { type: 'string', short: 'm' },
-      version: { type: 'string', short: 'v' },
-      store: { type: 'string' },
-      repo: { type: 'string', default: '.' },
-      'dry-run': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      summary: { type: 'string' },
-      'code-repo': { type: 'string' },
-      'code-commit': { type: 'string' },
-      'code-dir': { type: 'string' },
-      parent: { type: 'string' },
-      'interface-from': { type: 'string' },
-      family: { type: 'string' },
-      draft: { type: 'boolean', default: false },
-    }, usage, true);
-    if (values.help) { console.log(help); return EXIT.ok; }
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      {
+        model: { type: 'string', short: 'm' },
+        version: { type: 'string', short: 'v' },
+        store: { type: 'string' },
+        repo: { type: 'string', default: '.' },
+        'dry-run': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        summary: { type: 'string' },
+        'code-repo': { type: 'string' },
+        'code-commit': { type: 'string' },
+        'code-dir': { type: 'string' },
+        parent: { type: 'string' },
+        'interface-from': { type: 'string' },
+        family: { type: 'string' },
+        draft: { type: 'boolean', default: false },
+      },
+      usage,
+      true,
+    );
+    if (values.help) {
+      console.log(help);
+      return EXIT.ok;
+    }
     const [dir, ...extra] = positionals;
     if (!dir || extra.length) throw new UserError(`expected exactly one model folder\nusage: ${usage}`);
     if (!values.model) throw new UserError(`--model is required\nusage: ${usage}`);
@@ -69,9 +78,22 @@ export const pushCommand: Command = {
     let result: PushModelResult;
     try {
       result = await pushModel({
-        dir, model: values.model, version: values.version, repo: values.repo, storeUrl,
-        dryRun: values['dry-run'], draft: values.draft,
-        ...pick(values, { summary: 'summary', family: 'family', codeRepository: 'code-repo', codeCommit: 'code-commit', codeDir: 'code-dir', parent: 'parent', interfaceFrom: 'interface-from' }),
+        dir,
+        model: values.model,
+        version: values.version,
+        repo: values.repo,
+        storeUrl,
+        dryRun: values['dry-run'],
+        draft: values.draft,
+        ...pick(values, {
+          summary: 'summary',
+          family: 'family',
+          codeRepository: 'code-repo',
+          codeCommit: 'code-commit',
+          codeDir: 'code-dir',
+          parent: 'parent',
+          interfaceFrom: 'interface-from',
+        }),
         ...(hooks ?? {}),
       });
     } finally {
@@ -83,10 +105,19 @@ export const pushCommand: Command = {
       const { text: _text, ...card } = result.card;
       void _text;
       printJson({
-        model: result.model, version: result.version, store: result.store, dryRun: result.dryRun,
-        card, files: result.files, totals: result.totals, seconds: Number(result.seconds.toFixed(3)),
-        throughputBytesPerSecond: result.throughputBytesPerSecond, valid: result.valid, errors: result.errors,
-        diagnostics: result.diagnostics, notes: result.notes,
+        model: result.model,
+        version: result.version,
+        store: result.store,
+        dryRun: result.dryRun,
+        card,
+        files: result.files,
+        totals: result.totals,
+        seconds: Number(result.seconds.toFixed(3)),
+        throughputBytesPerSecond: result.throughputBytesPerSecond,
+        valid: result.valid,
+        errors: result.errors,
+        diagnostics: result.diagnostics,
+        notes: result.notes,
       });
       if (refused) process.stderr.write(`model-gitops push: ${refusal(result)}\n`);
     } else {
@@ -96,13 +127,19 @@ export const pushCommand: Command = {
   },
 };
 
-function pick<T extends Record<string, unknown>, M extends Record<string, keyof T>>(values: T, map: M): { [K in keyof M]?: string } {
+function pick<T extends Record<string, unknown>, M extends Record<string, keyof T>>(
+  values: T,
+  map: M,
+): { [K in keyof M]?: string } {
   const out: Record<string, string> = {};
   for (const [to, from] of Object.entries(map)) if (typeof values[from] === 'string') out[to] = values[from] as string;
   return out as { [K in keyof M]?: string };
 }
 
-function progressHandler(bar: ProgressLine): { onScanned: (files: ModelFile[]) => void; onProgress: (p: PushProgress) => void } {
+function progressHandler(bar: ProgressLine): {
+  onScanned: (files: ModelFile[]) => void;
+  onProgress: (p: PushProgress) => void;
+} {
   let total = 0;
   let count = 0;
   let done = 0;
@@ -117,28 +154,67 @@ function progressHandler(bar: ProgressLine): { onScanned: (files: ModelFile[]) =
     },
     onProgress(p) {
       switch (p.kind) {
-        case 'hashing': label = `hashing ${p.path}`; break;
-        case 'uploading': label = `sending ${p.path}`; inFile = 0; break;
-        case 'deduplicated': label = `in store ${p.path}`; break;
-        case 'part': sent += p.bytes; inFile = p.sentBytes; break;
-        case 'resumed': inFile = p.bytes; label = `resuming ${p.path}`; break;
-        case 'done': done += p.result.size; inFile = 0; finished++; break;
+        case 'hashing':
+          label = `hashing ${p.path}`;
+          break;
+        case 'uploading':
+          label = `sending ${p.path}`;
+          inFile = 0;
+          break;
+        case 'deduplicated':
+          label = `in store ${p.path}`;
+          break;
+        case 'part':
+          sent += p.bytes;
+          inFile = p.sentBytes;
+          break;
+        case 'resumed':
+          inFile = p.bytes;
+          label = `resuming ${p.path}`;
+          break;
+        case 'done':
+          done += p.result.size;
+          inFile = 0;
+          finished++;
+          break;
       }
-      bar.update({ done: done + inFile, total: Math.max(total, done + inFile), sent, label: printable(label), count: `${finished}/${count} files` }, p.kind === 'done');
+      bar.update(
+        {
+          done: done + inFile,
+          total: Math.max(total, done + inFile),
+          sent,
+          label: printable(label),
+          count: `${finished}/${count} files`,
+        },
+        p.kind === 'done',
+      );
     },
   };
 }
 
 function refusal(r: PushModelResult): string {
   const what = r.dryRun ? 'would be invalid' : 'would leave the registry invalid';
-  return `${r.card.path} ${what} (${r.errors} error${r.errors === 1 ? '' : 's'}); the card was not written. `
-    + (r.dryRun || r.totals.sentBytes === 0 ? '' : 'The blobs already uploaded stay in the store; that is harmless (they are content-addressed and never overwritten) and the next push will not send them again.');
+  return (
+    `${r.card.path} ${what} (${r.errors} error${r.errors === 1 ? '' : 's'}); the card was not written. ` +
+    (r.dryRun || r.totals.sentBytes === 0
+      ? ''
+      : 'The blobs already uploaded stay in the store; that is harmless (they are content-addressed and never overwritten) and the next push will not send them again.')
+  );
 }
 
 function report(r: PushModelResult): void {
   const rows = r.files.map((f) => [
-    printable(f.path), formatBytes(f.size),
-    r.dryRun ? (f.deduplicated ? dim('already in store') : 'would send') : f.deduplicated ? dim('deduplicated') : f.resumed > 0 ? `sent (resumed ${formatBytes(f.resumed)})` : 'sent',
+    printable(f.path),
+    formatBytes(f.size),
+    r.dryRun
+      ? f.deduplicated
+        ? dim('already in store')
+        : 'would send'
+      : f.deduplicated
+        ? dim('deduplicated')
+        : f.resumed > 0
+          ? `sent (resumed ${formatBytes(f.resumed)})`
+          : 'sent',
   ]);
   const t = r.totals;
   if (r.dryRun) {
@@ -148,7 +224,9 @@ function report(r: PushModelResult): void {
   } else {
     console.log(`pushed ${t.files} file${t.files === 1 ? '' : 's'} (${formatBytes(t.bytes)}) to ${r.store}`);
     console.log(table(rows).replace(/^/gm, '  '));
-    console.log(`sent ${formatBytes(t.sentBytes)}, deduplicated ${formatBytes(t.deduplicatedBytes)}${t.sentBytes > 0 ? `, ${formatRate(r.throughputBytesPerSecond)}` : ''} in ${r.seconds.toFixed(1)} s`);
+    console.log(
+      `sent ${formatBytes(t.sentBytes)}, deduplicated ${formatBytes(t.deduplicatedBytes)}${t.sentBytes > 0 ? `, ${formatRate(r.throughputBytesPerSecond)}` : ''} in ${r.seconds.toFixed(1)} s`,
+    );
   }
   for (const n of r.notes) console.error(yellow(`note: ${n}`, process.stderr));
   for (const d of r.diagnostics) console.error(formatDiagnostic(d));
@@ -157,8 +235,12 @@ function report(r: PushModelResult): void {
     console.error(red(refusal(r), process.stderr));
     return;
   }
-  const verb = r.dryRun ? { created: 'would create', updated: 'would update', unchanged: 'unchanged:' }[c.status] : { created: 'created', updated: 'updated', unchanged: 'unchanged:' }[c.status];
-  console.log(`${verb} ${c.path}${c.changes.length && c.status === 'updated' ? ` (${c.changes.length} change${c.changes.length === 1 ? '' : 's'}: ${c.changes.join(', ')})` : ''}`);
+  const verb = r.dryRun
+    ? { created: 'would create', updated: 'would update', unchanged: 'unchanged:' }[c.status]
+    : { created: 'created', updated: 'updated', unchanged: 'unchanged:' }[c.status];
+  console.log(
+    `${verb} ${c.path}${c.changes.length && c.status === 'updated' ? ` (${c.changes.length} change${c.changes.length === 1 ? '' : 's'}: ${c.changes.join(', ')})` : ''}`,
+  );
   if (c.draft) {
     console.log(yellow(`draft: fill in ${c.placeholders.join(', ')} (marked TODO), then run model-gitops validate`));
   } else if (r.valid && c.status !== 'unchanged' && !r.dryRun) {

@@ -34,43 +34,61 @@ export function readManifestFile(path: string): Manifest {
   }
   validate ??= createAjv().compile(manifestSchema);
   if (!validate(value)) {
-    const first = validate.errors?.slice(0, 5).map((e) => `  ${e.instancePath || '/'} ${e.message}`).join('\n');
+    const first = validate.errors
+      ?.slice(0, 5)
+      .map((e) => `  ${e.instancePath || '/'} ${e.message}`)
+      .join('\n');
     throw new UserError(`${path} is not a valid manifest:\n${first}`);
   }
   return value as Manifest;
 }
 
-const positiveInt = (name: string, v: string | undefined, fallback: number, min = 1): number => intOption(name, v, { min }) ?? fallback;
+const positiveInt = (name: string, v: string | undefined, fallback: number, min = 1): number =>
+  intOption(name, v, { min }) ?? fallback;
 
 export const serveCommand: Command = {
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      manifest: { type: 'string' },
-      environment: { type: 'string' },
-      'models-dir': { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string', default: GATEWAY_DEFAULTS.host },
-      seed: { type: 'string' },
-      state: { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      store: { type: 'string' },
-      trust: { type: 'string' },
-      'cache-dir': { type: 'string' },
-      interval: { type: 'string', default: '30' },
-      json: { type: 'boolean', default: false },
-    }, usage);
-    if (values.help) { console.log(`usage: ${usage}`); return EXIT.ok; }
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        manifest: { type: 'string' },
+        environment: { type: 'string' },
+        'models-dir': { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string', default: GATEWAY_DEFAULTS.host },
+        seed: { type: 'string' },
+        state: { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        store: { type: 'string' },
+        trust: { type: 'string' },
+        'cache-dir': { type: 'string' },
+        interval: { type: 'string', default: '30' },
+        json: { type: 'boolean', default: false },
+      },
+      usage,
+    );
+    if (values.help) {
+      console.log(`usage: ${usage}`);
+      return EXIT.ok;
+    }
     if (!values.environment) throw new UserError(`--environment is required\nusage: ${usage}`);
     const environment = values.environment;
     // Two ways to get the manifest: follow the signed one in a store (verified through TUF, versions
     // fetched from the store and hash-checked), or read a file verified elsewhere (with local folders).
     const follow = values.store !== undefined || values.trust !== undefined;
-    if (follow && !(values.store && values.trust)) throw new UserError(`--store and --trust go together: the gateway only follows a manifest it can verify\nusage: ${usage}`);
-    if (follow && (values.manifest || values['models-dir'])) throw new UserError(`use either --store/--trust or --manifest/--models-dir, not both\nusage: ${usage}`);
+    if (follow && !(values.store && values.trust))
+      throw new UserError(
+        `--store and --trust go together: the gateway only follows a manifest it can verify\nusage: ${usage}`,
+      );
+    if (follow && (values.manifest || values['models-dir']))
+      throw new UserError(`use either --store/--trust or --manifest/--models-dir, not both\nusage: ${usage}`);
     if (!follow) {
       for (const required of ['manifest', 'models-dir'] as const) {
-        if (!values[required]) throw new UserError(`--${required} is required (or follow a store with --store and --trust)\nusage: ${usage}`);
+        if (!values[required])
+          throw new UserError(
+            `--${required} is required (or follow a store with --store and --trust)\nusage: ${usage}`,
+          );
       }
     }
     const storeUrl = follow ? storeUrlOrDefault(values.store) : undefined; // refuses a URL carrying credentials
@@ -79,7 +97,12 @@ export const serveCommand: Command = {
     const fetchManifest = async (): Promise<Manifest> => {
       if (!follow) return readManifestFile(values.manifest!);
       try {
-        const v = await fetchVerifiedManifest({ trustedRoot: await readTrustRoot(values.trust!), stateDir: join(cacheDir, 'trust'), source: trustSourceOf(storeUrl!), target: environmentTarget(environment) });
+        const v = await fetchVerifiedManifest({
+          trustedRoot: await readTrustRoot(values.trust!),
+          stateDir: join(cacheDir, 'trust'),
+          source: trustSourceOf(storeUrl!),
+          target: environmentTarget(environment),
+        });
         return v.manifest as Manifest;
       } catch (e) {
         if (!(e instanceof TrustVerificationError)) throw e;
@@ -94,14 +117,25 @@ export const serveCommand: Command = {
 
     // Fetch progress goes to stderr (stdout carries the --json result): what came whole, as a delta, or fell back.
     const onEvent = (e: SyncEvent) => {
-      if (e.type === 'file' && e.how !== 'cached') console.error(`fetched ${e.model} ${e.path} (${e.how}: ${formatBytes(e.bytesFetched)} fetched, ${formatBytes(e.bytesReused)} reused)`);
-      else if (e.type === 'gc') console.error(`pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${formatBytes(e.bytesFreed)} freed`);
-      else if (e.type === 'fallback' || e.type === 'retry') console.error(`${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`);
+      if (e.type === 'file' && e.how !== 'cached')
+        console.error(
+          `fetched ${e.model} ${e.path} (${e.how}: ${formatBytes(e.bytesFetched)} fetched, ${formatBytes(e.bytesReused)} reused)`,
+        );
+      else if (e.type === 'gc')
+        console.error(
+          `pruned the version cache: ${e.versionsRemoved.join(', ') || 'no versions'}, ${e.blobsRemoved} blob(s), ${formatBytes(e.bytesFreed)} freed`,
+        );
+      else if (e.type === 'fallback' || e.type === 'retry')
+        console.error(
+          `${e.type}: ${e.type === 'fallback' ? `${e.model} ${e.path}: ${e.reason}` : `${e.what}: ${e.error}`}`,
+        );
     };
     const blobSource = storeUrl ? locateStoreRoot(storeUrl).source : undefined;
     const gateway = createGateway({
       environment,
-      source: blobSource ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent }) : new FolderVersionSource(values['models-dir']!),
+      source: blobSource
+        ? new StoreVersionSource(blobSource, join(cacheDir, 'sync'), { onEvent })
+        : new FolderVersionSource(values['models-dir']!),
       statePath,
       maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], GATEWAY_DEFAULTS.maxBodyBytes),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
@@ -120,23 +154,48 @@ export const serveCommand: Command = {
       blobSource?.close?.();
       throw e;
     }
-    if (values.json) printJson({ url: address.url, environment, sequence: manifest.sequence, models, loaded: applied.loaded, rolledBack: applied.rolledBack, state: statePath });
-    else console.log(`serving ${environment} (manifest ${manifest.sequence}: ${models.join(', ')}) on ${address.url}\n  POST ${address.url}/v1/models/<model>/predict   GET /metrics /status /healthz   state: ${statePath}`);
+    if (values.json)
+      printJson({
+        url: address.url,
+        environment,
+        sequence: manifest.sequence,
+        models,
+        loaded: applied.loaded,
+        rolledBack: applied.rolledBack,
+        state: statePath,
+      });
+    else
+      console.log(
+        `serving ${environment} (manifest ${manifest.sequence}: ${models.join(', ')}) on ${address.url}\n  POST ${address.url}/v1/models/<model>/predict   GET /metrics /status /healthz   state: ${statePath}`,
+      );
 
     let current = manifest.sequence;
     const reload = (why: string) => {
-      fetchManifest().then(async (m) => {
-        if (follow && m.sequence === current) return; // nothing new was published
-        const r = await gateway.applyManifest(m);
-        current = r.sequence;
-        console.error(`${why}: applied manifest ${r.sequence}: loaded ${r.loaded.join(', ') || 'nothing new'}, retired ${r.retired.join(', ') || 'nothing'}`);
-      }).catch((e: unknown) => console.error(`${why}: still serving manifest ${current}: ${(e as Error).message}`));
+      fetchManifest()
+        .then(async (m) => {
+          if (follow && m.sequence === current) return; // nothing new was published
+          const r = await gateway.applyManifest(m);
+          current = r.sequence;
+          console.error(
+            `${why}: applied manifest ${r.sequence}: loaded ${r.loaded.join(', ') || 'nothing new'}, retired ${r.retired.join(', ') || 'nothing'}`,
+          );
+        })
+        .catch((e: unknown) => console.error(`${why}: still serving manifest ${current}: ${(e as Error).message}`));
     };
     const onHup = () => reload('SIGHUP');
     process.on('SIGHUP', onHup);
     // Following a store: poll on a jittered interval (timestamp.json is small; TUF refuses stale or forged metadata).
     let timer: NodeJS.Timeout | undefined;
-    const schedule = () => { timer = setTimeout(() => { reload('poll'); schedule(); }, intervalS * 1000 * (0.8 + Math.random() * 0.4)); timer.unref(); };
+    const schedule = () => {
+      timer = setTimeout(
+        () => {
+          reload('poll');
+          schedule();
+        },
+        intervalS * 1000 * (0.8 + Math.random() * 0.4),
+      );
+      timer.unref();
+    };
     if (follow) schedule();
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

@@ -31,14 +31,22 @@ Exit 0 when all are good, 1 when any is missing or wrong (or a card is invalid a
 export const verifyCommand: Command = {
   usage,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      store: { type: 'string' },
-      repo: { type: 'string', default: '.' },
-      model: { type: 'string', short: 'm' },
-      rehash: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    }, usage, true);
-    if (values.help) { console.log(help); return EXIT.ok; }
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      {
+        store: { type: 'string' },
+        repo: { type: 'string', default: '.' },
+        model: { type: 'string', short: 'm' },
+        rehash: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+      usage,
+      true,
+    );
+    if (values.help) {
+      console.log(help);
+      return EXIT.ok;
+    }
     if (positionals.length) throw new UserError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
     const storeUrl = resolveStoreUrl(values.repo, values.store);
     const validation = validateRegistry(new WorkingTreeSource(values.repo, { maxFileBytes: DEFAULT_MAX_FILE_BYTES }));
@@ -49,7 +57,20 @@ export const verifyCommand: Command = {
       result = await verifyStore(validation.registry, store, {
         rehash: values.rehash,
         ...(values.model !== undefined ? { model: values.model } : {}),
-        ...(progress.enabled ? { onProgress: (done: number, total: number, hashed: number) => progress.update({ done, total, bytes: false, label: values.rehash ? `blobs (${formatBytes(hashed)} hashed)` : 'blobs' }, done === total) } : {}),
+        ...(progress.enabled
+          ? {
+              onProgress: (done: number, total: number, hashed: number) =>
+                progress.update(
+                  {
+                    done,
+                    total,
+                    bytes: false,
+                    label: values.rehash ? `blobs (${formatBytes(hashed)} hashed)` : 'blobs',
+                  },
+                  done === total,
+                ),
+            }
+          : {}),
       });
     } finally {
       progress.finish();
@@ -57,21 +78,37 @@ export const verifyCommand: Command = {
     const failed = result.problems.length > 0 || result.skippedCards.length > 0;
     if (values.json) {
       printJson({
-        store: store.url, rehash: values.rehash, ok: !failed, cards: result.cards, artifacts: result.checks.length, blobs: result.blobs,
-        problems: result.problems, skippedCards: result.skippedCards,
+        store: store.url,
+        rehash: values.rehash,
+        ok: !failed,
+        cards: result.cards,
+        artifacts: result.checks.length,
+        blobs: result.blobs,
+        problems: result.problems,
+        skippedCards: result.skippedCards,
       });
       return failed ? EXIT.violations : EXIT.ok;
     }
-    for (const f of result.skippedCards) console.error(yellow(`${f}: invalid card, its artifacts were not checked (run model-gitops validate)`, process.stderr));
+    for (const f of result.skippedCards)
+      console.error(
+        yellow(`${f}: invalid card, its artifacts were not checked (run model-gitops validate)`, process.stderr),
+      );
     if (result.problems.length > 0) {
-      console.log(table([
-        ['MODEL', 'VERSION', 'PATH', 'PROBLEM', 'DETAIL'],
-        ...result.problems.map((p) => [p.model, p.version, printable(p.path), p.status, printable(p.detail ?? '')]),
-      ]));
+      console.log(
+        table([
+          ['MODEL', 'VERSION', 'PATH', 'PROBLEM', 'DETAIL'],
+          ...result.problems.map((p) => [p.model, p.version, printable(p.path), p.status, printable(p.detail ?? '')]),
+        ]),
+      );
     }
     const what = `${result.checks.length} artifacts of ${result.cards} cards (${result.blobs} distinct blobs) in ${store.url}${values.rehash ? ', bytes re-hashed' : ''}`;
     if (!failed) console.log(green(`ok: ${what}`));
-    else console.log(red(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}${result.skippedCards.length ? `, ${result.skippedCards.length} card(s) skipped` : ''}: ${what}`));
+    else
+      console.log(
+        red(
+          `${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}${result.skippedCards.length ? `, ${result.skippedCards.length} card(s) skipped` : ''}: ${what}`,
+        ),
+      );
     return failed ? EXIT.violations : EXIT.ok;
   },
 };

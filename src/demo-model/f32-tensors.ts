@@ -3,14 +3,25 @@
 // F32-only files, and a tighter header bound (the demo's headers are a few hundred bytes).
 import { encodeSafetensors, parseSafetensors } from '../formats/safetensors.ts';
 
-export interface F32Tensor { shape: number[]; data: Float32Array }
+export interface F32Tensor {
+  shape: number[];
+  data: Float32Array;
+}
 
 const MAX_HEADER = 16 * 1024 * 1024;
 
 /** The file bytes; `__metadata__` is {format: 'pt'} so the same file loads in PyTorch. */
 export function writeSafetensors(tensors: { name: string; shape: number[]; data: Float32Array }[]): Buffer {
   // Float32Array bytes are little-endian on every platform Node supports.
-  return encodeSafetensors(tensors.map((t) => ({ name: t.name, dtype: 'F32', shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) })), { format: 'pt' });
+  return encodeSafetensors(
+    tensors.map((t) => ({
+      name: t.name,
+      dtype: 'F32',
+      shape: t.shape,
+      data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    })),
+    { format: 'pt' },
+  );
 }
 
 /** Every tensor as F32 (any other dtype is refused); errors name the file and the tensor. */

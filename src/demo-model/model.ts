@@ -43,7 +43,9 @@ export class IntentClassifier {
   /** Fills this.x (mean embedding), this.a (tanh activations) and this.logits. */
   forward(bytes: Uint8Array): Float32Array {
     const { embed, hiddenW, head, hidden: H, labels } = this.model;
-    const x = this.x, a = this.a, logits = this.logits;
+    const x = this.x,
+      a = this.a,
+      logits = this.logits;
     x.fill(0);
     for (let i = 0; i < bytes.length; i++) {
       const row = bytes[i]! * H;
@@ -80,7 +82,10 @@ export class IntentClassifier {
 
 export function modelConfig(m: Pick<IntentModel, 'labels' | 'vocab' | 'hidden'>): Record<string, unknown> {
   return {
-    architectures: ['BagOfBytesClassifier'], model_type: 'mlp', vocab_size: m.vocab, hidden_size: m.hidden,
+    architectures: ['BagOfBytesClassifier'],
+    model_type: 'mlp',
+    vocab_size: m.vocab,
+    hidden_size: m.hidden,
     id2label: Object.fromEntries(m.labels.map((l, i) => [String(i), l])),
   };
 }
@@ -125,25 +130,39 @@ export function parseModel(configText: string, configFile: string, weights: Buff
     throw new Error(`${configFile}: cannot read: ${(e as Error).message}`);
   }
   const id2label = config.id2label;
-  if (typeof id2label !== 'object' || id2label === null) throw new Error(`${configFile}: id2label must be a mapping of index -> label`);
+  if (typeof id2label !== 'object' || id2label === null)
+    throw new Error(`${configFile}: id2label must be a mapping of index -> label`);
   const entries = Object.entries(id2label as Record<string, unknown>);
   const labels = entries.map((_, i) => {
     const l = (id2label as Record<string, unknown>)[String(i)];
-    if (typeof l !== 'string') throw new Error(`${configFile}: id2label["${i}"] must be a label string (indexes 0..${entries.length - 1})`);
+    if (typeof l !== 'string')
+      throw new Error(`${configFile}: id2label["${i}"] must be a label string (indexes 0..${entries.length - 1})`);
     return l;
   });
   const tensors = readSafetensors(weights, file);
   const get = (name: string, shape: number[]) => {
     const t = tensors.get(name);
     if (!t) throw new Error(`${file}: tensor ${name} is missing`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new Error(`${file}: tensor ${name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      throw new Error(
+        `${file}: tensor ${name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`,
+      );
     return t.data;
   };
   const vocab = Number(config.vocab_size);
   const hidden = Number(config.hidden_size);
-  if (!Number.isSafeInteger(vocab) || vocab < 256) throw new Error(`${configFile}: vocab_size must be an integer >= 256 (byte vocabulary)`);
-  if (!Number.isSafeInteger(hidden) || hidden < 1) throw new Error(`${configFile}: hidden_size must be a positive integer`);
-  return { labels, vocab, hidden, embed: get('embed.weight', [vocab, hidden]), hiddenW: get('hidden.weight', [hidden, hidden]), head: get('head.weight', [labels.length, hidden]) };
+  if (!Number.isSafeInteger(vocab) || vocab < 256)
+    throw new Error(`${configFile}: vocab_size must be an integer >= 256 (byte vocabulary)`);
+  if (!Number.isSafeInteger(hidden) || hidden < 1)
+    throw new Error(`${configFile}: hidden_size must be a positive integer`);
+  return {
+    labels,
+    vocab,
+    hidden,
+    embed: get('embed.weight', [vocab, hidden]),
+    hiddenW: get('hidden.weight', [hidden, hidden]),
+    head: get('head.weight', [labels.length, hidden]),
+  };
 }
 
 /** Softmax probability of the largest logit (what a server reports as the label's score). */

@@ -17,7 +17,11 @@ export interface TrainOptions {
   hidden?: number;
 }
 
-export interface TrainResult { model: IntentModel; loss: number[]; examples: number }
+export interface TrainResult {
+  model: IntentModel;
+  loss: number[];
+  examples: number;
+}
 
 export function trainIntentClassifier(o: TrainOptions): TrainResult {
   const H = o.hidden ?? o.parent?.hidden ?? 32;
@@ -37,9 +41,23 @@ export function trainIntentClassifier(o: TrainOptions): TrainResult {
       const p = o.parent!.labels.indexOf(l);
       if (p >= 0) head.set(o.parent!.head.subarray(p * H, (p + 1) * H), i * H);
     });
-    model = { labels: [...o.labels], vocab: V, hidden: H, embed: o.parent.embed.slice(), hiddenW: o.parent.hiddenW.slice(), head };
+    model = {
+      labels: [...o.labels],
+      vocab: V,
+      hidden: H,
+      embed: o.parent.embed.slice(),
+      hiddenW: o.parent.hiddenW.slice(),
+      head,
+    };
   } else {
-    model = { labels: [...o.labels], vocab: V, hidden: H, embed: uniform(V * H, 1), hiddenW: uniform(H * H, 1 / Math.sqrt(H)), head: uniform(L * H, 1 / Math.sqrt(H)) };
+    model = {
+      labels: [...o.labels],
+      vocab: V,
+      hidden: H,
+      embed: uniform(V * H, 1),
+      hiddenW: uniform(H * H, 1 / Math.sqrt(H)),
+      head: uniform(L * H, 1 / Math.sqrt(H)),
+    };
   }
   const data = o.data ?? generateIntents({ seed: o.seed, count: 1200, labels: o.labels });
   const encoded = data.map((e) => {
@@ -48,7 +66,10 @@ export function trainIntentClassifier(o: TrainOptions): TrainResult {
     return { bytes: encode(e.text), y };
   });
   const net = new IntentClassifier(model);
-  const p = new Float32Array(L), da = new Float32Array(H), dz = new Float32Array(H), dx = new Float32Array(H);
+  const p = new Float32Array(L),
+    da = new Float32Array(H),
+    dz = new Float32Array(H),
+    dx = new Float32Array(H);
   const order = encoded.map((_, i) => i);
   const loss: number[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch++) {
@@ -60,7 +81,10 @@ export function trainIntentClassifier(o: TrainOptions): TrainResult {
       let max = -Infinity;
       for (let l = 0; l < L; l++) max = Math.max(max, logits[l]!);
       let sum = 0;
-      for (let l = 0; l < L; l++) { p[l] = Math.exp(logits[l]! - max); sum += p[l]!; }
+      for (let l = 0; l < L; l++) {
+        p[l] = Math.exp(logits[l]! - max);
+        sum += p[l]!;
+      }
       for (let l = 0; l < L; l++) p[l]! /= sum;
       total += -Math.log(Math.max(p[y]!, 1e-12));
       p[y]! -= 1; // dL/dlogits
@@ -97,7 +121,12 @@ export function trainIntentClassifier(o: TrainOptions): TrainResult {
   return { model, loss, examples: encoded.length };
 }
 
-export interface Evaluation { accuracy: number; macroF1: number; examples: number; confusion: Record<string, Record<string, number>> }
+export interface Evaluation {
+  accuracy: number;
+  macroF1: number;
+  examples: number;
+  confusion: Record<string, Record<string, number>>;
+}
 
 /** Accuracy and macro-F1 over the gold labels (a label the model lacks counts as always wrong). */
 export function evaluate(model: IntentModel, examples: Example[]): Evaluation {
@@ -115,7 +144,7 @@ export function evaluate(model: IntentModel, examples: Example[]): Evaluation {
   for (const l of gold) {
     const tp = confusion[l]?.[l] ?? 0;
     const fn = Object.values(confusion[l] ?? {}).reduce((a, b) => a + b, 0) - tp;
-    const fp = gold.reduce((a, g) => a + (g === l ? 0 : confusion[g]?.[l] ?? 0), 0);
+    const fp = gold.reduce((a, g) => a + (g === l ? 0 : (confusion[g]?.[l] ?? 0)), 0);
     f1 += tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
   }
   return { accuracy: correct / examples.length, macroF1: f1 / gold.length, examples: examples.length, confusion };

@@ -11,11 +11,26 @@ export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** Bits per element. Sub-byte types (F4, F6_*) are allowed when the tensor's total bits are whole bytes. */
 export const DTYPE_BITS: Readonly<Record<string, number>> = {
-  BOOL: 8, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
-  I16: 16, U16: 16, F16: 16, BF16: 16,
-  I32: 32, U32: 32, F32: 32,
-  I64: 64, U64: 64, F64: 64, C64: 64,
-  F4: 4, F6_E2M3: 6, F6_E3M2: 6,
+  BOOL: 8,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  I64: 64,
+  U64: 64,
+  F64: 64,
+  C64: 64,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
 };
 
 export interface TensorInfo {
@@ -60,7 +75,8 @@ function assertNoDuplicateKeys(text: string, fail: (why: string) => never): void
       while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
       if (top?.keys && top.expectKey) {
         const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.keys.has(key)) fail(`duplicate key ${JSON.stringify(key)}${stack.length === 1 ? ' (tensor names must be unique)' : ''}`);
+        if (top.keys.has(key))
+          fail(`duplicate key ${JSON.stringify(key)}${stack.length === 1 ? ' (tensor names must be unique)' : ''}`);
         top.keys.add(key);
         top.expectKey = false;
       }
@@ -73,7 +89,12 @@ function assertNoDuplicateKeys(text: string, fail: (why: string) => never): void
 }
 
 /** Parse and check a header. `fileSize` is the whole file's size; `file` names the file in errors. */
-export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, headerSize: number, fileSize: number): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  file: string,
+  headerBytes: Uint8Array,
+  headerSize: number,
+  fileSize: number,
+): SafetensorsHeader {
   const fail = (why: string): never => {
     throw new UserError(`${file}: invalid safetensors: ${why}`);
   };
@@ -99,19 +120,23 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, he
   const tensors: TensorInfo[] = [];
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('__metadata__ must be an object of strings');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail('__metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__ ${JSON.stringify(k)} must be a string, got ${v === null ? 'null' : typeof v}`);
+        if (typeof v !== 'string')
+          fail(`__metadata__ ${JSON.stringify(k)} must be a string, got ${v === null ? 'null' : typeof v}`);
         metadata[k] = v as string;
       }
       continue;
     }
     const t = `tensor ${JSON.stringify(name)}`;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${t} must be an object {dtype, shape, data_offsets}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      fail(`${t} must be an object {dtype, shape, data_offsets}`);
     const { dtype, shape, data_offsets: offsets, ...rest } = value as Record<string, unknown>;
     const extra = Object.keys(rest);
     if (extra.length) fail(`${t} has unknown field(s) ${extra.join(', ')}`);
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BITS)) fail(`${t} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BITS))
+      fail(`${t} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`${t} shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
     }
@@ -120,11 +145,14 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, he
     }
     const [start, end] = offsets as [number, number];
     if (end < start) fail(`${t} data_offsets [${start}, ${end}] end before start`);
-    if (end > dataSize) fail(`${t} data_offsets [${start}, ${end}] out of range: the data section has ${dataSize} bytes`);
+    if (end > dataSize)
+      fail(`${t} data_offsets [${start}, ${end}] out of range: the data section has ${dataSize} bytes`);
     const bits = (shape as number[]).reduce((a, d) => a * BigInt(d), 1n) * BigInt(DTYPE_BITS[dtype as string]!);
     if (bits % 8n !== 0n) fail(`${t} ${dtype} ${JSON.stringify(shape)} is not a whole number of bytes`);
     if (bits / 8n !== BigInt(end - start)) {
-      fail(`${t} size mismatch: ${dtype} ${JSON.stringify(shape)} needs ${bits / 8n} bytes, data_offsets [${start}, ${end}] give ${end - start}`);
+      fail(
+        `${t} size mismatch: ${dtype} ${JSON.stringify(shape)} needs ${bits / 8n} bytes, data_offsets [${start}, ${end}] give ${end - start}`,
+      );
     }
     tensors.push({ name, dtype: dtype as string, shape: shape as number[], start, end });
   }
@@ -135,12 +163,17 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, he
   let prev: TensorInfo | undefined;
   for (const t of tensors) {
     const name = JSON.stringify(t.name);
-    if (t.start < pos) fail(`tensor ${name} data_offsets [${t.start}, ${t.end}] overlap tensor ${JSON.stringify(prev!.name)} [${prev!.start}, ${prev!.end}]`);
-    if (t.start > pos) fail(`hole in the data section: bytes [${pos}, ${t.start}) before tensor ${name} belong to no tensor`);
+    if (t.start < pos)
+      fail(
+        `tensor ${name} data_offsets [${t.start}, ${t.end}] overlap tensor ${JSON.stringify(prev!.name)} [${prev!.start}, ${prev!.end}]`,
+      );
+    if (t.start > pos)
+      fail(`hole in the data section: bytes [${pos}, ${t.start}) before tensor ${name} belong to no tensor`);
     pos = t.end;
     if (t.end > t.start) prev = t;
   }
-  if (pos !== dataSize) fail(`${dataSize - pos} bytes after the last tensor (data section is ${dataSize} bytes, tensors end at ${pos})`);
+  if (pos !== dataSize)
+    fail(`${dataSize - pos} bytes after the last tensor (data section is ${dataSize} bytes, tensors end at ${pos})`);
   for (const t of tensors) {
     t.start += dataStart;
     t.end += dataStart;
@@ -156,12 +189,14 @@ function headerLength(file: string, prefix: Uint8Array, fileSize: number, maxHea
   const fail = (why: string): never => {
     throw new UserError(`${file}: invalid safetensors: ${why}`);
   };
-  if (fileSize < 8 || prefix.length < 8) fail(`file is ${fileSize} bytes, shorter than the 8-byte header length (truncated?)`);
+  if (fileSize < 8 || prefix.length < 8)
+    fail(`file is ${fileSize} bytes, shorter than the 8-byte header length (truncated?)`);
   const n = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
   if (n > BigInt(maxHeaderBytes)) fail(`header length ${n} is over the ${maxHeaderBytes}-byte limit`);
   const headerSize = Number(n);
   if (headerSize < 2) fail(`header length ${headerSize} is too small for a JSON object`);
-  if (8 + headerSize > fileSize) fail(`header length ${headerSize} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  if (8 + headerSize > fileSize)
+    fail(`header length ${headerSize} runs past the end of the ${fileSize}-byte file (truncated?)`);
   return headerSize;
 }
 
@@ -178,8 +213,14 @@ export interface ParseOptions {
  */
 export function parseSafetensors(file: string, bytes: Uint8Array, options: ParseOptions = {}): SafetensorsHeader {
   const fileSize = options.fileSize ?? bytes.length;
-  const headerSize = headerLength(file, bytes, fileSize, Math.min(options.maxHeaderBytes ?? MAX_HEADER_BYTES, MAX_HEADER_BYTES));
-  if (bytes.length < 8 + headerSize) throw new UserError(`${file}: invalid safetensors: need ${8 + headerSize} bytes of header, have ${bytes.length}`);
+  const headerSize = headerLength(
+    file,
+    bytes,
+    fileSize,
+    Math.min(options.maxHeaderBytes ?? MAX_HEADER_BYTES, MAX_HEADER_BYTES),
+  );
+  if (bytes.length < 8 + headerSize)
+    throw new UserError(`${file}: invalid safetensors: need ${8 + headerSize} bytes of header, have ${bytes.length}`);
   return parseSafetensorsHeader(file, bytes.subarray(8, 8 + headerSize), headerSize, fileSize);
 }
 
@@ -193,7 +234,8 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
     const headerSize = headerLength(file, lenBuf, size, MAX_HEADER_BYTES);
     const header = Buffer.alloc(headerSize);
     const { bytesRead } = await fh.read(header, 0, headerSize, 8);
-    if (bytesRead !== headerSize) throw new UserError(`${file}: invalid safetensors: file shrank while reading the header`);
+    if (bytesRead !== headerSize)
+      throw new UserError(`${file}: invalid safetensors: file shrank while reading the header`);
     return parseSafetensorsHeader(file, header, headerSize, size);
   } finally {
     await fh.close();
@@ -217,20 +259,26 @@ function toIndex(header: SafetensorsHeader, sha256s: readonly string[]): Safeten
 /** The index of a safetensors file held in memory (same object indexSafetensors gives for the file). */
 export function indexSafetensorsBytes(file: string, bytes: Uint8Array): SafetensorsIndex {
   const header = parseSafetensors(file, bytes);
-  return toIndex(header, header.tensors.map((t) => sha256Hex(bytes.subarray(t.start, t.end))));
+  return toIndex(
+    header,
+    header.tensors.map((t) => sha256Hex(bytes.subarray(t.start, t.end))),
+  );
 }
 
 /**
  * The per-file index (absolute offsets, per-tensor sha256) and the whole-file sha256, in one read pass.
  * Tensors are contiguous and sorted, so each chunk of the pass feeds the file hash and the tensors it spans.
  */
-export async function indexSafetensors(file: string): Promise<{ sha256: string; size: number; index: SafetensorsIndex }> {
+export async function indexSafetensors(
+  file: string,
+): Promise<{ sha256: string; size: number; index: SafetensorsIndex }> {
   const header = await readSafetensorsHeader(file);
   const tensors = new RangeHasher(header.tensors); // sorted and contiguous: the parser checks
   const { sha256, size } = await hashFile(file, { onData: (chunk, position) => tensors.feed(chunk, position) });
   const st = await stat(file);
   const digests = tensors.digests();
-  if (st.size !== size || digests.some((d) => d === undefined)) throw new UserError(`${file} changed while being indexed`);
+  if (st.size !== size || digests.some((d) => d === undefined))
+    throw new UserError(`${file} changed while being indexed`);
   return { sha256, size, index: toIndex(header, digests as string[]) };
 }
 
@@ -272,6 +320,10 @@ export function encodeSafetensors(tensors: readonly TensorData[], metadata?: Rec
   return Buffer.concat([len, h, ...tensors.map((t) => t.data)]);
 }
 
-export async function writeSafetensors(file: string, tensors: readonly TensorData[], metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  file: string,
+  tensors: readonly TensorData[],
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }

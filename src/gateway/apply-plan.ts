@@ -16,13 +16,28 @@ export const slotKey = (model: string, version: string): string => `${model}@${v
 /** Why the environment references a version; the first role wins when a version has several. */
 export type VersionRole = 'champion' | 'canary' | 'rollback';
 
-export interface PlannedVersion { key: string; model: string; version: string; entry: ManifestVersion; role: VersionRole }
+export interface PlannedVersion {
+  key: string;
+  model: string;
+  version: string;
+  entry: ManifestVersion;
+  role: VersionRole;
+}
 
 /** What the source may keep cached: its retain() argument. */
-export interface RetainedVersion { model: string; version: string; entry: ManifestVersion }
+export interface RetainedVersion {
+  model: string;
+  version: string;
+  entry: ManifestVersion;
+}
 
 /** One deployment of the environment, with the rollout rule that applies to it. */
-export interface PlannedDeployment { model: string; champion: string; canary: string | undefined; rule: RolloutRule | undefined }
+export interface PlannedDeployment {
+  model: string;
+  champion: string;
+  canary: string | undefined;
+  rule: RolloutRule | undefined;
+}
 
 /** What a canary tracker contributes to the decision whether its window carries over. */
 export type TrackerIdentity = Pick<CanaryTracker, 'champion' | 'canary' | 'rule' | 'tripped'>;
@@ -60,24 +75,39 @@ export interface PlanOptions {
 /** Decides what applying `manifest` to `environment` loads, keeps and retires. Throws a UserError when
  * the environment is missing or references a version the manifest has no entry for. */
 export function planApply(
-  current: ServingSnapshot | undefined, manifest: Manifest, environment: string, options: PlanOptions = {},
+  current: ServingSnapshot | undefined,
+  manifest: Manifest,
+  environment: string,
+  options: PlanOptions = {},
 ): ApplyPlan {
   const env = manifestEnvironment(manifest, environment);
   const wanted: PlannedVersion[] = [];
   const deployments: PlannedDeployment[] = [];
   for (const [model, d] of Object.entries(env.models)) {
-    deployments.push({ model, champion: d.version, canary: d.canary?.version, rule: d.rollout ?? options.defaultRollout });
-    const roles: [string, VersionRole][] = [[d.version, 'champion'], ...(d.canary ? [[d.canary.version, 'canary'] as [string, VersionRole]] : []), ...(d.rollbackWindow ?? []).map((v) => [v, 'rollback'] as [string, VersionRole])];
+    deployments.push({
+      model,
+      champion: d.version,
+      canary: d.canary?.version,
+      rule: d.rollout ?? options.defaultRollout,
+    });
+    const roles: [string, VersionRole][] = [
+      [d.version, 'champion'],
+      ...(d.canary ? [[d.canary.version, 'canary'] as [string, VersionRole]] : []),
+      ...(d.rollbackWindow ?? []).map((v) => [v, 'rollback'] as [string, VersionRole]),
+    ];
     for (const [version, role] of roles) {
       const entry = manifest.models[model]?.versions[version];
-      if (!entry) throw new UserError(`the manifest references ${model}@${version} in "${environment}" but has no entry for it`);
+      if (!entry)
+        throw new UserError(`the manifest references ${model}@${version} in "${environment}" but has no entry for it`);
       const key = slotKey(model, version);
       if (!wanted.some((w) => w.key === key)) wanted.push({ key, model, version, entry, role });
     }
   }
   const loaded = current?.slots ?? new Map<string, never>();
   const wantedKeys = new Set(wanted.map((w) => w.key));
-  const retain = new Map<string, RetainedVersion>(wanted.map(({ key, model, version, entry }) => [key, { model, version, entry }]));
+  const retain = new Map<string, RetainedVersion>(
+    wanted.map(({ key, model, version, entry }) => [key, { model, version, entry }]),
+  );
   for (const [key, { model, version }] of loaded) {
     const entry = current!.manifest.models[model]?.versions[version];
     if (entry && !retain.has(key)) retain.set(key, { model, version, entry });
@@ -94,10 +124,21 @@ export function planApply(
 }
 
 /** A canary that failed to load and has no rollback record yet: rolled back by this manifest. */
-export interface NewRollback { model: string; canary: string; champion: string; reason: string }
+export interface NewRollback {
+  model: string;
+  canary: string;
+  champion: string;
+  reason: string;
+}
 
 /** A canary that takes traffic: measured by its previous tracker (`carryOver`) or a new one. */
-export interface PlannedTracker { model: string; champion: string; canary: string; rule: RolloutRule | undefined; carryOver: boolean }
+export interface PlannedTracker {
+  model: string;
+  champion: string;
+  canary: string;
+  rule: RolloutRule | undefined;
+  carryOver: boolean;
+}
 
 export interface RollbackPlan {
   /** Models whose rollback record the manifest voids: its canary changed or is gone. */
@@ -130,11 +171,19 @@ export function planRollbacks(plan: Pick<ApplyPlan, 'deployments'>, inputs: Roll
     const held = rec !== undefined && !voided;
     const failure = inputs.canaryFailures.get(d.model);
     const reason = `canary failed to load: ${failure}`;
-    if (failure !== undefined && !held) out.record.push({ model: d.model, canary: d.canary, champion: d.champion, reason });
-    if (held || failure !== undefined) { out.suppressed.push(d.model); continue; }
+    if (failure !== undefined && !held)
+      out.record.push({ model: d.model, canary: d.canary, champion: d.champion, reason });
+    if (held || failure !== undefined) {
+      out.suppressed.push(d.model);
+      continue;
+    }
     const prev = inputs.trackers.get(d.model);
-    const carryOver = prev !== undefined && prev.canary === d.canary && prev.champion === d.champion && !prev.tripped
-      && sameRule(prev.rule, d.rule);
+    const carryOver =
+      prev !== undefined &&
+      prev.canary === d.canary &&
+      prev.champion === d.champion &&
+      !prev.tripped &&
+      sameRule(prev.rule, d.rule);
     out.trackers.push({ model: d.model, champion: d.champion, canary: d.canary, rule: d.rule, carryOver });
   }
   return out;

@@ -14,7 +14,13 @@ import { type RouteDecision, type Router, RoutingError, createRouter } from '../
 import { type ApplyPlan, planApply, planRollbacks, slotKey } from './apply-plan.ts';
 import { GATEWAY_DEFAULTS } from './defaults.ts';
 import {
-  HttpError, type ListenAddress, type RequestHandler, closeHttp, createHttpServer, createRequestHandler, listenHttp,
+  HttpError,
+  type ListenAddress,
+  type RequestHandler,
+  closeHttp,
+  createHttpServer,
+  createRequestHandler,
+  listenHttp,
 } from './http.ts';
 import { InputError, type LoadedModel, type Loader, defaultLoaderFor } from './loaders.ts';
 import { VersionMetrics, renderGatewayMetrics } from './metrics.ts';
@@ -41,12 +47,27 @@ export interface GatewayOptions {
 
 export type GatewayEvent =
   | { type: 'manifest-applied'; environment: string; sequence: number; loaded: string[]; retired: string[]; at: string }
-  | { type: 'canary-rolled-back'; environment: string; model: string; canary: string; champion: string; reason: string; requests: number; failures: number; at: string }
+  | {
+      type: 'canary-rolled-back';
+      environment: string;
+      model: string;
+      canary: string;
+      champion: string;
+      reason: string;
+      requests: number;
+      failures: number;
+      at: string;
+    }
   | { type: 'version-closed'; environment: string; model: string; version: string; at: string }
   | { type: 'close-failed'; environment: string; model: string; version: string; error: string; at: string }
   | { type: 'prune-failed'; environment: string; error: string; at: string };
 
-export interface ApplyResult { sequence: number; loaded: string[]; retired: string[]; rolledBack: string[] }
+export interface ApplyResult {
+  sequence: number;
+  loaded: string[];
+  retired: string[];
+  rolledBack: string[];
+}
 
 /** Events kept in memory (Gateway.events), and how many of the latest rollbacks status() lists. */
 const EVENT_HISTORY = 1000;
@@ -63,7 +84,13 @@ interface Slot {
   onClosed?: () => void;
 }
 
-const newSlot = (model: string, version: string, loaded: LoadedModel): Slot => ({ model, version, loaded, inflight: 0, retired: false });
+const newSlot = (model: string, version: string, loaded: LoadedModel): Slot => ({
+  model,
+  version,
+  loaded,
+  inflight: 0,
+  retired: false,
+});
 
 /** What one applied manifest serves; replaced whole, never edited in place (except router suppression). */
 interface Generation {
@@ -103,15 +130,22 @@ export class Gateway {
     this.environment = options.environment;
     this.loaderFor = options.loaderFor ?? defaultLoaderFor();
     this.state = new StateStore(options.statePath, options.environment);
-    this.handle = createRequestHandler({
-      environment: this.environment,
-      serve: (model, key, override, call) => this.serve(model, key, override, call),
-      models: () => this.current?.router.models() ?? [],
-      health: () => ({ ready: this.isReady(), closing: this.closing, sequence: this.current?.manifest.sequence ?? null }),
-      metricsText: () => this.metricsText(),
-      status: () => this.status(),
-      log: (entry) => this.log(entry),
-    }, { maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes });
+    this.handle = createRequestHandler(
+      {
+        environment: this.environment,
+        serve: (model, key, override, call) => this.serve(model, key, override, call),
+        models: () => this.current?.router.models() ?? [],
+        health: () => ({
+          ready: this.isReady(),
+          closing: this.closing,
+          sequence: this.current?.manifest.sequence ?? null,
+        }),
+        metricsText: () => this.metricsText(),
+        status: () => this.status(),
+        log: (entry) => this.log(entry),
+      },
+      { maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes },
+    );
   }
 
   // ---- manifests --------------------------------------------------------------------------------
@@ -140,11 +174,25 @@ export class Gateway {
     const retired = this.switchTo({ manifest, router, slots, trackers }, old, plan);
     const loadedKeys = [...loaded.models.keys()];
     const at = new Date().toISOString();
-    this.emit({ type: 'manifest-applied', environment: this.environment, sequence: manifest.sequence, loaded: loadedKeys, retired, at });
+    this.emit({
+      type: 'manifest-applied',
+      environment: this.environment,
+      sequence: manifest.sequence,
+      loaded: loadedKeys,
+      retired,
+      at,
+    });
     // The source may now free what neither this manifest nor the one it replaced uses (one step back
     // stays cached for a quick return). A failed prune costs disk, never the switch.
     if (this.options.source.retain) {
-      await this.options.source.retain(plan.retain).catch((e: unknown) => this.emit({ type: 'prune-failed', environment: this.environment, error: String((e as Error)?.message ?? e), at: new Date().toISOString() }));
+      await this.options.source.retain(plan.retain).catch((e: unknown) =>
+        this.emit({
+          type: 'prune-failed',
+          environment: this.environment,
+          error: String((e as Error)?.message ?? e),
+          at: new Date().toISOString(),
+        }),
+      );
     }
     return { sequence: manifest.sequence, loaded: loadedKeys, retired, rolledBack };
   }
@@ -152,29 +200,36 @@ export class Gateway {
   /** Materialises, loads and warms the plan's new versions in parallel. A champion or rollback-window
    * version that fails rejects the whole manifest, after closing what did load. */
   private async loadVersions(plan: ApplyPlan, sequence: number): Promise<Loaded> {
-    const results = await Promise.allSettled(plan.load.map(async (w) => {
-      const dir = await this.options.source.materialize(w.model, w.version, w.entry);
-      const loaded = await this.loaderFor(w.model, w.version, w.entry).load(dir, w.entry);
-      try {
-        await loaded.warm();
-      } catch (e) {
-        await loaded.close().catch(() => undefined);
-        throw e;
-      }
-      return loaded;
-    }));
+    const results = await Promise.allSettled(
+      plan.load.map(async (w) => {
+        const dir = await this.options.source.materialize(w.model, w.version, w.entry);
+        const loaded = await this.loaderFor(w.model, w.version, w.entry).load(dir, w.entry);
+        try {
+          await loaded.warm();
+        } catch (e) {
+          await loaded.close().catch(() => undefined);
+          throw e;
+        }
+        return loaded;
+      }),
+    );
     const out: Loaded = { models: new Map(), canaryFailures: new Map() };
     const fatal: string[] = [];
     results.forEach((r, i) => {
       const w = plan.load[i]!;
-      if (r.status === 'fulfilled') { out.models.set(w.key, r.value); return; }
+      if (r.status === 'fulfilled') {
+        out.models.set(w.key, r.value);
+        return;
+      }
       const why = (r.reason as Error)?.message ?? String(r.reason);
       if (w.role === 'canary') out.canaryFailures.set(w.model, why);
       else fatal.push(`${w.key} (${w.role}): ${why}`);
     });
     if (fatal.length) {
       await Promise.all([...out.models.values()].map((m) => m.close().catch(() => undefined)));
-      throw new UserError(`manifest ${sequence} not applied; routing is unchanged. Could not load:\n  ${fatal.join('\n  ')}`);
+      throw new UserError(
+        `manifest ${sequence} not applied; routing is unchanged. Could not load:\n  ${fatal.join('\n  ')}`,
+      );
     }
     return out;
   }
@@ -182,34 +237,67 @@ export class Gateway {
   /** Applies the rollback decisions for the new manifest: clears voided records, records canaries
    * that failed to load, suppresses rolled-back canaries on `router`, and carries trackers over. */
   private reconcileRollbacks(
-    plan: ApplyPlan, old: Generation | undefined, canaryFailures: Map<string, string>, router: Router,
+    plan: ApplyPlan,
+    old: Generation | undefined,
+    canaryFailures: Map<string, string>,
+    router: Router,
   ): { trackers: Map<string, CanaryTracker>; rolledBack: string[] } {
     const records = this.state.state.rolledBack;
     const decided = planRollbacks(plan, { rolledBack: records, trackers: old?.trackers ?? new Map(), canaryFailures });
     for (const model of decided.clear) delete records[model];
     const at = new Date().toISOString();
     for (const r of decided.record) {
-      records[r.model] = { canaryVersion: r.canary, champion: r.champion, reason: r.reason, at, manifestSequence: plan.sequence };
+      records[r.model] = {
+        canaryVersion: r.canary,
+        champion: r.champion,
+        reason: r.reason,
+        at,
+        manifestSequence: plan.sequence,
+      };
       const { model, canary, champion, reason } = r;
-      this.emit({ type: 'canary-rolled-back', environment: this.environment, model, canary, champion, reason, requests: 0, failures: 0, at });
+      this.emit({
+        type: 'canary-rolled-back',
+        environment: this.environment,
+        model,
+        canary,
+        champion,
+        reason,
+        requests: 0,
+        failures: 0,
+        at,
+      });
       this.rollbacksTotal++;
     }
     if (decided.clear.length || decided.record.length) this.state.save();
     for (const model of decided.suppressed) router.suppressCanary(model);
-    const trackers = new Map(decided.trackers.map((t) => [
-      t.model, t.carryOver ? old!.trackers.get(t.model)! : new CanaryTracker(t.model, t.champion, t.canary, t.rule),
-    ]));
+    const trackers = new Map(
+      decided.trackers.map((t) => [
+        t.model,
+        t.carryOver ? old!.trackers.get(t.model)! : new CanaryTracker(t.model, t.champion, t.canary, t.rule),
+      ]),
+    );
     return { trackers, rolledBack: decided.suppressed };
   }
 
   /** The new generation's slots: kept ones carry over, newly loaded ones become live. */
-  private assembleSlots(plan: ApplyPlan, old: Generation | undefined, loaded: Map<string, LoadedModel>): Map<string, Slot> {
+  private assembleSlots(
+    plan: ApplyPlan,
+    old: Generation | undefined,
+    loaded: Map<string, LoadedModel>,
+  ): Map<string, Slot> {
     const slots = new Map<string, Slot>();
     for (const w of plan.wanted) {
       const kept = old?.slots.get(w.key);
-      if (kept) { slots.set(w.key, kept); continue; }
+      if (kept) {
+        slots.set(w.key, kept);
+        continue;
+      }
       const model = loaded.get(w.key);
-      if (model) { const slot = newSlot(w.model, w.version, model); slots.set(w.key, slot); this.live.add(slot); }
+      if (model) {
+        const slot = newSlot(w.model, w.version, model);
+        slots.set(w.key, slot);
+        this.live.add(slot);
+      }
     }
     return slots;
   }
@@ -232,10 +320,28 @@ export class Gateway {
 
   private closeSlot(slot: Slot): Promise<void> {
     this.live.delete(slot);
-    slot.closed ??= slot.loaded.close().then(
-      () => this.emit({ type: 'version-closed', environment: this.environment, model: slot.model, version: slot.version, at: new Date().toISOString() }),
-      (e: unknown) => this.emit({ type: 'close-failed', environment: this.environment, model: slot.model, version: slot.version, error: String((e as Error)?.message ?? e), at: new Date().toISOString() }),
-    ).finally(() => slot.onClosed?.());
+    slot.closed ??= slot.loaded
+      .close()
+      .then(
+        () =>
+          this.emit({
+            type: 'version-closed',
+            environment: this.environment,
+            model: slot.model,
+            version: slot.version,
+            at: new Date().toISOString(),
+          }),
+        (e: unknown) =>
+          this.emit({
+            type: 'close-failed',
+            environment: this.environment,
+            model: slot.model,
+            version: slot.version,
+            error: String((e as Error)?.message ?? e),
+            at: new Date().toISOString(),
+          }),
+      )
+      .finally(() => slot.onClosed?.());
     return slot.closed;
   }
 
@@ -249,7 +355,11 @@ export class Gateway {
     for (const m of Object.keys(this.state.state.rolledBack)) router.suppressCanary(m);
     const d = gen.manifest.environments[this.environment]!.models[model];
     const trackers = new Map(gen.trackers);
-    if (d?.canary && gen.slots.has(slotKey(model, d.canary.version))) trackers.set(model, new CanaryTracker(model, d.version, d.canary.version, d.rollout ?? this.options.defaultRollout));
+    if (d?.canary && gen.slots.has(slotKey(model, d.canary.version)))
+      trackers.set(
+        model,
+        new CanaryTracker(model, d.version, d.canary.version, d.rollout ?? this.options.defaultRollout),
+      );
     else router.suppressCanary(model);
     this.current = { ...gen, router, trackers };
     return true;
@@ -261,7 +371,13 @@ export class Gateway {
     if (!gen || gen.trackers.get(model) !== tracker) return;
     gen.router.suppressCanary(model); // at once: the next routing decision already excludes it
     const at = new Date().toISOString();
-    const rec: RollbackRecord = { canaryVersion: tracker.canary, champion: tracker.champion, reason, at, manifestSequence: gen.manifest.sequence };
+    const rec: RollbackRecord = {
+      canaryVersion: tracker.canary,
+      champion: tracker.champion,
+      reason,
+      at,
+      manifestSequence: gen.manifest.sequence,
+    };
     this.state.state.rolledBack[model] = rec;
     this.rollbacksTotal++;
     try {
@@ -270,14 +386,28 @@ export class Gateway {
       // Routing has already stopped; a failed write must not undo that, but it must be seen.
       this.log({ type: 'state-write-failed', path: this.state.path, error: (e as Error).message, at });
     }
-    this.emit({ type: 'canary-rolled-back', environment: this.environment, model, canary: tracker.canary, champion: tracker.champion, reason, requests: tracker.canaryWindow.requests, failures: tracker.canaryWindow.failures, at });
+    this.emit({
+      type: 'canary-rolled-back',
+      environment: this.environment,
+      model,
+      canary: tracker.canary,
+      champion: tracker.champion,
+      reason,
+      requests: tracker.canaryWindow.requests,
+      failures: tracker.canaryWindow.failures,
+      at,
+    });
   }
 
   private emit(event: GatewayEvent): void {
     this.events.push(event);
     if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY);
     this.log(event);
-    try { this.options.onEvent?.(event); } catch { /* a listener's bug must not break serving */ }
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      /* a listener's bug must not break serving */
+    }
   }
 
   private log(obj: object): void {
@@ -297,7 +427,12 @@ export class Gateway {
 
   /** Route and run one call on a version, with reference counting, metrics and rollback checks.
    * `call` returns whether the outcome is a failure of the version (for proxied 5xx answers). */
-  private async serve<T>(model: string, key: string | undefined, override: string | undefined, call: (m: LoadedModel, d: RouteDecision) => Promise<T>): Promise<{ value: T; decision: RouteDecision }> {
+  private async serve<T>(
+    model: string,
+    key: string | undefined,
+    override: string | undefined,
+    call: (m: LoadedModel, d: RouteDecision) => Promise<T>,
+  ): Promise<{ value: T; decision: RouteDecision }> {
     const gen = this.current;
     if (!gen) throw new HttpError(503, 'not-ready', 'the gateway has no manifest applied yet');
     let decision: RouteDecision;
@@ -321,8 +456,15 @@ export class Gateway {
       ok = true;
       return { value, decision };
     } catch (e) {
-      if (e instanceof InputError) { inputError = true; throw new HttpError(400, 'bad-input', e.message); }
-      throw new HttpError(502, 'model-error', `${model}@${decision.version} failed: ${(e as Error)?.message ?? String(e)}`);
+      if (e instanceof InputError) {
+        inputError = true;
+        throw new HttpError(400, 'bad-input', e.message);
+      }
+      throw new HttpError(
+        502,
+        'model-error',
+        `${model}@${decision.version} failed: ${(e as Error)?.message ?? String(e)}`,
+      );
     } finally {
       const seconds = (performance.now() - t0) / 1000;
       slot.inflight--;
@@ -341,7 +483,11 @@ export class Gateway {
   }
 
   /** In-process prediction through routing (what the HTTP handler does, without HTTP). */
-  async predict(model: string, inputs: unknown, options: { key?: string; override?: string } = {}): Promise<{ version: string; reason: string; outputs: unknown }> {
+  async predict(
+    model: string,
+    inputs: unknown,
+    options: { key?: string; override?: string } = {},
+  ): Promise<{ version: string; reason: string; outputs: unknown }> {
     const { value, decision } = await this.serve(model, options.key, options.override, (m) => m.predict(inputs));
     return { version: decision.version, reason: decision.reason, outputs: value };
   }
@@ -364,11 +510,18 @@ export class Gateway {
     return describeStatus({
       environment: this.environment,
       ready: this.isReady(),
-      generation: gen && { manifest: gen.manifest, seed: gen.router.seed, isLoaded: (model, version) => gen.slots.has(slotKey(model, version)), trackers: gen.trackers },
+      generation: gen && {
+        manifest: gen.manifest,
+        seed: gen.router.seed,
+        isLoaded: (model, version) => gen.slots.has(slotKey(model, version)),
+        trackers: gen.trackers,
+      },
       rolledBack: this.state.state.rolledBack,
       metricsOf: (model, version) => this.metrics.get(slotKey(model, version))?.m,
       defaultRollout: this.options.defaultRollout,
-      rollbacks: this.events.filter((e): e is RollbackEvent => e.type === 'canary-rolled-back').slice(-STATUS_ROLLBACKS),
+      rollbacks: this.events
+        .filter((e): e is RollbackEvent => e.type === 'canary-rolled-back')
+        .slice(-STATUS_ROLLBACKS),
     });
   }
 
@@ -390,11 +543,15 @@ export class Gateway {
     await this.applying;
     if (this.server) await closeHttp(this.server);
     // Slots still running in-process predictions close when those finish.
-    await Promise.all([...this.live].map((s) => {
-      s.retired = true;
-      if (s.inflight === 0) return this.closeSlot(s);
-      return new Promise<void>((resolve) => { s.onClosed = resolve; });
-    }));
+    await Promise.all(
+      [...this.live].map((s) => {
+        s.retired = true;
+        if (s.inflight === 0) return this.closeSlot(s);
+        return new Promise<void>((resolve) => {
+          s.onClosed = resolve;
+        });
+      }),
+    );
   }
 }
 

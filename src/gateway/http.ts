@@ -26,7 +26,10 @@ export interface GatewayCore {
   readonly environment: string;
   /** Routes one call to a version and runs it, reference counted and measured; throws HttpError. */
   serve<T>(
-    model: string, key: string | undefined, override: string | undefined, call: (m: LoadedModel, d: RouteDecision) => Promise<T>,
+    model: string,
+    key: string | undefined,
+    override: string | undefined,
+    call: (m: LoadedModel, d: RouteDecision) => Promise<T>,
   ): Promise<{ value: T; decision: RouteDecision }>;
   /** The models the current manifest deploys (none before the first is applied). */
   models(): string[];
@@ -37,28 +40,46 @@ export interface GatewayCore {
   log(entry: object): void;
 }
 
-export interface HttpOptions { maxBodyBytes: number }
+export interface HttpOptions {
+  maxBodyBytes: number;
+}
 
 const PREDICT_PATH = /^\/v1\/models\/([^/]+)\/predict$/;
 
 export function createRequestHandler(core: GatewayCore, options: HttpOptions): RequestHandler {
   return (req, res) => {
     dispatch(core, options, req, res).catch((e: unknown) => {
-      const err = e instanceof HttpError ? e : new HttpError(500, 'internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
-      if (!(e instanceof HttpError)) core.log({ type: 'internal-error', error: String((e as Error)?.stack ?? e), at: new Date().toISOString() });
-      if (res.headersSent) { res.destroy(); return; }
+      const err =
+        e instanceof HttpError
+          ? e
+          : new HttpError(500, 'internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
+      if (!(e instanceof HttpError))
+        core.log({ type: 'internal-error', error: String((e as Error)?.stack ?? e), at: new Date().toISOString() });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       sendJson(res, err.status, { error: { code: err.code, message: err.message } });
     });
   };
 }
 
-async function dispatch(core: GatewayCore, options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function dispatch(
+  core: GatewayCore,
+  options: HttpOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   const predict = PREDICT_PATH.exec(path);
   if (predict) {
     requireMethod(req, 'POST');
     let model: string;
-    try { model = decodeURIComponent(predict[1]!); } catch { throw new HttpError(400, 'bad-path', 'the model name in the path is not valid percent-encoding'); }
+    try {
+      model = decodeURIComponent(predict[1]!);
+    } catch {
+      throw new HttpError(400, 'bad-path', 'the model name in the path is not valid percent-encoding');
+    }
     await predictRoute(core, model, await readJson(req, options.maxBodyBytes), req, res);
     return;
   }
@@ -70,7 +91,10 @@ async function dispatch(core: GatewayCore, options: HttpOptions, req: IncomingMe
   }
   if (path === '/v1/models') {
     requireMethod(req, 'GET');
-    sendJson(res, 200, { object: 'list', data: core.models().map((id) => ({ id, object: 'model', owned_by: 'model-gitops' })) });
+    sendJson(res, 200, {
+      object: 'list',
+      data: core.models().map((id) => ({ id, object: 'model', owned_by: 'model-gitops' })),
+    });
     return;
   }
   if (path === '/metrics') {
@@ -82,7 +106,11 @@ async function dispatch(core: GatewayCore, options: HttpOptions, req: IncomingMe
   if (path === '/healthz') {
     requireMethod(req, 'GET');
     const { ready, closing, sequence } = core.health();
-    sendJson(res, ready ? 200 : 503, { status: ready ? 'ok' : closing ? 'closing' : 'no manifest applied', environment: core.environment, sequence });
+    sendJson(res, ready ? 200 : 503, {
+      status: ready ? 'ok' : closing ? 'closing' : 'no manifest applied',
+      environment: core.environment,
+      sequence,
+    });
     return;
   }
   if (path === '/status') {
@@ -94,23 +122,49 @@ async function dispatch(core: GatewayCore, options: HttpOptions, req: IncomingMe
 }
 
 /** POST /v1/models/<model>/predict with `{"inputs": ...}`. */
-async function predictRoute(core: GatewayCore, model: string, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inputs' in body)) throw new HttpError(400, 'bad-request', 'the body must be a JSON object with "inputs"');
-  const { value, decision } = await core.serve(model, header(req, 'x-routing-key'), header(req, 'x-model-version'), (m) => m.predict((body as { inputs: unknown }).inputs));
+async function predictRoute(
+  core: GatewayCore,
+  model: string,
+  body: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inputs' in body))
+    throw new HttpError(400, 'bad-request', 'the body must be a JSON object with "inputs"');
+  const { value, decision } = await core.serve(
+    model,
+    header(req, 'x-routing-key'),
+    header(req, 'x-model-version'),
+    (m) => m.predict((body as { inputs: unknown }).inputs),
+  );
   setRouteHeaders(res, decision);
   sendJson(res, 200, { model, version: decision.version, reason: decision.reason, outputs: value });
 }
 
 /** The OpenAI-compatible endpoints, for proxied versions. The body's `user` is the routing key when
  * no x-routing-key header names one. */
-async function openAIRoute(core: GatewayCore, kind: OpenAIKind, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof (body as { model?: unknown }).model !== 'string') {
+async function openAIRoute(
+  core: GatewayCore,
+  kind: OpenAIKind,
+  body: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    Array.isArray(body) ||
+    typeof (body as { model?: unknown }).model !== 'string'
+  ) {
     throw new HttpError(400, 'bad-request', 'the body must be a JSON object with a "model" string');
   }
   const b = body as Record<string, unknown> & { model: string; user?: unknown };
   const key = header(req, 'x-routing-key') ?? (typeof b.user === 'string' ? b.user : undefined);
   const { value, decision } = await core.serve(b.model, key, header(req, 'x-model-version'), async (m, d) => {
-    if (!m.openai) throw new InputError(`${b.model}@${d.version} is not served through an OpenAI-compatible endpoint; use /v1/models/${b.model}/predict`);
+    if (!m.openai)
+      throw new InputError(
+        `${b.model}@${d.version} is not served through an OpenAI-compatible endpoint; use /v1/models/${b.model}/predict`,
+      );
     const r = await m.openai(kind, b);
     // A 5xx is the version's failure (counted, may trip the rollback); a 4xx is passed through.
     if (r.status >= 500) throw new Error(`upstream answered HTTP ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
@@ -119,7 +173,8 @@ async function openAIRoute(core: GatewayCore, kind: OpenAIKind, body: unknown, r
   setRouteHeaders(res, decision);
   const out = value.body;
   // Answer with the name the client asked for, not the upstream's internal model id.
-  if (typeof out === 'object' && out !== null && typeof (out as { model?: unknown }).model === 'string') (out as { model: string }).model = b.model;
+  if (typeof out === 'object' && out !== null && typeof (out as { model?: unknown }).model === 'string')
+    (out as { model: string }).model = b.model;
   sendJson(res, value.status, out);
 }
 
@@ -135,12 +190,16 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 function requireMethod(req: IncomingMessage, method: string): void {
-  if (req.method !== method) throw new HttpError(405, 'method-not-allowed', `${req.url} accepts ${method} only, not ${req.method}`);
+  if (req.method !== method)
+    throw new HttpError(405, 'method-not-allowed', `${req.url} accepts ${method} only, not ${req.method}`);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -162,7 +221,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
       if (size > limit) tooLarge = true;
       if (tooLarge) {
         chunks.length = 0;
-        if (size > drainCap) { req.destroy(); reject(new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`)); }
+        if (size > drainCap) {
+          req.destroy();
+          reject(new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`));
+        }
         return;
       }
       chunks.push(c);
@@ -170,7 +232,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     req.on('end', resolve);
     req.on('error', reject);
     // A client that disconnects mid-body must not leave this promise (and its request) pending.
-    req.on('close', () => { if (!req.complete) reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body')); });
+    req.on('close', () => {
+      if (!req.complete)
+        reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body'));
+    });
   });
   if (tooLarge) throw new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`);
   try {
@@ -186,7 +251,11 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** While closing, how often connections that went idle are closed. */
 const IDLE_SWEEP_MS = 20;
 
-export interface ListenAddress { host: string; port: number; url: string }
+export interface ListenAddress {
+  host: string;
+  port: number;
+  url: string;
+}
 
 export function createHttpServer(handler: RequestHandler): Server {
   return createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handler);
@@ -195,7 +264,10 @@ export function createHttpServer(handler: RequestHandler): Server {
 export async function listenHttp(server: Server, port: number, host: string): Promise<ListenAddress> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const a = server.address() as AddressInfo;
   const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
@@ -207,5 +279,9 @@ export async function closeHttp(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Keep-alive connections become idle as their last response ends: close them as they do.
   const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-  try { await closed; } finally { clearInterval(idle); }
+  try {
+    await closed;
+  } finally {
+    clearInterval(idle);
+  }
 }

@@ -3,11 +3,37 @@ export { Gateway, createGateway, type ApplyResult, type GatewayEvent, type Gatew
 export { GATEWAY_DEFAULTS } from './defaults.ts';
 export { HttpError } from './http.ts';
 export {
-  planApply, planRollbacks, slotKey,
-  type ApplyPlan, type PlannedDeployment, type PlannedTracker, type PlannedVersion, type RollbackPlan, type ServingSnapshot,
+  planApply,
+  planRollbacks,
+  slotKey,
+  type ApplyPlan,
+  type PlannedDeployment,
+  type PlannedTracker,
+  type PlannedVersion,
+  type RollbackPlan,
+  type ServingSnapshot,
 } from './apply-plan.ts';
 export type { CanaryStatus, GatewayStatus, ModelStatus, VersionStatus } from './status.ts';
-export { InputError, bagOfBytesLoader, defaultLoaderFor, openAIProxyLoader, type ClassifierOutput, type LoadedModel, type Loader, type OpenAIKind, type ProxyOptions } from './loaders.ts';
+export {
+  InputError,
+  bagOfBytesLoader,
+  defaultLoaderFor,
+  openAIProxyLoader,
+  type ClassifierOutput,
+  type LoadedModel,
+  type Loader,
+  type OpenAIKind,
+  type ProxyOptions,
+} from './loaders.ts';
 export { FolderVersionSource, type VersionSource } from './source.ts';
-export { CanaryTracker, DEFAULT_MIN_REQUESTS, StateStore, VersionWindow, evaluate, type GatewayState, type RollbackRecord, type RolloutRule } from './rollout.ts';
+export {
+  CanaryTracker,
+  DEFAULT_MIN_REQUESTS,
+  StateStore,
+  VersionWindow,
+  evaluate,
+  type GatewayState,
+  type RollbackRecord,
+  type RolloutRule,
+} from './rollout.ts';
 export { Histogram, LATENCY_BOUNDS, VersionMetrics, renderPrometheus } from './metrics.ts';

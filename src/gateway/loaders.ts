@@ -24,12 +24,18 @@ export interface Loader {
 
 /** The caller's inputs are wrong: answered with 400 and NOT counted as a failure of the version. */
 export class InputError extends Error {
-  constructor(message: string) { super(message); this.name = 'InputError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
 }
 
 // ---- Bag-of-bytes MLP (the demo models) ------------------------------------------------------------
 
-export interface ClassifierOutput { label: string; score: number }
+export interface ClassifierOutput {
+  label: string;
+  score: number;
+}
 
 /**
  * The demo intent classifier served in process. A thin adapter over src/demo-model (the same loader
@@ -40,7 +46,12 @@ export const bagOfBytesLoader: Loader = {
   async load(versionDir, entry) {
     const weightsFile = entry.files.find((f) => f.path.endsWith('.safetensors'))?.path ?? 'model.safetensors';
     const configFile = join(versionDir, 'config.json');
-    const model = parseModel(await readFile(configFile, 'utf8'), configFile, await readFile(join(versionDir, weightsFile)), weightsFile);
+    const model = parseModel(
+      await readFile(configFile, 'utf8'),
+      configFile,
+      await readFile(join(versionDir, weightsFile)),
+      weightsFile,
+    );
     const net = new IntentClassifier(model);
     const one = (text: unknown): ClassifierOutput => {
       if (typeof text !== 'string' || text.length === 0) throw new InputError('each input must be a non-empty string');
@@ -51,11 +62,14 @@ export const bagOfBytesLoader: Loader = {
       // inputs: "text" | {text} | ["text", ...] (a batch gives an array of outputs)
       async predict(inputs) {
         if (Array.isArray(inputs)) return inputs.map(one);
-        if (typeof inputs === 'object' && inputs !== null && 'text' in inputs) return one((inputs as { text: unknown }).text);
+        if (typeof inputs === 'object' && inputs !== null && 'text' in inputs)
+          return one((inputs as { text: unknown }).text);
         if (typeof inputs === 'string') return one(inputs);
         throw new InputError('inputs must be a string, {"text": string} or an array of strings');
       },
-      async warm() { one('warm-up'); },
+      async warm() {
+        one('warm-up');
+      },
       async close() {},
     };
   },
@@ -78,7 +92,8 @@ export function openAIProxyLoader(options: ProxyOptions = {}): Loader {
     async load(_versionDir, entry) {
       const endpoint = entry.serving?.endpoint?.replace(/\/+$/, '');
       const modelId = entry.serving?.modelId;
-      if (!endpoint || !modelId) throw new Error('an OpenAI-compatible proxy needs serving.endpoint and serving.modelId in the version card');
+      if (!endpoint || !modelId)
+        throw new Error('an OpenAI-compatible proxy needs serving.endpoint and serving.modelId in the version card');
       const controller = new AbortController(); // close() cancels whatever is still in flight
       const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
         const res = await fetch(`${endpoint}/${path}`, {
@@ -88,27 +103,47 @@ export function openAIProxyLoader(options: ProxyOptions = {}): Loader {
           signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]),
         });
         const length = Number(res.headers.get('content-length') ?? 0);
-        if (length > maxBytes) { await res.body?.cancel(); throw new Error(`${endpoint}/${path}: response of ${length} bytes exceeds ${maxBytes}`); }
+        if (length > maxBytes) {
+          await res.body?.cancel();
+          throw new Error(`${endpoint}/${path}: response of ${length} bytes exceeds ${maxBytes}`);
+        }
         const text = await res.text();
         if (text.length > maxBytes) throw new Error(`${endpoint}/${path}: response exceeds ${maxBytes} bytes`);
         let json: unknown;
-        try { json = text === '' ? null : JSON.parse(text); } catch { throw new Error(`${endpoint}/${path}: HTTP ${res.status} with a non-JSON body`); }
+        try {
+          json = text === '' ? null : JSON.parse(text);
+        } catch {
+          throw new Error(`${endpoint}/${path}: HTTP ${res.status} with a non-JSON body`);
+        }
         return { status: res.status, body: json };
       };
       const upstream = async (kind: OpenAIKind, body: Record<string, unknown>) => {
-        if (body.stream === true) throw new InputError('streaming responses ("stream": true) are not supported by this gateway yet');
+        if (body.stream === true)
+          throw new InputError('streaming responses ("stream": true) are not supported by this gateway yet');
         return call('POST', kind, { ...body, model: modelId });
       };
       return {
         async predict(inputs) {
-          const i = (typeof inputs === 'string' ? { text: inputs } : inputs) as { messages?: unknown; text?: unknown } | null;
-          const messages = Array.isArray(i?.messages) ? i.messages : typeof i?.text === 'string' ? [{ role: 'user', content: i.text }] : undefined;
+          const i = (typeof inputs === 'string' ? { text: inputs } : inputs) as {
+            messages?: unknown;
+            text?: unknown;
+          } | null;
+          const messages = Array.isArray(i?.messages)
+            ? i.messages
+            : typeof i?.text === 'string'
+              ? [{ role: 'user', content: i.text }]
+              : undefined;
           if (!messages) throw new InputError('inputs must be a string, {"text": string} or {"messages": [...]}');
           const r = await upstream('chat/completions', { messages });
-          if (r.status >= 400 && r.status < 500) throw new InputError(`upstream refused the request (HTTP ${r.status}): ${JSON.stringify(r.body).slice(0, 300)}`);
+          if (r.status >= 400 && r.status < 500)
+            throw new InputError(
+              `upstream refused the request (HTTP ${r.status}): ${JSON.stringify(r.body).slice(0, 300)}`,
+            );
           if (r.status !== 200) throw new Error(`upstream ${endpoint} answered HTTP ${r.status}`);
-          const choice = (r.body as { choices?: { message?: { content?: unknown }; finish_reason?: unknown }[] } | null)?.choices?.[0];
-          if (typeof choice?.message?.content !== 'string') throw new Error(`upstream ${endpoint} returned no choices[0].message.content`);
+          const choice = (r.body as { choices?: { message?: { content?: unknown }; finish_reason?: unknown }[] } | null)
+            ?.choices?.[0];
+          if (typeof choice?.message?.content !== 'string')
+            throw new Error(`upstream ${endpoint} returned no choices[0].message.content`);
           return { text: choice.message.content, finishReason: choice.finish_reason ?? null };
         },
         async warm() {
@@ -116,9 +151,12 @@ export function openAIProxyLoader(options: ProxyOptions = {}): Loader {
           const r = await call('GET', 'models');
           if (r.status !== 200) throw new Error(`${endpoint}/models answered HTTP ${r.status}`);
           const ids = ((r.body as { data?: { id?: unknown }[] } | null)?.data ?? []).map((m) => m.id);
-          if (!ids.includes(modelId)) throw new Error(`${endpoint} does not serve model "${modelId}" (it lists: ${ids.join(', ') || 'nothing'})`);
+          if (!ids.includes(modelId))
+            throw new Error(`${endpoint} does not serve model "${modelId}" (it lists: ${ids.join(', ') || 'nothing'})`);
         },
-        async close() { controller.abort(); },
+        async close() {
+          controller.abort();
+        },
         openai: upstream,
       };
     },
@@ -127,6 +165,8 @@ export function openAIProxyLoader(options: ProxyOptions = {}): Loader {
 
 /** The default choice: a version whose card names a serving endpoint is proxied; otherwise the
  * built-in bag-of-bytes loader runs its safetensors weights in process. */
-export function defaultLoaderFor(proxy: Loader = openAIProxyLoader()): (model: string, version: string, entry: ManifestVersion) => Loader {
+export function defaultLoaderFor(
+  proxy: Loader = openAIProxyLoader(),
+): (model: string, version: string, entry: ManifestVersion) => Loader {
   return (_model, _version, entry) => (entry.serving?.endpoint ? proxy : bagOfBytesLoader);
 }

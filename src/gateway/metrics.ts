@@ -14,7 +14,9 @@ export const LATENCY_BOUNDS: readonly number[] = (() => {
   return b;
 })();
 
-const EXPOSED = LATENCY_BOUNDS.map((b, i) => ({ b, i })).filter(({ b }) => EXPOSED_MANTISSAS.has(Number((b / 10 ** Math.floor(Math.log10(b) + 1e-9)).toPrecision(3))) || b === 60);
+const EXPOSED = LATENCY_BOUNDS.map((b, i) => ({ b, i })).filter(
+  ({ b }) => EXPOSED_MANTISSAS.has(Number((b / 10 ** Math.floor(Math.log10(b) + 1e-9)).toPrecision(3))) || b === 60,
+);
 
 export class Histogram {
   readonly counts = new Float64Array(LATENCY_BOUNDS.length + 1);
@@ -69,31 +71,61 @@ export function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-export const labels = (l: Record<string, string>): string => `{${Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+export const labels = (l: Record<string, string>): string =>
+  `{${Object.entries(l)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(',')}}`;
 
 const num = (n: number): string => (Number.isNaN(n) ? 'NaN' : Number.isFinite(n) ? String(n) : n > 0 ? '+Inf' : '-Inf');
 
-export interface MetricFamily { name: string; help: string; type: 'counter' | 'gauge' | 'histogram'; samples: [suffix: string, labels: Record<string, string>, value: number][] }
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  samples: [suffix: string, labels: Record<string, string>, value: number][];
+}
 
 export function renderPrometheus(families: MetricFamily[]): string {
   const out: string[] = [];
   for (const f of families) {
     out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    for (const [suffix, l, v] of f.samples) out.push(`${f.name}${suffix}${Object.keys(l).length ? labels(l) : ''} ${num(v)}`);
+    for (const [suffix, l, v] of f.samples)
+      out.push(`${f.name}${suffix}${Object.keys(l).length ? labels(l) : ''} ${num(v)}`);
   }
   return `${out.join('\n')}\n`;
 }
 
 /** Families for a set of model+version metrics. */
 export function versionFamilies(entries: { model: string; version: string; m: VersionMetrics }[]): MetricFamily[] {
-  const fam = (name: string, help: string, type: MetricFamily['type']): MetricFamily => ({ name, help, type, samples: [] });
-  const requests = fam('model_gitops_requests_total', 'Predictions that reached a model version (successes and failures).', 'counter');
+  const fam = (name: string, help: string, type: MetricFamily['type']): MetricFamily => ({
+    name,
+    help,
+    type,
+    samples: [],
+  });
+  const requests = fam(
+    'model_gitops_requests_total',
+    'Predictions that reached a model version (successes and failures).',
+    'counter',
+  );
   const errors = fam('model_gitops_errors_total', 'Predictions that failed in the model version (5xx).', 'counter');
-  const rejected = fam('model_gitops_rejected_total', 'Predictions refused as bad input (400), not counted as errors.', 'counter');
-  const routed = fam('model_gitops_routed_total', 'Routing decisions by reason (champion, canary, override, random).', 'counter');
+  const rejected = fam(
+    'model_gitops_rejected_total',
+    'Predictions refused as bad input (400), not counted as errors.',
+    'counter',
+  );
+  const routed = fam(
+    'model_gitops_routed_total',
+    'Routing decisions by reason (champion, canary, override, random).',
+    'counter',
+  );
   const inflight = fam('model_gitops_inflight_requests', 'Predictions currently running on a version.', 'gauge');
   const latency = fam('model_gitops_request_duration_seconds', 'Latency of successful predictions.', 'histogram');
-  const quantiles = fam('model_gitops_request_duration_quantile_seconds', 'Estimated latency quantiles of successful predictions (from the fine histogram).', 'gauge');
+  const quantiles = fam(
+    'model_gitops_request_duration_quantile_seconds',
+    'Estimated latency quantiles of successful predictions (from the fine histogram).',
+    'gauge',
+  );
   for (const { model, version, m } of entries) {
     const l = { model, version };
     requests.samples.push(['', l, m.requests]);
@@ -107,8 +139,13 @@ export function versionFamilies(entries: { model: string; version: string; m: Ve
       while (next <= i) cumulative += m.latency.counts[next++]!;
       latency.samples.push(['_bucket', { ...l, le: String(b) }, cumulative]);
     }
-    latency.samples.push(['_bucket', { ...l, le: '+Inf' }, m.latency.count], ['_sum', l, m.latency.sum], ['_count', l, m.latency.count]);
-    for (const q of [0.5, 0.95, 0.99]) quantiles.samples.push(['', { ...l, quantile: String(q) }, Number(m.latency.quantile(q).toPrecision(6))]);
+    latency.samples.push(
+      ['_bucket', { ...l, le: '+Inf' }, m.latency.count],
+      ['_sum', l, m.latency.sum],
+      ['_count', l, m.latency.count],
+    );
+    for (const q of [0.5, 0.95, 0.99])
+      quantiles.samples.push(['', { ...l, quantile: String(q) }, Number(m.latency.quantile(q).toPrecision(6))]);
   }
   return [requests, errors, rejected, routed, inflight, latency, quantiles];
 }
@@ -128,19 +165,52 @@ export interface ServingMetrics {
 
 /** The whole /metrics text: per-version families (sorted), then what the current manifest deploys. */
 export function renderGatewayMetrics(s: ServingMetrics): string {
-  const families = versionFamilies([...s.versions].sort((a, b) => a.model.localeCompare(b.model) || a.version.localeCompare(b.version)));
-  const loaded: MetricFamily = { name: 'model_gitops_version_loaded', help: 'Versions loaded, by role in the current manifest.', type: 'gauge', samples: [] };
-  const rolled: MetricFamily = { name: 'model_gitops_canary_rolled_back', help: '1 when the canary of a deployment has been rolled back by the gateway.', type: 'gauge', samples: [] };
+  const families = versionFamilies(
+    [...s.versions].sort((a, b) => a.model.localeCompare(b.model) || a.version.localeCompare(b.version)),
+  );
+  const loaded: MetricFamily = {
+    name: 'model_gitops_version_loaded',
+    help: 'Versions loaded, by role in the current manifest.',
+    type: 'gauge',
+    samples: [],
+  };
+  const rolled: MetricFamily = {
+    name: 'model_gitops_canary_rolled_back',
+    help: '1 when the canary of a deployment has been rolled back by the gateway.',
+    type: 'gauge',
+    samples: [],
+  };
   for (const [model, d] of Object.entries(s.deployments)) {
     loaded.samples.push(['', { model, version: d.version, role: 'champion' }, 1]);
     if (d.canary) {
-      loaded.samples.push(['', { model, version: d.canary.version, role: 'canary' }, s.isLoaded(model, d.canary.version) ? 1 : 0]);
-      rolled.samples.push(['', { model, version: d.canary.version }, s.rolledBackCanary(model) === d.canary.version ? 1 : 0]);
+      loaded.samples.push([
+        '',
+        { model, version: d.canary.version, role: 'canary' },
+        s.isLoaded(model, d.canary.version) ? 1 : 0,
+      ]);
+      rolled.samples.push([
+        '',
+        { model, version: d.canary.version },
+        s.rolledBackCanary(model) === d.canary.version ? 1 : 0,
+      ]);
     }
     for (const v of d.rollbackWindow ?? []) loaded.samples.push(['', { model, version: v, role: 'rollback' }, 1]);
   }
-  families.push(loaded, rolled,
-    { name: 'model_gitops_canary_rollbacks_total', help: 'Automated canary rollbacks since the gateway started.', type: 'counter', samples: [['', {}, s.rollbacksTotal]] },
-    { name: 'model_gitops_manifest_sequence', help: 'Sequence number of the manifest being served.', type: 'gauge', samples: [['', {}, s.sequence]] });
+  families.push(
+    loaded,
+    rolled,
+    {
+      name: 'model_gitops_canary_rollbacks_total',
+      help: 'Automated canary rollbacks since the gateway started.',
+      type: 'counter',
+      samples: [['', {}, s.rollbacksTotal]],
+    },
+    {
+      name: 'model_gitops_manifest_sequence',
+      help: 'Sequence number of the manifest being served.',
+      type: 'gauge',
+      samples: [['', {}, s.sequence]],
+    },
+  );
   return renderPrometheus(families);
 }

@@ -61,7 +61,10 @@ export class CanaryTracker {
     const w = version === this.canary ? this.canaryWindow : version === this.champion ? this.championWindow : undefined;
     if (!w) return undefined;
     w.requests++;
-    if (ok) { w.successes++; w.latency.observe(seconds); } else w.failures++;
+    if (ok) {
+      w.successes++;
+      w.latency.observe(seconds);
+    } else w.failures++;
     if (this.tripped || w !== this.canaryWindow || !this.rule) return undefined;
     const reason = evaluate(this.rule, this.canaryWindow, this.championWindow);
     if (reason) this.tripped = true;
@@ -76,7 +79,8 @@ export function evaluate(rule: RolloutRule, canary: VersionWindow, champion: Ver
   }
   if (rule.maxErrorRate !== undefined && canary.requests >= min) {
     const rate = (100 * canary.failures) / canary.requests;
-    if (rate > rule.maxErrorRate) return `maxErrorRate: ${rate.toFixed(2)}% of ${canary.requests} predictions failed, above ${rule.maxErrorRate}%`;
+    if (rate > rule.maxErrorRate)
+      return `maxErrorRate: ${rate.toFixed(2)}% of ${canary.requests} predictions failed, above ${rule.maxErrorRate}%`;
   }
   if (rule.maxP99LatencyRatio !== undefined && canary.successes >= min && champion.successes >= min) {
     const a = canary.latency.quantile(0.99);
@@ -88,9 +92,19 @@ export function evaluate(rule: RolloutRule, canary: VersionWindow, champion: Ver
   return undefined;
 }
 
-export interface RollbackRecord { canaryVersion: string; champion: string; reason: string; at: string; manifestSequence: number }
+export interface RollbackRecord {
+  canaryVersion: string;
+  champion: string;
+  reason: string;
+  at: string;
+  manifestSequence: number;
+}
 
-export interface GatewayState { schemaVersion: 1; environment: string; rolledBack: Record<string, RollbackRecord> }
+export interface GatewayState {
+  schemaVersion: 1;
+  environment: string;
+  rolledBack: Record<string, RollbackRecord>;
+}
 
 /** The gateway's persisted decisions. Written atomically (temp file + rename) so a crash mid-write
  * leaves the previous state, never a torn file. */
@@ -116,10 +130,17 @@ export class StateStore {
     } catch (e) {
       throw new UserError(`${path}: not a gateway state file (invalid JSON: ${(e as Error).message})`);
     }
-    if (s === null || typeof s !== 'object' || s.schemaVersion !== 1 || typeof s.rolledBack !== 'object' || s.rolledBack === null) {
+    if (
+      s === null ||
+      typeof s !== 'object' ||
+      s.schemaVersion !== 1 ||
+      typeof s.rolledBack !== 'object' ||
+      s.rolledBack === null
+    ) {
       throw new UserError(`${path}: not a gateway state file (schemaVersion 1)`);
     }
-    if (s.environment !== environment) throw new UserError(`${path} holds the state of environment "${s.environment}", not "${environment}"`);
+    if (s.environment !== environment)
+      throw new UserError(`${path} holds the state of environment "${s.environment}", not "${environment}"`);
     this.state = s;
   }
 

@@ -32,12 +32,19 @@ export class FolderVersionSource implements VersionSource {
     if (!this.verify) return dir;
     for (const f of entry.files) {
       const p = join(dir, f.path);
-      const size = await stat(p).then((s) => s.size, (e: unknown) => { throw new UserError(`${model}@${version}: ${p} is missing`, { cause: e }); });
-      if (size !== f.size) throw new UserError(`${model}@${version}: ${f.path} is ${size} bytes, the manifest says ${f.size}`);
+      const size = await stat(p).then(
+        (s) => s.size,
+        (e: unknown) => {
+          throw new UserError(`${model}@${version}: ${p} is missing`, { cause: e });
+        },
+      );
+      if (size !== f.size)
+        throw new UserError(`${model}@${version}: ${f.path} is ${size} bytes, the manifest says ${f.size}`);
       const hash = createHash('sha256');
       for await (const chunk of createReadStream(p)) hash.update(chunk as Buffer);
       const hex = hash.digest('hex');
-      if (hex !== f.sha256) throw new UserError(`${model}@${version}: ${f.path} has sha256 ${hex}, the manifest says ${f.sha256}`);
+      if (hex !== f.sha256)
+        throw new UserError(`${model}@${version}: ${f.path} has sha256 ${hex}, the manifest says ${f.sha256}`);
     }
     return dir;
   }

@@ -52,12 +52,14 @@ export interface GatewayStatus {
 export interface StatusSource {
   environment: string;
   ready: boolean;
-  generation: {
-    manifest: Manifest;
-    seed: string;
-    isLoaded(model: string, version: string): boolean;
-    trackers: ReadonlyMap<string, CanaryTracker>;
-  } | undefined;
+  generation:
+    | {
+        manifest: Manifest;
+        seed: string;
+        isLoaded(model: string, version: string): boolean;
+        trackers: ReadonlyMap<string, CanaryTracker>;
+      }
+    | undefined;
   rolledBack: Readonly<Record<string, RollbackRecord>>;
   metricsOf(model: string, version: string): VersionMetrics | undefined;
   defaultRollout: RolloutRule | undefined;
@@ -73,15 +75,28 @@ export function describeStatus(s: StatusSource): GatewayStatus {
     const t = gen!.trackers.get(model);
     models[model] = {
       champion: d.version,
-      canary: d.canary ? {
-        ...d.canary,
-        state: rec?.canaryVersion === d.canary.version ? 'rolled-back' : 'active',
-        ...(rec?.canaryVersion === d.canary.version ? { rollback: rec } : {}),
-        ...(t ? { window: { requests: t.canaryWindow.requests, failures: t.canaryWindow.failures, championRequests: t.championWindow.requests, championFailures: t.championWindow.failures } } : {}),
-      } : null,
+      canary: d.canary
+        ? {
+            ...d.canary,
+            state: rec?.canaryVersion === d.canary.version ? 'rolled-back' : 'active',
+            ...(rec?.canaryVersion === d.canary.version ? { rollback: rec } : {}),
+            ...(t
+              ? {
+                  window: {
+                    requests: t.canaryWindow.requests,
+                    failures: t.canaryWindow.failures,
+                    championRequests: t.championWindow.requests,
+                    championFailures: t.championWindow.failures,
+                  },
+                }
+              : {}),
+          }
+        : null,
       rollbackWindow: d.rollbackWindow ?? [],
       rollout: d.rollout ?? s.defaultRollout ?? null,
-      versions: Object.fromEntries(versions.map((v) => [v, versionStatus(gen!.isLoaded(model, v), s.metricsOf(model, v))])),
+      versions: Object.fromEntries(
+        versions.map((v) => [v, versionStatus(gen!.isLoaded(model, v), s.metricsOf(model, v))]),
+      ),
     };
   }
   return {
@@ -96,5 +111,13 @@ export function describeStatus(s: StatusSource): GatewayStatus {
 
 function versionStatus(loaded: boolean, m: VersionMetrics | undefined): VersionStatus {
   const q = (x: number) => (m && m.latency.count ? Number((m.latency.quantile(x) * 1000).toFixed(3)) : null);
-  return { loaded, inflight: m?.inflight ?? 0, requests: m?.requests ?? 0, errors: m?.errors ?? 0, p50_ms: q(0.5), p95_ms: q(0.95), p99_ms: q(0.99) };
+  return {
+    loaded,
+    inflight: m?.inflight ?? 0,
+    requests: m?.requests ?? 0,
+    errors: m?.errors ?? 0,
+    p50_ms: q(0.5),
+    p95_ms: q(0.95),
+    p99_ms: q(0.99),
+  };
 }

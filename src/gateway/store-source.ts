@@ -30,17 +30,25 @@ export class StoreVersionSource implements VersionSource {
   }
 
   materialize(model: string, version: string, entry: ManifestVersion): Promise<string> {
-    return this.serially(() => fetchVersion({
-      dir: this.cacheDir, source: this.source, model, version, files: entry.files,
-      ...(this.options.retry ? { retry: this.options.retry } : {}),
-      ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
-    }));
+    return this.serially(() =>
+      fetchVersion({
+        dir: this.cacheDir,
+        source: this.source,
+        model,
+        version,
+        files: entry.files,
+        ...(this.options.retry ? { retry: this.options.retry } : {}),
+        ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}),
+      }),
+    );
   }
 
   /** Deletes cached versions not listed, and the blobs only they used; queued behind running fetches. */
   retain(versions: { model: string; version: string; entry: ManifestVersion }[]): Promise<void> {
     const keep = versions.map((v) => ({ model: v.model, version: v.version, files: v.entry.files }));
-    return this.serially(() => pruneVersions({ dir: this.cacheDir, keep, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }));
+    return this.serially(() =>
+      pruneVersions({ dir: this.cacheDir, keep, ...(this.options.onEvent ? { onEvent: this.options.onEvent } : {}) }),
+    );
   }
 
   /** Runs `work` after everything queued before it; a failure is the caller's, never the queue's. */

@@ -15,7 +15,9 @@ function serialise(v: unknown, path: string): string {
       return JSON.stringify(v);
     case 'object': {
       if (Array.isArray(v)) return `[${v.map((x, i) => serialise(x, `${path}[${i}]`)).join(',')}]`;
-      const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+      const keys = Object.keys(v as object)
+        .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+        .sort();
       return `{${keys.map((k) => `${JSON.stringify(k)}:${serialise((v as Record<string, unknown>)[k], `${path}.${k}`)}`).join(',')}}`;
     }
     default:

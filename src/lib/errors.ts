@@ -31,8 +31,25 @@ export class NotFoundError extends UserError {
 // Errno codes of local I/O a person fixes (disk full, permissions, read-only mount, missing or wrong
 // kind of path, too many open files). They are usage/I-O errors, not bugs.
 const LOCAL_IO_CODES = new Set([
-  'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOTEMPTY',
-  'EMFILE', 'ENFILE', 'ENAMETOOLONG', 'ELOOP', 'EXDEV', 'EBUSY', 'EIO', 'EFBIG', 'ETXTBSY',
+  'ENOSPC',
+  'EDQUOT',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOENT',
+  'ENOTDIR',
+  'EISDIR',
+  'EEXIST',
+  'ENOTEMPTY',
+  'EMFILE',
+  'ENFILE',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EXDEV',
+  'EBUSY',
+  'EIO',
+  'EFBIG',
+  'ETXTBSY',
 ]);
 
 /**
@@ -43,6 +60,7 @@ const LOCAL_IO_CODES = new Set([
 export function asUserError(e: unknown): UserError | undefined {
   if (isUserError(e)) return e;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string' && LOCAL_IO_CODES.has(code)) return new UserError((e as Error).message, { exitCode: EXIT.usage, cause: e });
+  if (typeof code === 'string' && LOCAL_IO_CODES.has(code))
+    return new UserError((e as Error).message, { exitCode: EXIT.usage, cause: e });
   return undefined;
 }

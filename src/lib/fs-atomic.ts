@@ -53,7 +53,11 @@ export interface WriteAtomicOptions {
 }
 
 /** Write `data` to `target` atomically: temp file + fsync + rename (or link when `exclusive`) + folder fsync. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, options: WriteAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  options: WriteAtomicOptions = {},
+): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = options.tempPath ?? tempPathFor(target);
   const fh = await open(tmp, 'wx', options.mode);
@@ -70,7 +74,11 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
 }
 
 /** Create `target` with `data` only if it does not exist: true if created, false if it already existed. */
-export async function createFileExclusive(target: string, data: string | Uint8Array, options: Omit<WriteAtomicOptions, 'exclusive'> = {}): Promise<boolean> {
+export async function createFileExclusive(
+  target: string,
+  data: string | Uint8Array,
+  options: Omit<WriteAtomicOptions, 'exclusive'> = {},
+): Promise<boolean> {
   try {
     await writeFileAtomic(target, data, { ...options, exclusive: true });
     return true;
@@ -106,19 +114,31 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   closeSync(fd);
   try {
     renameSync(tmp, target);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   try {
     const dfd = openSync(dirname(target), 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
   } catch (e) {
     if (!NO_DIR_SYNC.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
   }

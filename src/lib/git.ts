@@ -21,7 +21,10 @@ export function runGit(repo: string, args: string[], input?: string | Buffer): G
 
 function checked(repo: string, args: string[], input?: string | Buffer): Buffer {
   const r = runGit(repo, args, input);
-  if (r.status !== 0) throw new UserError(`git ${args.join(' ')} failed in ${repo}: ${(r.stderr || r.stdout.toString()).trim() || `exit ${r.status}`}`);
+  if (r.status !== 0)
+    throw new UserError(
+      `git ${args.join(' ')} failed in ${repo}: ${(r.stderr || r.stdout.toString()).trim() || `exit ${r.status}`}`,
+    );
   return r.stdout;
 }
 

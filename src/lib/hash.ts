@@ -12,7 +12,11 @@ export interface HashFileOptions {
 }
 
 /** Reads `file` in order (up to `end`, default all of it) with one reused buffer; each chunk is valid only during its onData call. Returns the bytes read. */
-export async function readChunks(file: string, onData: (chunk: Buffer, position: number) => void, options: { bufferSize?: number; end?: number } = {}): Promise<number> {
+export async function readChunks(
+  file: string,
+  onData: (chunk: Buffer, position: number) => void,
+  options: { bufferSize?: number; end?: number } = {},
+): Promise<number> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(options.bufferSize ?? HASH_BUFFER_BYTES);
@@ -32,7 +36,14 @@ export async function readChunks(file: string, onData: (chunk: Buffer, position:
 
 export async function hashFile(file: string, options: HashFileOptions = {}): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
-  const size = await readChunks(file, (chunk, pos) => { h.update(chunk); options.onData?.(chunk, pos); }, options.bufferSize ? { bufferSize: options.bufferSize } : {});
+  const size = await readChunks(
+    file,
+    (chunk, pos) => {
+      h.update(chunk);
+      options.onData?.(chunk, pos);
+    },
+    options.bufferSize ? { bufferSize: options.bufferSize } : {},
+  );
   return { sha256: h.digest('hex'), size };
 }
 
@@ -51,7 +62,9 @@ export class RangeHasher {
   private k = 0; // first range not yet finished
 
   constructor(ranges: readonly { start: number; end: number }[]) {
-    for (let i = 1; i < ranges.length; i++) if (ranges[i]!.start < ranges[i - 1]!.end) throw new Error('RangeHasher: ranges must be sorted and must not overlap');
+    for (let i = 1; i < ranges.length; i++)
+      if (ranges[i]!.start < ranges[i - 1]!.end)
+        throw new Error('RangeHasher: ranges must be sorted and must not overlap');
     this.ranges = ranges;
     this.hashes = ranges.map(() => undefined);
     this.fed = ranges.map(() => 0);
@@ -76,6 +89,8 @@ export class RangeHasher {
 
   /** Hex digests in the ranges' order; undefined for a range whose bytes were not all fed. Call once. */
   digests(): (string | undefined)[] {
-    return this.ranges.map((r, i) => (this.fed[i] === r.end - r.start ? (this.hashes[i] ?? createHash('sha256')).digest('hex') : undefined));
+    return this.ranges.map((r, i) =>
+      this.fed[i] === r.end - r.start ? (this.hashes[i] ?? createHash('sha256')).digest('hex') : undefined,
+    );
   }
 }

@@ -4,7 +4,11 @@
  * `fn` over every item with at most `limit` running at once; results in input order. The first
  * rejection rejects the whole call (jobs already running finish on their own, no new ones start).
  */
-export async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   let failed = false;

@@ -12,7 +12,12 @@ import { STORE_LAYOUT } from '../store/keys.ts';
 export const MANIFEST_SCHEMA_VERSION = 1;
 /** Store keys are derived from a file's sha256 with these templates, so the manifest need not repeat them. */
 
-export interface ManifestFile { path: string; sha256: string; size: number; index?: true }
+export interface ManifestFile {
+  path: string;
+  sha256: string;
+  size: number;
+  index?: true;
+}
 
 export interface ManifestVersion {
   files: ManifestFile[];
@@ -25,7 +30,12 @@ export interface ManifestVersion {
   benchmark?: BenchmarkSummary;
 }
 
-export interface BenchmarkSummary { testbed: string; verdict: 'pass' | 'fail' | 'inconclusive'; report: string; metrics: Record<string, number> }
+export interface BenchmarkSummary {
+  testbed: string;
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  report: string;
+  metrics: Record<string, number>;
+}
 
 export interface ManifestDeployment {
   version: string;
@@ -72,9 +82,18 @@ function manifestRollout(r: RolloutSpec): NonNullable<ManifestDeployment['rollou
 }
 
 /** What the manifest says about one version: files to fetch and verify, and how to serve it. */
-export function manifestVersion(c: VersionCard, hasIndex: (f: { path: string; sha256: string }) => boolean = defaultHasIndex, bench?: BenchmarkSummary): ManifestVersion {
+export function manifestVersion(
+  c: VersionCard,
+  hasIndex: (f: { path: string; sha256: string }) => boolean = defaultHasIndex,
+  bench?: BenchmarkSummary,
+): ManifestVersion {
   return {
-    files: c.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, size: a.size, ...(hasIndex(a) ? { index: true as const } : {}) })),
+    files: c.artifacts.map((a) => ({
+      path: a.path,
+      sha256: a.sha256,
+      size: a.size,
+      ...(hasIndex(a) ? { index: true as const } : {}),
+    })),
     interface: c.interface,
     architecture: c.architecture,
     ...(c.dependencies && Object.keys(c.dependencies).length ? { dependencies: c.dependencies } : {}),
@@ -113,7 +132,8 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
     const out: Record<string, ManifestVersion> = {};
     for (const version of [...versions].sort(semver.rcompare)) {
       const entry = reg.models.get(model)?.versions.get(version);
-      if (!entry) throw new Error(`manifest: ${model}@${version} is referenced but has no valid card; run validate first`);
+      if (!entry)
+        throw new Error(`manifest: ${model}@${version} is referenced but has no valid card; run validate first`);
       out[version] = manifestVersion(entry.card, hasIndex, options.benchmarks?.get(`${model}@${version}`));
     }
     models[model] = { versions: out };
@@ -134,9 +154,16 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
  * One environment of a manifest. A name the manifest lacks is a UserError (the person picked the wrong
  * environment or manifest), worded once here for the CLI, devices and gateways; `where` names the manifest.
  */
-export function manifestEnvironment(m: Manifest, environment: string, where = 'the manifest'): Manifest['environments'][string] {
+export function manifestEnvironment(
+  m: Manifest,
+  environment: string,
+  where = 'the manifest',
+): Manifest['environments'][string] {
   const env = Object.hasOwn(m.environments, environment) ? m.environments[environment] : undefined;
-  if (!env) throw new UserError(`${where} has no environment "${environment}" (it has: ${Object.keys(m.environments).sort().join(', ') || 'none'})`);
+  if (!env)
+    throw new UserError(
+      `${where} has no environment "${environment}" (it has: ${Object.keys(m.environments).sort().join(', ') || 'none'})`,
+    );
   return env;
 }
 
@@ -149,7 +176,10 @@ export function environmentSlice(m: Manifest, environment: string): Manifest {
     const entries = keep.map((v) => {
       const entry = m.models[model]?.versions[v];
       // A signed manifest never does this (publish builds both halves from one registry); a hand-made one can.
-      if (!entry) throw new UserError(`the manifest's environment "${environment}" runs ${model}@${v}, but its models section has no entry for it`);
+      if (!entry)
+        throw new UserError(
+          `the manifest's environment "${environment}" runs ${model}@${v}, but its models section has no entry for it`,
+        );
       return [v, entry] as const;
     });
     models[model] = { versions: Object.fromEntries(entries) };

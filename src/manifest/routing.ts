@@ -23,7 +23,10 @@ export const BUCKETS = 10_000;
 
 export type RouteReason = 'champion' | 'canary' | 'override' | 'random';
 
-export interface RouteDecision { readonly version: string; readonly reason: RouteReason }
+export interface RouteDecision {
+  readonly version: string;
+  readonly reason: RouteReason;
+}
 
 export interface RouterOptions {
   /** Salt of the bucket hash; default: the environment name. Every replica must use the same seed. */
@@ -90,14 +93,23 @@ export function routingBucket(seed: string, model: string, key: string): number 
 }
 
 /** Hash state after some bytes: whole blocks folded into h, the 0-3 pending bytes kept in tail. */
-interface HashState { h: number; tail: number; tailBits: number; length: number }
+interface HashState {
+  h: number;
+  tail: number;
+  tailBits: number;
+  length: number;
+}
 
 function feedBytes(s: HashState, bytes: Uint8Array): HashState {
   let { h, tail, tailBits, length } = s;
   for (const b of bytes) {
     tail |= b << tailBits;
     tailBits += 8;
-    if (tailBits === 32) { h = mixBlock(h, tail); tail = 0; tailBits = 0; }
+    if (tailBits === 32) {
+      h = mixBlock(h, tail);
+      tail = 0;
+      tailBits = 0;
+    }
   }
   length += bytes.length;
   return { h, tail, tailBits, length };
@@ -124,7 +136,11 @@ function hashFrom(p: HashState, key: string): number {
     if (c >= 0x80) return hashRest(h, tail, tailBits, p.length + i, key.slice(i));
     tail |= c << tailBits;
     tailBits += 8;
-    if (tailBits === 32) { h = mixBlock(h, tail); tail = 0; tailBits = 0; }
+    if (tailBits === 32) {
+      h = mixBlock(h, tail);
+      tail = 0;
+      tailBits = 0;
+    }
   }
   // ...then whole 4-byte blocks while the characters are ASCII (one byte each)...
   for (; i + 4 <= n; i += 4) {
@@ -141,7 +157,11 @@ function hashFrom(p: HashState, key: string): number {
     if (c >= 0x80) return hashRest(h, tail, tailBits, p.length + i, key.slice(i));
     tail |= c << tailBits;
     tailBits += 8;
-    if (tailBits === 32) { h = mixBlock(h, tail); tail = 0; tailBits = 0; }
+    if (tailBits === 32) {
+      h = mixBlock(h, tail);
+      tail = 0;
+      tailBits = 0;
+    }
   }
   return finish(h, tail, tailBits, p.length + n);
 }
@@ -210,7 +230,8 @@ export function createRouter(manifest: Manifest, environment: string, options: R
     const champion = decision(d.version, 'champion');
     const canary = d.canary ? decision(d.canary.version, 'canary') : champion;
     const overrides = new Map<string, RouteDecision>();
-    for (const v of [d.version, ...(d.canary ? [d.canary.version] : []), ...(d.rollbackWindow ?? [])]) overrides.set(v, decision(v, 'override'));
+    for (const v of [d.version, ...(d.canary ? [d.canary.version] : []), ...(d.rollbackWindow ?? [])])
+      overrides.set(v, decision(v, 'override'));
     routes.set(model, {
       prefix: feedBytes(EMPTY, Buffer.from(`${seed}:${model}:`, 'utf8')),
       threshold: d.canary ? canaryThreshold(d.canary.weight) : 0,
@@ -227,7 +248,8 @@ export function createRouter(manifest: Manifest, environment: string, options: R
 
   const lookup = (model: string): ModelRoute => {
     const r = routes.get(model);
-    if (r === undefined) throw new RoutingError('unknown-model', `model "${model}" is not deployed in environment "${environment}"`);
+    if (r === undefined)
+      throw new RoutingError('unknown-model', `model "${model}" is not deployed in environment "${environment}"`);
     return r;
   };
 
@@ -240,13 +262,19 @@ export function createRouter(manifest: Manifest, environment: string, options: R
         const d = r.overrides.get(options.override);
         if (d !== undefined) return d;
         if (r.canarySuppressed && options.override === r.canaryVersion) {
-          throw new RoutingError('rolled-back', `${model}@${options.override} was a canary in "${environment}" and has been rolled back; it no longer serves`);
+          throw new RoutingError(
+            'rolled-back',
+            `${model}@${options.override} was a canary in "${environment}" and has been rolled back; it no longer serves`,
+          );
         }
         const allowed = [...r.overrides.keys()].join(', ');
-        throw new RoutingError('unknown-version', `${model}@${options.override} is not served in "${environment}"; an override may name: ${allowed}`);
+        throw new RoutingError(
+          'unknown-version',
+          `${model}@${options.override} is not served in "${environment}"; an override may name: ${allowed}`,
+        );
       }
       if (requestKey === undefined || requestKey === '') {
-        return (Math.random() * BUCKETS) < r.threshold ? r.randomCanary : r.randomChampion;
+        return Math.random() * BUCKETS < r.threshold ? r.randomCanary : r.randomChampion;
       }
       return bucketFrom(r.prefix, requestKey) < r.threshold ? r.canary : r.champion;
     },
@@ -258,7 +286,8 @@ export function createRouter(manifest: Manifest, environment: string, options: R
       if (r.canaryVersion === undefined) return false;
       r.threshold = 0;
       r.canarySuppressed = true;
-      if (r.canaryVersion !== r.champion.version && !r.rollbackWindow.includes(r.canaryVersion)) r.overrides.delete(r.canaryVersion);
+      if (r.canaryVersion !== r.champion.version && !r.rollbackWindow.includes(r.canaryVersion))
+        r.overrides.delete(r.canaryVersion);
       return true;
     },
     has: (model) => routes.has(model),
@@ -268,7 +297,16 @@ export function createRouter(manifest: Manifest, environment: string, options: R
       const d = env.models[model]!;
       return {
         champion: d.version,
-        ...(d.canary ? { canary: { version: d.canary.version, weight: d.canary.weight, threshold: canaryThreshold(d.canary.weight), suppressed: r.canarySuppressed } } : {}),
+        ...(d.canary
+          ? {
+              canary: {
+                version: d.canary.version,
+                weight: d.canary.weight,
+                threshold: canaryThreshold(d.canary.weight),
+                suppressed: r.canarySuppressed,
+              },
+            }
+          : {}),
         rollbackWindow: [...r.rollbackWindow],
       };
     },

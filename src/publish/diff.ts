@@ -3,8 +3,16 @@
 import { canonicalJson } from '../lib/canonical-json.ts';
 import type { Manifest, ManifestDeployment } from '../manifest/manifest.ts';
 
-export interface DeploymentChange { model: string; before: string | null; after: string | null }
-export interface EnvironmentChanges { environment: string; status: 'added' | 'removed' | 'changed' | 'unchanged'; changes: DeploymentChange[] }
+export interface DeploymentChange {
+  model: string;
+  before: string | null;
+  after: string | null;
+}
+export interface EnvironmentChanges {
+  environment: string;
+  status: 'added' | 'removed' | 'changed' | 'unchanged';
+  changes: DeploymentChange[];
+}
 
 export function describeDeployment(d: ManifestDeployment): string {
   const parts = [d.version];
@@ -25,11 +33,17 @@ export function manifestChanges(prev: Manifest | undefined, next: Manifest): Env
       const before = a?.models[model] ? describeDeployment(a.models[model]!) : null;
       const after = b?.models[model] ? describeDeployment(b.models[model]!) : null;
       // Same deployment, but what it points at changed (e.g. a benchmark summary arrived for the version).
-      const entries = (m: Manifest | undefined, d: ManifestDeployment | undefined) => (d && m
-        ? canonicalJson([d.version, d.canary?.version, ...(d.rollbackWindow ?? [])].filter(Boolean).map((ver) => m.models[model]?.versions[ver!] ?? null))
-        : '');
+      const entries = (m: Manifest | undefined, d: ManifestDeployment | undefined) =>
+        d && m
+          ? canonicalJson(
+              [d.version, d.canary?.version, ...(d.rollbackWindow ?? [])]
+                .filter(Boolean)
+                .map((ver) => m.models[model]?.versions[ver!] ?? null),
+            )
+          : '';
       if (before !== after) changes.push({ model, before, after });
-      else if (b && entries(prev, a?.models[model]) !== entries(next, b.models[model])) changes.push({ model, before, after: `${after} (metadata updated)` });
+      else if (b && entries(prev, a?.models[model]) !== entries(next, b.models[model]))
+        changes.push({ model, before, after: `${after} (metadata updated)` });
     }
     const status = !a ? 'added' : !b ? 'removed' : changes.length ? 'changed' : 'unchanged';
     return { environment, status, changes };
@@ -39,7 +53,10 @@ export function manifestChanges(prev: Manifest | undefined, next: Manifest): Env
 export function formatChanges(envs: EnvironmentChanges[]): string[] {
   const out: string[] = [];
   for (const e of envs) {
-    if (e.status === 'unchanged') { out.push(`${e.environment}: unchanged`); continue; }
+    if (e.status === 'unchanged') {
+      out.push(`${e.environment}: unchanged`);
+      continue;
+    }
     out.push(`${e.environment}${e.status === 'changed' ? '' : ` (${e.status})`}:`);
     for (const c of e.changes) out.push(`  ${c.model}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
   }

@@ -19,13 +19,22 @@ export class RegistryInvalidError extends UserError {
   }
 }
 
-export interface MissingBlob { sha256: string; size: number; blobKey: string; status: ArtifactCheck['status']; detail?: string; usedBy: string[] }
+export interface MissingBlob {
+  sha256: string;
+  size: number;
+  blobKey: string;
+  status: ArtifactCheck['status'];
+  detail?: string;
+  usedBy: string[];
+}
 
 /** Referenced bytes are not in the store (or do not match): nothing was written. Exit 1. */
 export class MissingBlobsError extends UserError {
   readonly missing: MissingBlob[];
   constructor(store: string, missing: MissingBlob[]) {
-    const lines = missing.map((m) => `  ${m.usedBy.join(', ')}: ${m.blobKey} (${m.status}${m.detail ? `: ${m.detail}` : ''})`);
+    const lines = missing.map(
+      (m) => `  ${m.usedBy.join(', ')}: ${m.blobKey} (${m.status}${m.detail ? `: ${m.detail}` : ''})`,
+    );
     super(
       `${missing.length} referenced file(s) are missing or wrong in ${store}; nothing was published (push them first: model-gitops push):\n${lines.join('\n')}`,
       { exitCode: EXIT.violations },

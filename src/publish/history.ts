@@ -29,14 +29,19 @@ export async function publicationHistory(store: BlobStore): Promise<HistoryEntry
   const io = new BlobTrustStore(store);
   const signed = new Set<string>();
   const targetsKeys: string[] = [];
-  for await (const o of store.list('metadata/')) if (/^metadata\/\d+\.targets\.json$/.test(o.key)) targetsKeys.push(o.key);
+  for await (const o of store.list('metadata/'))
+    if (/^metadata\/\d+\.targets\.json$/.test(o.key)) targetsKeys.push(o.key);
   await mapPool(targetsKeys, PUBLISH_DEFAULTS.historyReadConcurrency, async (k) => {
     const b = await io.get(k);
     try {
-      const t = JSON.parse(b?.toString('utf8') ?? 'null') as { signed?: { targets?: Record<string, { hashes?: { sha256?: string } }> } } | null;
+      const t = JSON.parse(b?.toString('utf8') ?? 'null') as {
+        signed?: { targets?: Record<string, { hashes?: { sha256?: string } }> };
+      } | null;
       const d = t?.signed?.targets?.[MANIFEST_TARGET]?.hashes?.sha256;
       if (d) signed.add(d);
-    } catch { /* unreadable: not counted */ }
+    } catch {
+      /* unreadable: not counted */
+    }
   });
   const cur = await readCurrentPublication(store).catch(() => undefined);
   const seqs = await listManifestSequences(store);
@@ -67,4 +72,3 @@ export async function publicationHistory(store: BlobStore): Promise<HistoryEntry
   }
   return out;
 }
-

@@ -23,7 +23,13 @@ import { EXIT } from '../lib/exit-codes.ts';
 import { UserError } from '../lib/errors.ts';
 import { gitSucceeds } from '../lib/git.ts';
 import { sha256Hex } from '../lib/hash.ts';
-import { type BenchmarkSummary, type Manifest, buildManifest, environmentSlice, serialiseManifest } from '../manifest/manifest.ts';
+import {
+  type BenchmarkSummary,
+  type Manifest,
+  buildManifest,
+  environmentSlice,
+  serialiseManifest,
+} from '../manifest/manifest.ts';
 import { GitSource } from '../registry/git-source.ts';
 import type { RegistrySource } from '../registry/source.ts';
 import { validateRegistry } from '../registry/validate.ts';
@@ -36,7 +42,12 @@ import { crashPoint } from './crash-points.ts';
 import { PUBLISH_DEFAULTS, publishExpiries } from './defaults.ts';
 import { type EnvironmentChanges, manifestChanges } from './diff.ts';
 import { RegistryInvalidError } from './errors.ts';
-import { checkReferencedBlobs, listManifestSequences, loadBenchmarkSummaries, readCurrentPublication } from './store-reads.ts';
+import {
+  checkReferencedBlobs,
+  listManifestSequences,
+  loadBenchmarkSummaries,
+  readCurrentPublication,
+} from './store-reads.ts';
 
 /** The unsigned convenience copy at the store root (for readers that do not verify TUF). */
 export const CONVENIENCE_MANIFEST_KEY = MANIFEST_KEY;
@@ -119,29 +130,70 @@ export async function publishRegistry(o: PublishRegistryOptions): Promise<Publis
   if (!o.registry) source.commit = (registrySource as GitSource).commit;
   const v = validateRegistry(registrySource, { maxFileBytes: DEFAULT_MAX_FILE_BYTES });
   if (v.errors > 0) throw new RegistryInvalidError(v.diagnostics, registrySource.label);
-  if (v.registry.environments.size === 0) throw new UserError(`the registry at ${registrySource.label} has no environments: nothing to publish`, { exitCode: EXIT.violations });
-  emit({ type: 'validated', models: v.counts.models, versions: v.counts.versions, environments: v.counts.environments });
+  if (v.registry.environments.size === 0)
+    throw new UserError(`the registry at ${registrySource.label} has no environments: nothing to publish`, {
+      exitCode: EXIT.violations,
+    });
+  emit({
+    type: 'validated',
+    models: v.counts.models,
+    versions: v.counts.versions,
+    environments: v.counts.environments,
+  });
 
   // 2. every referenced blob, verified (HEAD: size + sha256 metadata)
-  const header = (sequence: number) => ({ sequence, publishedAt: now, expiresAt: new Date(now.getTime() + expiresIn * 1000), source });
+  const header = (sequence: number) => ({
+    sequence,
+    publishedAt: now,
+    expiresAt: new Date(now.getTime() + expiresIn * 1000),
+    source,
+  });
   const draft = buildManifest(v.registry, header(0));
   const { blobs, indexed } = await checkReferencedBlobs(store, draft);
   emit({ type: 'verified', blobs, indexed: indexed.size });
-  const referenced = Object.entries(draft.models).flatMap(([model, mv]) => Object.keys(mv.versions).map((version) => ({ model, version })));
+  const referenced = Object.entries(draft.models).flatMap(([model, mv]) =>
+    Object.keys(mv.versions).map((version) => ({ model, version })),
+  );
   const benchmarks = o.benchmarks ?? (await loadBenchmarkSummaries(store, v.registry, referenced));
-  const build = (sequence: number): Manifest => buildManifest(v.registry, header(sequence), { benchmarks, hasIndex: (f) => indexed.has(f.sha256) });
+  const build = (sequence: number): Manifest =>
+    buildManifest(v.registry, header(sequence), { benchmarks, hasIndex: (f) => indexed.has(f.sha256) });
   crashPoint('after-verify');
 
-  const result = (status: PublishResult['status'], m: Manifest, bytes: Buffer, changes: EnvironmentChanges[], attempts: number, message: string, extra: Partial<PublishResult> = {}): PublishResult => ({
-    status, sequence: m.sequence, sha256: sha256Hex(bytes), length: bytes.length, publishedAt: m.publishedAt, expiresAt: m.expiresAt, source: m.source,
-    environments: Object.keys(m.environments), changes, attempts, blobs, message, ...extra,
+  const result = (
+    status: PublishResult['status'],
+    m: Manifest,
+    bytes: Buffer,
+    changes: EnvironmentChanges[],
+    attempts: number,
+    message: string,
+    extra: Partial<PublishResult> = {},
+  ): PublishResult => ({
+    status,
+    sequence: m.sequence,
+    sha256: sha256Hex(bytes),
+    length: bytes.length,
+    publishedAt: m.publishedAt,
+    expiresAt: m.expiresAt,
+    source: m.source,
+    environments: Object.keys(m.environments),
+    changes,
+    attempts,
+    blobs,
+    message,
+    ...extra,
   });
 
   let cur = await readCurrentPublication(store);
   const content = contentOf(build(0));
   if (cur.manifest && contentOf(cur.manifest) === content) {
-    return result('unchanged', cur.manifest, cur.bytes!, manifestChanges(cur.manifest, cur.manifest), 0,
-      `unchanged: sequence ${cur.manifest.sequence} (commit ${cur.manifest.source.commit.slice(0, 12)}) already has this content; nothing published`);
+    return result(
+      'unchanged',
+      cur.manifest,
+      cur.bytes!,
+      manifestChanges(cur.manifest, cur.manifest),
+      0,
+      `unchanged: sequence ${cur.manifest.sequence} (commit ${cur.manifest.source.commit.slice(0, 12)}) already has this content; nothing published`,
+    );
   }
 
   // 3 + 4. claim a sequence, then publish it unless something newer got there first
@@ -153,14 +205,19 @@ export async function publishRegistry(o: PublishRegistryOptions): Promise<Publis
       const hint = lastConflict
         ? ` Last conflict: ${lastConflict.message}. If no other publish is running, a crashed one left a TUF version claimed but never referenced: re-run with --recover (only safe when this is the only publisher).`
         : '';
-      throw new UserError(`gave up after ${maxAttempts} attempts: other publishers kept getting there first.${hint}`, { exitCode: EXIT.retryLater });
+      throw new UserError(`gave up after ${maxAttempts} attempts: other publishers kept getting there first.${hint}`, {
+        exitCode: EXIT.retryLater,
+      });
     }
     if (!claim) {
       const sequence = Math.max(0, cur.manifest?.sequence ?? 0, ...(await listManifestSequences(store))) + 1;
       const m = build(sequence);
       const bytes = serialiseManifest(m);
       try {
-        await store.putObject(manifestSequenceKey(sequence), bytes, { exclusive: true, contentType: 'application/json' });
+        await store.putObject(manifestSequenceKey(sequence), bytes, {
+          exclusive: true,
+          contentType: 'application/json',
+        });
       } catch (e) {
         if (!(e instanceof AlreadyExistsError)) throw e;
         emit({ type: 'claim-lost', sequence });
@@ -174,36 +231,73 @@ export async function publishRegistry(o: PublishRegistryOptions): Promise<Publis
     if (cur.manifest) {
       const theirs = cur.manifest.source.commit;
       if (theirs !== source.commit && commitIncludes(o.repo, theirs, source.commit)) {
-        return result('superseded', cur.manifest, cur.bytes!, [], attempt,
+        return result(
+          'superseded',
+          cur.manifest,
+          cur.bytes!,
+          [],
+          attempt,
           `superseded: sequence ${cur.manifest.sequence} (commit ${theirs.slice(0, 12)}) already includes commit ${source.commit.slice(0, 12)}; ` +
-            `claimed sequence ${claim.manifest.sequence} stays unsigned`, { claimedSequence: claim.manifest.sequence });
+            `claimed sequence ${claim.manifest.sequence} stays unsigned`,
+          { claimedSequence: claim.manifest.sequence },
+        );
       }
       if (contentOf(cur.manifest) === content) {
-        return result('unchanged', cur.manifest, cur.bytes!, [], attempt,
+        return result(
+          'unchanged',
+          cur.manifest,
+          cur.bytes!,
+          [],
+          attempt,
           `unchanged: sequence ${cur.manifest.sequence} was published meanwhile with this content; claimed sequence ${claim.manifest.sequence} stays unsigned`,
-          { claimedSequence: claim.manifest.sequence });
+          { claimedSequence: claim.manifest.sequence },
+        );
       }
       if (cur.manifest.sequence >= claim.manifest.sequence) {
         // A newer sequence was signed after our claim and does not include our commit: take a new sequence above it.
-        emit({ type: 'retry', attempt, reason: `sequence ${cur.manifest.sequence} was published after we claimed ${claim.manifest.sequence}` });
+        emit({
+          type: 'retry',
+          attempt,
+          reason: `sequence ${cur.manifest.sequence} was published after we claimed ${claim.manifest.sequence}`,
+        });
         claim = undefined;
         continue;
       }
     }
     const slices: Record<string, Buffer> = {};
-    for (const env of Object.keys(claim.manifest.environments)) slices[environmentTarget(env)] = serialiseManifest(environmentSlice(claim.manifest, env));
+    for (const env of Object.keys(claim.manifest.environments))
+      slices[environmentTarget(env)] = serialiseManifest(environmentSlice(claim.manifest, env));
     try {
       const pub = await publishManifest({
-        io, manifestBytes: claim.bytes, extraTargets: slices, keys: o.keys, now, expiries,
-        expectSnapshotVersion: cur.snapshotVersion, skipOrphanedVersions: o.recoverOrphans ?? false, onStep: crashPoint,
+        io,
+        manifestBytes: claim.bytes,
+        extraTargets: slices,
+        keys: o.keys,
+        now,
+        expiries,
+        expectSnapshotVersion: cur.snapshotVersion,
+        skipOrphanedVersions: o.recoverOrphans ?? false,
+        onStep: crashPoint,
       });
       crashPoint('after-timestamp');
       await writeConvenienceCopy(store, claim.bytes);
       crashPoint('after-convenience-copy');
       const changes = manifestChanges(cur.manifest, claim.manifest);
-      return result('published', claim.manifest, claim.bytes, changes, attempt,
+      return result(
+        'published',
+        claim.manifest,
+        claim.bytes,
+        changes,
+        attempt,
         `published sequence ${claim.manifest.sequence} (commit ${source.commit.slice(0, 12)})`,
-        { trust: { targetsVersion: pub.targetsVersion, snapshotVersion: pub.snapshotVersion, timestampVersion: pub.timestampVersion } });
+        {
+          trust: {
+            targetsVersion: pub.targetsVersion,
+            snapshotVersion: pub.snapshotVersion,
+            timestampVersion: pub.timestampVersion,
+          },
+        },
+      );
     } catch (e) {
       if (!(e instanceof ConcurrentPublishError)) throw e;
       lastConflict = e;

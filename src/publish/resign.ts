@@ -25,13 +25,22 @@ export async function resignStore(o: ResignStoreOptions) {
   const maxAttempts = o.maxAttempts ?? PUBLISH_DEFAULTS.maxAttempts;
   for (let attempt = 1; ; attempt++) {
     try {
-      const r = await resign({ io, keys: o.keys, ...(o.now ? { now: o.now } : {}), expiries, skipOrphanedVersions: o.recoverOrphans ?? false });
+      const r = await resign({
+        io,
+        keys: o.keys,
+        ...(o.now ? { now: o.now } : {}),
+        expiries,
+        skipOrphanedVersions: o.recoverOrphans ?? false,
+      });
       const cur = await readCurrentPublication(o.store);
       return { ...r, sequence: cur.manifest?.sequence ?? null, sha256: cur.sha256 ?? null, attempts: attempt };
     } catch (e) {
       if (!(e instanceof ConcurrentPublishError) || attempt >= maxAttempts) {
         if (e instanceof ConcurrentPublishError) {
-          throw new UserError(`${e.message}. Gave up after ${maxAttempts} attempts; if no other publish is running, re-run with --recover`, { exitCode: EXIT.retryLater });
+          throw new UserError(
+            `${e.message}. Gave up after ${maxAttempts} attempts; if no other publish is running, re-run with --recover`,
+            { exitCode: EXIT.retryLater },
+          );
         }
         throw e;
       }

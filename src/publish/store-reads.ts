@@ -43,7 +43,10 @@ export async function readCurrentPublication(store: BlobStore): Promise<CurrentP
   const digest = t?.hashes['sha256'];
   if (!digest) return base;
   const bytes = await io.get(targetObjectKey(MANIFEST_TARGET, digest));
-  if (!bytes) throw new UserError(`targets version ${cur.targetsVersion} names ${MANIFEST_TARGET} ${digest.slice(0, 12)}… but ${targetObjectKey(MANIFEST_TARGET, digest)} is missing from ${store.url}`);
+  if (!bytes)
+    throw new UserError(
+      `targets version ${cur.targetsVersion} names ${MANIFEST_TARGET} ${digest.slice(0, 12)}… but ${targetObjectKey(MANIFEST_TARGET, digest)} is missing from ${store.url}`,
+    );
   return { ...base, bytes, sha256: digest, manifest: JSON.parse(bytes.toString('utf8')) as Manifest };
 }
 
@@ -82,13 +85,27 @@ export async function checkReferencedBlobs(store: BlobStore, draft: Manifest): P
   }
   const all = [...uses.values()];
   const batches = chunk(all, PUBLISH_DEFAULTS.blobCheckBatch);
-  const checked = await mapPool(batches, PUBLISH_DEFAULTS.blobCheckConcurrency, (c) => verifyArtifacts(store, c.map((u) => u.artifact)));
+  const checked = await mapPool(batches, PUBLISH_DEFAULTS.blobCheckConcurrency, (c) =>
+    verifyArtifacts(
+      store,
+      c.map((u) => u.artifact),
+    ),
+  );
   const checks = checked.flat();
-  const missing: MissingBlob[] = checks.filter((c) => c.status !== 'ok').map((c) => ({
-    sha256: c.sha256, size: c.size, blobKey: c.blobKey, status: c.status, ...(c.detail ? { detail: c.detail } : {}), usedBy: uses.get(c.sha256)!.usedBy,
-  }));
+  const missing: MissingBlob[] = checks
+    .filter((c) => c.status !== 'ok')
+    .map((c) => ({
+      sha256: c.sha256,
+      size: c.size,
+      blobKey: c.blobKey,
+      status: c.status,
+      ...(c.detail ? { detail: c.detail } : {}),
+      usedBy: uses.get(c.sha256)!.usedBy,
+    }));
   if (missing.length) throw new MissingBlobsError(store.url, missing);
-  const safetensors = all.filter((u) => u.artifact.path.toLowerCase().endsWith('.safetensors')).map((u) => u.artifact.sha256);
+  const safetensors = all
+    .filter((u) => u.artifact.path.toLowerCase().endsWith('.safetensors'))
+    .map((u) => u.artifact.sha256);
   const hasIndex = async (s: string) => ((await store.exists(indexKey(s))) ? s : undefined);
   const found = await mapPool(safetensors, PUBLISH_DEFAULTS.indexCheckConcurrency, hasIndex);
   return { blobs: all.length, indexed: new Set(found.filter((s): s is string => s !== undefined)) };
@@ -101,14 +118,22 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Benchmark summaries for every version the manifest references, from reports/<model>/<version>/<testbed>.json. */
-export async function loadBenchmarkSummaries(store: BlobStore, registry: Registry, versions: readonly { model: string; version: string }[]): Promise<Map<string, BenchmarkSummary>> {
+export async function loadBenchmarkSummaries(
+  store: BlobStore,
+  registry: Registry,
+  versions: readonly { model: string; version: string }[],
+): Promise<Map<string, BenchmarkSummary>> {
   const out = new Map<string, BenchmarkSummary>();
   await mapPool(versions, PUBLISH_DEFAULTS.benchmarkReadConcurrency, async ({ model, version }) => {
     const entry = registry.models.get(model);
     const card = entry?.versions.get(version)?.card;
     if (!card) return;
     let key: string;
-    try { key = reportKey(model, version, testbedName(entry?.card?.benchmark)); } catch { return; }
+    try {
+      key = reportKey(model, version, testbedName(entry?.card?.benchmark));
+    } catch {
+      return;
+    }
     let bytes: Buffer;
     try {
       bytes = await store.getBytes(key);
@@ -119,7 +144,8 @@ export async function loadBenchmarkSummaries(store: BlobStore, registry: Registr
     try {
       const r = parseReport(bytes, key);
       // Evidence counts only for exactly these bytes.
-      if (r.model === model && r.version === version && r.artifactDigest === artifactDigest(card)) out.set(`${model}@${version}`, summarizeReport(r, key));
+      if (r.model === model && r.version === version && r.artifactDigest === artifactDigest(card))
+        out.set(`${model}@${version}`, summarizeReport(r, key));
     } catch {
       // An unreadable report is not evidence; the benchmark gate reports it where it matters.
     }

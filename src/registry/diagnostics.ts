@@ -33,7 +33,11 @@ export function fieldPath(segments: readonly PathSegment[]): string {
 }
 
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
-  return a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule) || a.field.localeCompare(b.field);
+  return a.file < b.file
+    ? -1
+    : a.file > b.file
+      ? 1
+      : a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule) || a.field.localeCompare(b.field);
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
@@ -50,7 +54,10 @@ export function formatDiagnostic(d: Diagnostic): string {
  * being checked and must not be able to forge lines or rewrite the terminal of whoever reads them.
  */
 export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Collects diagnostics; a check pushes, the caller sorts and reports. */

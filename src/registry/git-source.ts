@@ -17,7 +17,8 @@ export function resolveCommit(repo: string, ref: string): string {
   if (ref === '' || ref.startsWith('-')) throw new UserError(`"${ref}" is not a git ref`);
   const r = runGit(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
   if (r.status !== 0) {
-    if (runGit(repo, ['rev-parse', '--git-dir']).status !== 0) throw new UserError(`${repo} is not inside a git repository`);
+    if (runGit(repo, ['rev-parse', '--git-dir']).status !== 0)
+      throw new UserError(`${repo} is not inside a git repository`);
     throw new UserError(`base "${ref}" is not a commit in ${repo} (fetch it first, e.g. git fetch origin ${ref})`);
   }
   return r.stdout.toString().trim();
@@ -39,7 +40,9 @@ export class GitSource implements RegistrySource {
   entries(): SourceEntry[] {
     // -z: paths are NUL-terminated and never quoted; -l adds the blob size. Paths are relative to
     // `repo`, like the working tree's, even when the registry sits in a sub-folder of the repository.
-    const listing = gitBytes(this.repo, ['ls-tree', '-r', '-z', '-l', this.commit, '--', ...REGISTRY_ROOTS]).toString('utf8');
+    const listing = gitBytes(this.repo, ['ls-tree', '-r', '-z', '-l', this.commit, '--', ...REGISTRY_ROOTS]).toString(
+      'utf8',
+    );
     const out: SourceEntry[] = [];
     const wanted: { entry: SourceEntry; oid: string }[] = [];
     for (const record of listing.split('\0')) {
@@ -50,7 +53,8 @@ export class GitSource implements RegistrySource {
       out.push(entry);
       if (mode === '120000') entry.problem = 'symlink; registry files must be regular files in the repository';
       else if (type !== 'blob') entry.problem = 'not a regular file (a submodule?)';
-      else if (Number(size) > this.maxFileBytes) entry.problem = `file is ${size} bytes; the limit is ${this.maxFileBytes} bytes`;
+      else if (Number(size) > this.maxFileBytes)
+        entry.problem = `file is ${size} bytes; the limit is ${this.maxFileBytes} bytes`;
       else wanted.push({ entry, oid: oid! });
     }
     if (wanted.length === 0) return sortByPath(out);
@@ -61,7 +65,11 @@ export class GitSource implements RegistrySource {
     for (const w of wanted) {
       const nl = batch.indexOf(0x0a, at);
       const header = batch.subarray(at, nl).toString('latin1').split(' ');
-      if (header[1] !== 'blob') { w.entry.problem = `git could not read object ${w.oid}`; at = nl + 1; continue; }
+      if (header[1] !== 'blob') {
+        w.entry.problem = `git could not read object ${w.oid}`;
+        at = nl + 1;
+        continue;
+      }
       const len = Number(header[2]);
       w.entry.bytes = batch.subarray(nl + 1, nl + 1 + len);
       at = nl + 1 + len + 1;

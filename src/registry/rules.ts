@@ -6,7 +6,14 @@ import type { Registry } from './load.ts';
 import { type Deployment, type Environment, referencedVersions } from './types.ts';
 import { locate } from './yaml-file.ts';
 
-type Report = (file: string, path: PathSegment[], message: string, rule: string, target?: 'key' | 'value', severity?: 'error' | 'warning') => void;
+type Report = (
+  file: string,
+  path: PathSegment[],
+  message: string,
+  rule: string,
+  target?: 'key' | 'value',
+  severity?: 'error' | 'warning',
+) => void;
 
 export function checkRegistryRules(reg: Registry, sink: DiagnosticSink): void {
   const report: Report = (file, path, message, rule, target = 'value', severity = 'error') => {
@@ -24,7 +31,13 @@ function checkModels(reg: Registry, report: Report): void {
   for (const m of reg.models.values()) {
     if (m.cardPresent) continue;
     const first = [...m.versions.values()][0];
-    if (first) report(first.file, ['name'], `model "${m.name}" has no models/${m.name}/model.yaml; every model needs one (owners, task, description)`, 'model-card-missing');
+    if (first)
+      report(
+        first.file,
+        ['name'],
+        `model "${m.name}" has no models/${m.name}/model.yaml; every model needs one (owners, task, description)`,
+        'model-card-missing',
+      );
   }
 }
 
@@ -37,27 +50,57 @@ function checkVersionCards(reg: Registry, report: Report): void {
       // Build metadata does not count for precedence: 1.0.0+a and 1.0.0+b are the same version.
       const core = semver.parse(version)!.version;
       const twin = byPrecedence.get(core);
-      if (twin !== undefined) report(file, ['version'], `version ${version} has the same precedence as ${twin}; build metadata (+...) does not make a new version`, 'identity-duplicate');
+      if (twin !== undefined)
+        report(
+          file,
+          ['version'],
+          `version ${version} has the same precedence as ${twin}; build metadata (+...) does not make a new version`,
+          'identity-duplicate',
+        );
       else byPrecedence.set(core, version);
 
       const seen = new Map<string, number>();
       card.artifacts.forEach((a, i) => {
         const segments = a.path.split('/');
         if (segments.some((s) => SEGMENT_FORBIDDEN.has(s))) {
-          report(file, ['artifacts', i, 'path'], `path "${a.path}" must be a plain relative path: no "..", "." or empty segments`, 'artifact-path');
+          report(
+            file,
+            ['artifacts', i, 'path'],
+            `path "${a.path}" must be a plain relative path: no "..", "." or empty segments`,
+            'artifact-path',
+          );
           return;
         }
         const folded = a.path.toLowerCase();
         const prev = seen.get(folded);
         if (prev !== undefined) {
-          report(file, ['artifacts', i, 'path'], `path "${a.path}" is listed twice (also artifacts[${prev}]${card.artifacts[prev]!.path !== a.path ? ', differing only in case' : ''})`, 'artifact-duplicate');
+          report(
+            file,
+            ['artifacts', i, 'path'],
+            `path "${a.path}" is listed twice (also artifacts[${prev}]${card.artifacts[prev]!.path !== a.path ? ', differing only in case' : ''})`,
+            'artifact-duplicate',
+          );
         } else seen.set(folded, i);
       });
 
       for (const [dep, range] of Object.entries(card.dependencies ?? {})) {
-        if (dep === card.name) report(file, ['dependencies', dep], 'a model cannot depend on itself', 'dependency-self', 'key');
-        else if (!reg.models.has(dep)) report(file, ['dependencies', dep], `depends on "${dep}", which is not a model in models/`, 'dependency-unknown', 'key');
-        if (semver.validRange(range) === null) report(file, ['dependencies', dep], `"${range}" is not a valid semver range (e.g. ^2.0.0, >=1.2 <2)`, 'dependency-range');
+        if (dep === card.name)
+          report(file, ['dependencies', dep], 'a model cannot depend on itself', 'dependency-self', 'key');
+        else if (!reg.models.has(dep))
+          report(
+            file,
+            ['dependencies', dep],
+            `depends on "${dep}", which is not a model in models/`,
+            'dependency-unknown',
+            'key',
+          );
+        if (semver.validRange(range) === null)
+          report(
+            file,
+            ['dependencies', dep],
+            `"${range}" is not a valid semver range (e.g. ^2.0.0, >=1.2 <2)`,
+            'dependency-range',
+          );
       }
 
       const parent = card.lineage.parent;
@@ -65,9 +108,19 @@ function checkVersionCards(reg: Registry, report: Report): void {
         const at = parent.lastIndexOf('@');
         const pName = parent.slice(0, at);
         const pVersion = parent.slice(at + 1);
-        if (pName === card.name && pVersion === card.version) report(file, ['lineage', 'parent'], 'a version cannot be its own parent', 'lineage-parent');
-        else if (reg.models.has(pName) && !reg.models.get(pName)!.versions.has(pVersion) && !reg.models.get(pName)!.brokenVersions.has(pVersion)) {
-          report(file, ['lineage', 'parent'], `parent ${parent} does not exist: ${pName} has no version ${pVersion}`, 'lineage-parent');
+        if (pName === card.name && pVersion === card.version)
+          report(file, ['lineage', 'parent'], 'a version cannot be its own parent', 'lineage-parent');
+        else if (
+          reg.models.has(pName) &&
+          !reg.models.get(pName)!.versions.has(pVersion) &&
+          !reg.models.get(pName)!.brokenVersions.has(pVersion)
+        ) {
+          report(
+            file,
+            ['lineage', 'parent'],
+            `parent ${parent} does not exist: ${pName} has no version ${pVersion}`,
+            'lineage-parent',
+          );
         }
       }
     }
@@ -79,28 +132,64 @@ function checkEnvironment(reg: Registry, env: Environment, report: Report): void
     const entry = reg.models.get(model);
     if (!entry) {
       const guess = [...reg.models.keys()].find((n) => n.startsWith(model.slice(0, 4)));
-      report(env.file, ['models', model], `model "${model}" does not exist in models/${guess ? `; did you mean "${guess}"?` : ''}`, 'environment-model', 'key');
+      report(
+        env.file,
+        ['models', model],
+        `model "${model}" does not exist in models/${guess ? `; did you mean "${guess}"?` : ''}`,
+        'environment-model',
+        'key',
+      );
       continue;
     }
     for (const ref of referencedVersions(d)) {
       const path = fieldOf(model, d, ref.role, ref.index);
       if (!entry.versions.has(ref.version) && !entry.brokenVersions.has(ref.version)) {
         const known = [...entry.versions.keys()].sort(semver.rcompare).slice(0, 5);
-        report(env.file, path, `${model} has no version ${ref.version}${known.length ? ` (known: ${known.join(', ')})` : ''}`, 'environment-version');
+        report(
+          env.file,
+          path,
+          `${model} has no version ${ref.version}${known.length ? ` (known: ${known.join(', ')})` : ''}`,
+          'environment-version',
+        );
       }
     }
-    if (d.canary && d.canary.version === d.version) report(env.file, ['models', model, 'canary', 'version'], `canary ${d.canary.version} is already the champion version`, 'environment-canary');
+    if (d.canary && d.canary.version === d.version)
+      report(
+        env.file,
+        ['models', model, 'canary', 'version'],
+        `canary ${d.canary.version} is already the champion version`,
+        'environment-canary',
+      );
     d.rollbackWindow.forEach((v, i) => {
-      if (v === d.version || v === d.canary?.version) report(env.file, ['models', model, 'rollbackWindow', i], `rollback target ${v} is the version being served; roll back to an earlier one`, 'environment-rollback');
+      if (v === d.version || v === d.canary?.version)
+        report(
+          env.file,
+          ['models', model, 'rollbackWindow', i],
+          `rollback target ${v} is the version being served; roll back to an earlier one`,
+          'environment-rollback',
+        );
     });
     const champion = entry.versions.get(d.version);
-    if (champion?.card.deprecated) report(env.file, fieldOf(model, d, 'version'), `${model}@${d.version} is marked deprecated`, 'environment-deprecated', 'value', 'warning');
+    if (champion?.card.deprecated)
+      report(
+        env.file,
+        fieldOf(model, d, 'version'),
+        `${model}@${d.version} is marked deprecated`,
+        'environment-deprecated',
+        'value',
+        'warning',
+      );
   }
   checkDependencies(reg, env, report);
 }
 
 /** Path of a version reference inside an environment file, for both the short and the long form. */
-function fieldOf(model: string, d: Deployment, role: 'version' | 'canary' | 'rollbackWindow', index?: number): PathSegment[] {
+function fieldOf(
+  model: string,
+  d: Deployment,
+  role: 'version' | 'canary' | 'rollbackWindow',
+  index?: number,
+): PathSegment[] {
   if (role === 'canary') return ['models', model, 'canary', 'version'];
   if (role === 'rollbackWindow') return ['models', model, 'rollbackWindow', index ?? 0];
   return d.canary || d.rollbackWindow.length > 0 ? ['models', model, 'version'] : ['models', model];
@@ -108,7 +197,10 @@ function fieldOf(model: string, d: Deployment, role: 'version' | 'canary' | 'rol
 
 function checkDependencies(reg: Registry, env: Environment, report: Report): void {
   for (const [model, d] of env.deployments) {
-    const served = [{ version: d.version, role: 'version' as const }, ...(d.canary ? [{ version: d.canary.version, role: 'canary' as const }] : [])];
+    const served = [
+      { version: d.version, role: 'version' as const },
+      ...(d.canary ? [{ version: d.canary.version, role: 'canary' as const }] : []),
+    ];
     for (const s of served) {
       const card = reg.models.get(model)?.versions.get(s.version)?.card;
       if (!card) continue;
@@ -117,14 +209,26 @@ function checkDependencies(reg: Registry, env: Environment, report: Report): voi
         const target = env.deployments.get(dep);
         const who = `${model}@${s.version}`;
         if (!target) {
-          report(env.file, fieldOf(model, d, s.role), `${who} depends on ${dep} ${range}, but ${dep} is not deployed in ${env.name}`, 'dependency-missing');
+          report(
+            env.file,
+            fieldOf(model, d, s.role),
+            `${who} depends on ${dep} ${range}, but ${dep} is not deployed in ${env.name}`,
+            'dependency-missing',
+          );
           continue;
         }
-        const candidates = [{ v: target.version, what: 'champion' }, ...(target.canary ? [{ v: target.canary.version, what: 'canary' }] : [])];
+        const candidates = [
+          { v: target.version, what: 'champion' },
+          ...(target.canary ? [{ v: target.canary.version, what: 'canary' }] : []),
+        ];
         for (const c of candidates) {
           if (!semver.satisfies(c.v, range)) {
-            report(env.file, fieldOf(dep, target, c.what === 'canary' ? 'canary' : 'version'),
-              `${dep} ${c.v} (${c.what} in ${env.name}) does not satisfy ${who}'s dependency range ${range}`, 'dependency-range-unsatisfied');
+            report(
+              env.file,
+              fieldOf(dep, target, c.what === 'canary' ? 'canary' : 'version'),
+              `${dep} ${c.v} (${c.what} in ${env.name}) does not satisfy ${who}'s dependency range ${range}`,
+              'dependency-range-unsatisfied',
+            );
           }
         }
       }
@@ -135,10 +239,18 @@ function checkDependencies(reg: Registry, env: Environment, report: Report): voi
 function checkRequiresChains(reg: Registry, report: Report): void {
   for (const env of reg.environments.values()) {
     if (env.requires === undefined) continue;
-    if (env.requires === env.name) { report(env.file, ['requires'], `${env.name} cannot require itself`, 'requires-cycle'); continue; }
+    if (env.requires === env.name) {
+      report(env.file, ['requires'], `${env.name} cannot require itself`, 'requires-cycle');
+      continue;
+    }
     if (!reg.environments.has(env.requires)) {
       if (reg.brokenEnvironments.has(env.requires)) continue; // the file exists; its own errors are reported there
-      report(env.file, ['requires'], `requires "${env.requires}", but there is no environments/${env.requires}.yaml`, 'requires-unknown');
+      report(
+        env.file,
+        ['requires'],
+        `requires "${env.requires}", but there is no environments/${env.requires}.yaml`,
+        'requires-unknown',
+      );
       continue;
     }
     // Walk the chain; a cycle is reported once, on the environment with the smallest name in it.
@@ -148,7 +260,12 @@ function checkRequiresChains(reg: Registry, report: Report): void {
       if (chain.includes(cur.name)) {
         const cycle = chain.slice(chain.indexOf(cur.name));
         if (cur.name === env.name && env.name === [...cycle].sort()[0]) {
-          report(env.file, ['requires'], `requires chain is a cycle: ${[...cycle, cur.name].join(' -> ')}`, 'requires-cycle');
+          report(
+            env.file,
+            ['requires'],
+            `requires chain is a cycle: ${[...cycle, cur.name].join(' -> ')}`,
+            'requires-cycle',
+          );
         }
         break;
       }

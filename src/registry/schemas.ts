@@ -18,7 +18,9 @@ export const SCHEMA_FILES: Record<SchemaName, string> = {
 };
 
 // ajv-formats is CommonJS; under ESM its function is the default export (or its `.default`).
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  a: Ajv2020,
+) => void;
 
 let compiled: Record<SchemaName, ValidateFunction> | undefined;
 
@@ -62,8 +64,13 @@ function pointerToPath(pointer: string): PathSegment[] {
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false',
-  object: 'a mapping (field: value)', array: 'a list', null: 'empty',
+  string: 'a string',
+  number: 'a number',
+  integer: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping (field: value)',
+  array: 'a list',
+  null: 'empty',
 };
 
 function typeOf(v: unknown): string {
@@ -80,7 +87,10 @@ function closest(word: string, candidates: string[]): string | undefined {
   let bestD = Infinity;
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
@@ -126,14 +136,20 @@ function humanize(y: YamlFile, e: ErrorObject): Diagnostic | undefined {
   if (propertyName !== undefined) {
     fieldSegs = [...path, propertyName];
     target = 'key';
-    const desc = typeof parent.patternDescription === 'string' ? parent.patternDescription : `matching ${String(parent.pattern ?? 'the allowed names')}`;
+    const desc =
+      typeof parent.patternDescription === 'string'
+        ? parent.patternDescription
+        : `matching ${String(parent.pattern ?? 'the allowed names')}`;
     message = `${show(propertyName)} is not a valid name here: must be ${desc}`;
   } else {
     switch (e.keyword) {
       case 'required': {
         const missing = String(p.missingProperty);
         fieldSegs = [...path, missing];
-        message = path.length === 0 ? `required field "${missing}" is missing` : `required field "${missing}" is missing in ${fieldPath(path)}`;
+        message =
+          path.length === 0
+            ? `required field "${missing}" is missing`
+            : `required field "${missing}" is missing in ${fieldPath(path)}`;
         break;
       }
       case 'additionalProperties': {
@@ -142,17 +158,30 @@ function humanize(y: YamlFile, e: ErrorObject): Diagnostic | undefined {
         target = 'key';
         const known = Object.keys((parent.properties ?? {}) as object);
         const guess = closest(extra, known);
-        message = `unknown field "${extra}"` + (guess ? `; did you mean "${guess}"?` : known.length ? `; allowed fields: ${known.join(', ')}` : '');
+        message =
+          `unknown field "${extra}"` +
+          (guess ? `; did you mean "${guess}"?` : known.length ? `; allowed fields: ${known.join(', ')}` : '');
         break;
       }
       case 'type': {
-        const want = String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ');
+        const want = String(p.type)
+          .split(',')
+          .map((t) => TYPE_NAMES[t] ?? t)
+          .join(' or ');
         // Say what the value must look like (a semantic version, a percentage...), not only its type.
-        const desc = typeof parent.typeDescription === 'string' ? parent.typeDescription
-          : p.type === 'string' && typeof parent.patternDescription === 'string' ? parent.patternDescription : want;
+        const desc =
+          typeof parent.typeDescription === 'string'
+            ? parent.typeDescription
+            : p.type === 'string' && typeof parent.patternDescription === 'string'
+              ? parent.patternDescription
+              : want;
         message = `must be ${desc}, not ${typeOf(e.data)}`;
         const src = sourceText(y, path);
-        if (src !== undefined && src !== '' && (typeof e.data === 'number' || typeof e.data === 'boolean' || e.data === null)) {
+        if (
+          src !== undefined &&
+          src !== '' &&
+          (typeof e.data === 'number' || typeof e.data === 'boolean' || e.data === null)
+        ) {
           // Suggest quoting only where the quoted text would be accepted: "5" is no more a percentage than 5.
           const pattern = typeof parent.pattern === 'string' ? new RegExp(parent.pattern, 'u') : undefined;
           const quoting = p.type === 'string' && (pattern === undefined || pattern.test(src));
@@ -161,7 +190,10 @@ function humanize(y: YamlFile, e: ErrorObject): Diagnostic | undefined {
         break;
       }
       case 'pattern': {
-        const desc = typeof parent.patternDescription === 'string' ? parent.patternDescription : `text matching ${String(p.pattern)}`;
+        const desc =
+          typeof parent.patternDescription === 'string'
+            ? parent.patternDescription
+            : `text matching ${String(p.pattern)}`;
         message = `must be ${desc} (got ${show(e.data)})`;
         break;
       }
@@ -183,7 +215,10 @@ function humanize(y: YamlFile, e: ErrorObject): Diagnostic | undefined {
       case 'maxLength':
         message = `must be at most ${String(p.limit)} characters long (is ${(e.data as string).length})`;
         break;
-      case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
         message = `must be ${String(p.comparison)} ${String(p.limit)} (got ${show(e.data)})`;
         break;
       case 'uniqueItems':
@@ -194,14 +229,23 @@ function humanize(y: YamlFile, e: ErrorObject): Diagnostic | undefined {
         message = `must set at least one of: ${Object.keys((parent.properties ?? {}) as object).join(', ')}`;
         break;
       case 'format':
-        message = p.format === 'date-time'
-          ? `must be a date-time such as 2026-06-01T12:00:00Z (got ${show(e.data)})`
-          : `must be a valid ${String(p.format)} (got ${show(e.data)})`;
+        message =
+          p.format === 'date-time'
+            ? `must be a date-time such as 2026-06-01T12:00:00Z (got ${show(e.data)})`
+            : `must be a valid ${String(p.format)} (got ${show(e.data)})`;
         break;
       default:
         message = e.message ?? 'is not valid';
     }
   }
   const pos = locate(y, fieldSegs, target);
-  return { file: y.file, line: pos.line, column: pos.column, field: fieldPath(fieldSegs), message, rule: 'schema', severity: 'error' };
+  return {
+    file: y.file,
+    line: pos.line,
+    column: pos.column,
+    field: fieldPath(fieldSegs),
+    message,
+    rule: 'schema',
+    severity: 'error',
+  };
 }

@@ -105,7 +105,11 @@ export class WorkingTreeSource implements RegistrySource {
     }
     if (st.size > this.maxFileBytes) {
       // Same rule as the size check of the YAML loader, which applies it to sources that do not stat.
-      out.push({ path: rel, problem: `file is ${st.size} bytes; the limit is ${this.maxFileBytes} bytes`, problemRule: 'file-size' });
+      out.push({
+        path: rel,
+        problem: `file is ${st.size} bytes; the limit is ${this.maxFileBytes} bytes`,
+        problemRule: 'file-size',
+      });
       return;
     }
     out.push({ path: rel, bytes: readFileSync(abs) });
@@ -128,7 +132,9 @@ export class OverlaySource implements RegistrySource {
   entries(): SourceEntry[] {
     const entries = this.base.entries();
     const listed = new Set(entries.map((e) => e.path));
-    const out = entries.map((e) => (this.overrides.has(e.path) ? { path: e.path, bytes: this.overrides.get(e.path)! } : e));
+    const out = entries.map((e) =>
+      this.overrides.has(e.path) ? { path: e.path, bytes: this.overrides.get(e.path)! } : e,
+    );
     for (const [path, bytes] of [...this.overrides].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (!listed.has(path)) out.push({ path, bytes });
     }

@@ -5,7 +5,9 @@
 // `live` or `edge` gets the same gates.
 import { UserError } from '../lib/errors.ts';
 
-interface Staged { requires?: string | undefined }
+interface Staged {
+  requires?: string | undefined;
+}
 
 /** Environments that no other environment requires, sorted by name. */
 export function finalStages(environments: ReadonlyMap<string, Staged>): string[] {
@@ -27,8 +29,13 @@ export function isFinalStage(environments: ReadonlyMap<string, Staged>, name: st
 export function gatedStages(environments: ReadonlyMap<string, Staged>, where: string): string[] {
   const finals = finalStages(environments);
   if (finals.length === 0) {
-    const why = environments.size === 0 ? 'it has no environments' : `every environment is required by another (${[...environments.keys()].sort().join(', ')})`;
-    throw new UserError(`${where}: no final stage to gate (${why}); the final stage is the environment no other environment requires`);
+    const why =
+      environments.size === 0
+        ? 'it has no environments'
+        : `every environment is required by another (${[...environments.keys()].sort().join(', ')})`;
+    throw new UserError(
+      `${where}: no final stage to gate (${why}); the final stage is the environment no other environment requires`,
+    );
   }
   return finals;
 }

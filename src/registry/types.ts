@@ -8,7 +8,11 @@ export interface TensorSpec {
   description?: string;
 }
 
-export interface Artifact { path: string; sha256: string; size: number }
+export interface Artifact {
+  path: string;
+  sha256: string;
+  size: number;
+}
 
 export interface VersionCard {
   name: string;
@@ -34,7 +38,14 @@ export interface VersionCard {
 export interface BenchmarkRecipe {
   command: string;
   runner?: string[];
-  workload?: { goldenSet?: string; goldenSetSha256?: string; batchSizes?: number[]; warmup?: number; runs?: number; seed?: number };
+  workload?: {
+    goldenSet?: string;
+    goldenSetSha256?: string;
+    batchSizes?: number[];
+    warmup?: number;
+    runs?: number;
+    seed?: number;
+  };
   thresholds?: Record<string, { min?: number; max?: number }>;
   regression?: Record<string, string>;
 }
@@ -57,7 +68,12 @@ export interface Deployment {
 }
 
 /** When a gateway rolls a canary back on its own (see src/gateway/rollout.ts for the exact rules). */
-export interface RolloutSpec { maxErrorRate?: string; maxP99LatencyRatio?: number; failureLimit?: number; minRequests?: number }
+export interface RolloutSpec {
+  maxErrorRate?: string;
+  maxP99LatencyRatio?: number;
+  failureLimit?: number;
+  minRequests?: number;
+}
 
 export interface EnvironmentFile {
   description?: string;
@@ -88,12 +104,21 @@ export interface ModelEntry {
 
 export function normaliseDeployment(d: string | Deployment): Deployment {
   if (typeof d === 'string') return { version: d, rollbackWindow: [] };
-  return { version: d.version, ...(d.canary ? { canary: d.canary } : {}), rollbackWindow: d.rollbackWindow ?? [], ...(d.rollout ? { rollout: d.rollout } : {}) };
+  return {
+    version: d.version,
+    ...(d.canary ? { canary: d.canary } : {}),
+    rollbackWindow: d.rollbackWindow ?? [],
+    ...(d.rollout ? { rollout: d.rollout } : {}),
+  };
 }
 
 /** Every version an environment entry names: champion, canary, rollback targets. */
-export function referencedVersions(d: Deployment): { version: string; role: 'version' | 'canary' | 'rollbackWindow'; index?: number }[] {
-  const refs: { version: string; role: 'version' | 'canary' | 'rollbackWindow'; index?: number }[] = [{ version: d.version, role: 'version' }];
+export function referencedVersions(
+  d: Deployment,
+): { version: string; role: 'version' | 'canary' | 'rollbackWindow'; index?: number }[] {
+  const refs: { version: string; role: 'version' | 'canary' | 'rollbackWindow'; index?: number }[] = [
+    { version: d.version, role: 'version' },
+  ];
   if (d.canary) refs.push({ version: d.canary.version, role: 'canary' });
   d.rollbackWindow.forEach((v, index) => refs.push({ version: v, role: 'rollbackWindow', index }));
   return refs;

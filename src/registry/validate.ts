@@ -25,6 +25,11 @@ export function validateRegistry(source: RegistrySource, options: LoadOptions = 
     diagnostics,
     errors,
     warnings: diagnostics.length - errors,
-    counts: { files: registry.fileCount, models: registry.models.size, versions, environments: registry.environments.size },
+    counts: {
+      files: registry.fileCount,
+      models: registry.models.size,
+      versions,
+      environments: registry.environments.size,
+    },
   };
 }

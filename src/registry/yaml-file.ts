@@ -34,7 +34,13 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
   } catch {
     const at = firstInvalidUtf8(bytes);
     const pos = positionOfByte(bytes, at);
-    return fail(file, pos.line, pos.column, `file is not valid UTF-8 (bad byte 0x${(bytes[at] ?? 0).toString(16).padStart(2, '0')} at offset ${at})`, 'encoding');
+    return fail(
+      file,
+      pos.line,
+      pos.column,
+      `file is not valid UTF-8 (bad byte 0x${(bytes[at] ?? 0).toString(16).padStart(2, '0')} at offset ${at})`,
+      'encoding',
+    );
   }
   const nul = text.indexOf('\u0000');
   if (nul >= 0) {
@@ -48,10 +54,22 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     const lc = lineCol(text, ctrl.index);
     const ch = ctrl[0];
     if (ch === '\r') {
-      return fail(file, lc.line, lc.column, 'file has a carriage return (CR) not followed by a line feed; end lines with LF or CRLF', 'encoding');
+      return fail(
+        file,
+        lc.line,
+        lc.column,
+        'file has a carriage return (CR) not followed by a line feed; end lines with LF or CRLF',
+        'encoding',
+      );
     }
     const code = `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-    return fail(file, lc.line, lc.column, `file contains the control character ${code}; YAML files must be printable text`, 'encoding');
+    return fail(
+      file,
+      lc.line,
+      lc.column,
+      `file contains the control character ${code}; YAML files must be printable text`,
+      'encoding',
+    );
   }
   if (text.trim() === '') return fail(file, 1, 1, 'file is empty', 'yaml-structure');
 
@@ -69,7 +87,8 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     }) as Document.Parsed[];
   } catch (e) {
     // The parser recurses on nesting; a pathological file can exhaust the stack.
-    if (e instanceof RangeError) return fail(file, 1, 1, `nesting is deeper than ${MAX_DEPTH} levels`, 'yaml-structure');
+    if (e instanceof RangeError)
+      return fail(file, 1, 1, `nesting is deeper than ${MAX_DEPTH} levels`, 'yaml-structure');
     return fail(file, 1, 1, `YAML could not be parsed: ${String(e)}`, 'yaml-syntax');
   }
   if (!Array.isArray(docs)) return fail(file, 1, 1, 'YAML could not be parsed', 'yaml-syntax');
@@ -87,16 +106,26 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     }
     // An unclosed flow collection is detected where the parser gives up, often lines later; point at
     // the bracket that was never closed instead.
-    const opened = (p.code === 'BAD_INDENT' || p.code === 'MISSING_CHAR') && /^Flow (map|sequence)/.test(p.message)
-      ? unclosedFlowStart(doc, p.pos[0]) : undefined;
+    const opened =
+      (p.code === 'BAD_INDENT' || p.code === 'MISSING_CHAR') && /^Flow (map|sequence)/.test(p.message)
+        ? unclosedFlowStart(doc, p.pos[0])
+        : undefined;
     const at = lines.linePos(opened ?? p.pos[0]);
-    const message = yamlMessage(p.code, p.message) + (opened !== undefined ? ` (the ${p.message.startsWith('Flow map') ? '{' : '['} here is never closed)` : '');
+    const message =
+      yamlMessage(p.code, p.message) +
+      (opened !== undefined ? ` (the ${p.message.startsWith('Flow map') ? '{' : '['} here is never closed)` : '');
     return fail(file, at.line, at.col, message, 'yaml-syntax');
   }
   if (docs.length > 1) {
     const second = docs[1]!;
     const at = lines.linePos(second.range[0]);
-    return fail(file, at.line, at.col, 'file holds more than one YAML document (---); put one card in each file', 'yaml-structure');
+    return fail(
+      file,
+      at.line,
+      at.col,
+      'file holds more than one YAML document (---); put one card in each file',
+      'yaml-structure',
+    );
   }
   if (!isMap(doc.contents)) {
     const at = doc.contents ? lines.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
@@ -112,7 +141,8 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
       while (bad.rule === 'yaml-tag' && i > 0 && !/[\s[\]{},]/.test(text[i - 1]!)) i--; // `!!tag`, `!e!tag`
       if (i >= 0) {
         offset = i;
-        if (bad.rule === 'yaml-tag') message = `explicit YAML tags (${/^\S+/.exec(text.slice(i, i + 200))![0]}) are not allowed`;
+        if (bad.rule === 'yaml-tag')
+          message = `explicit YAML tags (${/^\S+/.exec(text.slice(i, i + 200))![0]}) are not allowed`;
       }
     }
     const at = lines.linePos(offset);
@@ -151,29 +181,58 @@ const NON_PRINTABLE = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u008
 
 function yamlMessage(code: string, message: string): string {
   const first = message.split('\n')[0] ?? message;
-  if (code === 'DUPLICATE_KEY') return `duplicate key: ${first.replace(/^Map keys must be unique.*$/, 'each key may appear once in a mapping')}`;
+  if (code === 'DUPLICATE_KEY')
+    return `duplicate key: ${first.replace(/^Map keys must be unique.*$/, 'each key may appear once in a mapping')}`;
   if (code === 'TAG_RESOLVE_FAILED') return `custom YAML tags are not allowed (${first})`;
   return `YAML syntax error: ${first.replace(/ at line \d+, column \d+:?$/, '')}`;
 }
 
-interface Forbidden { offset: number; message: string; rule: string; path: PathSegment[]; prop?: string }
+interface Forbidden {
+  offset: number;
+  message: string;
+  rule: string;
+  path: PathSegment[];
+  prop?: string;
+}
 
 // Anchors/aliases: cards never need them, and refusing them outright removes alias bombs.
 // Explicit tags: `!!python/object` and friends have no place in a model card.
 function findForbiddenNode(node: unknown, depth: number, path: PathSegment[]): Forbidden | undefined {
   if (depth > MAX_DEPTH) {
-    return { offset: (node as YamlNode).range?.[0] ?? 0, message: `nesting is deeper than ${MAX_DEPTH} levels`, rule: 'yaml-structure', path };
+    return {
+      offset: (node as YamlNode).range?.[0] ?? 0,
+      message: `nesting is deeper than ${MAX_DEPTH} levels`,
+      rule: 'yaml-structure',
+      path,
+    };
   }
   if (isAlias(node)) {
-    return { offset: node.range?.[0] ?? 0, message: `YAML aliases (*${node.source}) are not allowed; write the value out`, rule: 'yaml-alias', path };
+    return {
+      offset: node.range?.[0] ?? 0,
+      message: `YAML aliases (*${node.source}) are not allowed; write the value out`,
+      rule: 'yaml-alias',
+      path,
+    };
   }
   if (node === null || node === undefined) return undefined;
   const n = node as YamlNode;
   if (n.anchor) {
-    return { offset: n.range?.[0] ?? 0, message: `YAML anchors (&${n.anchor}) are not allowed; write each value out`, rule: 'yaml-alias', path, prop: `&${n.anchor}` };
+    return {
+      offset: n.range?.[0] ?? 0,
+      message: `YAML anchors (&${n.anchor}) are not allowed; write each value out`,
+      rule: 'yaml-alias',
+      path,
+      prop: `&${n.anchor}`,
+    };
   }
   if (n.tag && (isScalar(n) || isCollection(n))) {
-    return { offset: n.range?.[0] ?? 0, message: `explicit YAML tags (${n.tag}) are not allowed`, rule: 'yaml-tag', path, prop: '!' };
+    return {
+      offset: n.range?.[0] ?? 0,
+      message: `explicit YAML tags (${n.tag}) are not allowed`,
+      rule: 'yaml-tag',
+      path,
+      prop: '!',
+    };
   }
   if (isMap(n)) {
     const names = new Set<string>();
@@ -188,12 +247,22 @@ function findForbiddenNode(node: unknown, depth: number, path: PathSegment[]): F
       }
       const name = String(key.value);
       if (name === '__proto__') {
-        return { offset: key.range?.[0] ?? 0, message: 'the key "__proto__" is not allowed', rule: 'yaml-structure', path };
+        return {
+          offset: key.range?.[0] ?? 0,
+          message: 'the key "__proto__" is not allowed',
+          rule: 'yaml-structure',
+          path,
+        };
       }
       // The parser compares keys as YAML values, so `1` and "1" (or `true` and "true") pass as
       // different keys; once loaded they are the same one and the last silently wins.
       if (names.has(name)) {
-        return { offset: key.range?.[0] ?? 0, message: `duplicate key: "${name}" is given twice in this mapping (written differently, such as 1 and "1", but the same field once loaded)`, rule: 'yaml-syntax', path };
+        return {
+          offset: key.range?.[0] ?? 0,
+          message: `duplicate key: "${name}" is given twice in this mapping (written differently, such as 1 and "1", but the same field once loaded)`,
+          rule: 'yaml-syntax',
+          path,
+        };
       }
       names.add(name);
       const inner = findForbiddenNode(item.value, depth + 1, [...path, name]);
@@ -208,7 +277,10 @@ function findForbiddenNode(node: unknown, depth: number, path: PathSegment[]): F
   return undefined;
 }
 
-export interface Position { line: number; column: number }
+export interface Position {
+  line: number;
+  column: number;
+}
 
 /**
  * Where a field lives in the source. `key` points at the key of a mapping entry (for unknown fields),
@@ -229,7 +301,8 @@ export function locate(y: YamlFile, path: readonly PathSegment[], target: 'key' 
     } else break;
   }
   const chosen = target === 'key' && pair && isScalar(pair.key) ? pair.key : node;
-  const offset = (chosen as YamlNode | null)?.range?.[0] ?? (isPair(pair) ? (pair.key as YamlNode).range?.[0] : undefined) ?? 0;
+  const offset =
+    (chosen as YamlNode | null)?.range?.[0] ?? (isPair(pair) ? (pair.key as YamlNode).range?.[0] : undefined) ?? 0;
   const lc = y.lines.linePos(offset);
   return { line: lc.line, column: lc.col };
 }
@@ -242,7 +315,9 @@ export function sourceText(y: YamlFile, path: readonly PathSegment[]): string | 
     else if (isSeq(node) && typeof seg === 'number') node = node.items[seg];
     else return undefined;
   }
-  return isScalar(node) ? (node.source ?? (node.range ? y.text.slice(node.range[0], node.range[1]) : undefined)) : undefined;
+  return isScalar(node)
+    ? (node.source ?? (node.range ? y.text.slice(node.range[0], node.range[1]) : undefined))
+    : undefined;
 }
 
 function firstInvalidUtf8(bytes: Uint8Array): number {
@@ -265,7 +340,11 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 function positionOfByte(bytes: Uint8Array, offset: number): Position {
   let line = 1;
   let lineStart = 0;
-  for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) { line++; lineStart = i + 1; }
+  for (let i = 0; i < offset; i++)
+    if (bytes[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
   // Columns count characters (UTF-16 code units, like every other diagnostic), not bytes; the bytes
   // before `offset` are valid UTF-8.
   return { line, column: utf8.decode(bytes.subarray(lineStart, offset)).length + 1 };
@@ -274,6 +353,10 @@ function positionOfByte(bytes: Uint8Array, offset: number): Position {
 function lineCol(text: string, index: number): Position {
   let line = 1;
   let start = 0;
-  for (let i = 0; i < index; i++) if (text.charCodeAt(i) === 10) { line++; start = i + 1; }
+  for (let i = 0; i < index; i++)
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
   return { line, column: index - start + 1 };
 }

@@ -23,10 +23,24 @@ import { ComparisonContext } from './comparison.ts';
 export { MUTABLE_VERSION_FIELDS } from './compare-models.ts';
 
 export type ChangeKind =
-  | 'model-added' | 'model-deleted' | 'model-renamed' | 'model-card-edited'
-  | 'version-added' | 'version-edited' | 'version-deleted'
-  | 'environment-added' | 'environment-deleted' | 'environment-edited'
-  | 'deployment-added' | 'deployment-removed' | 'champion-moved' | 'canary-added' | 'canary-removed' | 'canary-moved' | 'canary-weight' | 'rollback-window';
+  | 'model-added'
+  | 'model-deleted'
+  | 'model-renamed'
+  | 'model-card-edited'
+  | 'version-added'
+  | 'version-edited'
+  | 'version-deleted'
+  | 'environment-added'
+  | 'environment-deleted'
+  | 'environment-edited'
+  | 'deployment-added'
+  | 'deployment-removed'
+  | 'champion-moved'
+  | 'canary-added'
+  | 'canary-removed'
+  | 'canary-moved'
+  | 'canary-weight'
+  | 'rollback-window';
 
 export interface Change {
   kind: ChangeKind;
@@ -68,14 +82,20 @@ export interface CheckResult {
   baseProblems: number;
 }
 
-export interface CheckOptions { maxFileBytes?: number }
+export interface CheckOptions {
+  maxFileBytes?: number;
+}
 
 /** Reads the base with git and the head from the working tree of `repo`, then compares them. */
 export function checkAgainstBase(repo: string, baseRef: string, options: CheckOptions = {}): CheckResult {
   return compareWithBase(repo, baseRef, options).result;
 }
 
-export function compareWithBase(repo: string, baseRef: string, options: CheckOptions = {}): ReturnType<typeof compareSources> {
+export function compareWithBase(
+  repo: string,
+  baseRef: string,
+  options: CheckOptions = {},
+): ReturnType<typeof compareSources> {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const baseSource = new GitSource(repo, baseRef, { maxFileBytes });
   const headSource = new WorkingTreeSource(repo, { maxFileBytes });
@@ -88,12 +108,19 @@ export function compareWithBase(repo: string, baseRef: string, options: CheckOpt
  * The production evidence gate on top of a comparison: every version entering production needs a
  * passing benchmark report for its artifact digest in `evidence` (see src/benchmark/gate.ts).
  */
-export async function addProductionEvidence(run: ReturnType<typeof compareSources>, evidence: ReportSource): Promise<CheckResult> {
+export async function addProductionEvidence(
+  run: ReturnType<typeof compareSources>,
+  evidence: ReportSource,
+): Promise<CheckResult> {
   // The final stages of the trusted base (the head's when the base has no environments yet).
   const environments = run.base.environments.size > 0 ? run.base.environments : run.head.environments;
   const gate: Diagnostic[] = [];
   for (const environment of gatedStages(environments, `the registry at ${run.result.base?.ref ?? 'the base'}`)) {
-    gate.push(...(await checkProductionEvidence(run.head, productionChanges(run.base, run.head, environment), evidence, { environment })));
+    gate.push(
+      ...(await checkProductionEvidence(run.head, productionChanges(run.base, run.head, environment), evidence, {
+        environment,
+      })),
+    );
   }
   const r = run.result;
   r.diagnostics = [...r.diagnostics, ...gate].sort(compareDiagnostics);
@@ -103,16 +130,31 @@ export async function addProductionEvidence(run: ReturnType<typeof compareSource
 }
 
 /** The comparison itself, for any two sources. */
-export function checkSources(baseSource: RegistrySource, headSource: RegistrySource, options: CheckOptions = {}): CheckResult {
+export function checkSources(
+  baseSource: RegistrySource,
+  headSource: RegistrySource,
+  options: CheckOptions = {},
+): CheckResult {
   return compareSources(baseSource, headSource, options).result;
 }
 
 /** The comparison with the two registries it was made on (the production evidence gate needs them). */
-export function compareSources(baseSource: RegistrySource, headSource: RegistrySource, options: CheckOptions = {}): { result: CheckResult; base: Registry; head: Registry } {
+export function compareSources(
+  baseSource: RegistrySource,
+  headSource: RegistrySource,
+  options: CheckOptions = {},
+): { result: CheckResult; base: Registry; head: Registry } {
   const baseSink = new DiagnosticSink();
   const base = loadRegistry(baseSource, baseSink, options);
   const headPaths = new Set<string>();
-  const recording: RegistrySource = { label: headSource.label, entries: () => headSource.entries().map((e) => { headPaths.add(e.path); return e; }) };
+  const recording: RegistrySource = {
+    label: headSource.label,
+    entries: () =>
+      headSource.entries().map((e) => {
+        headPaths.add(e.path);
+        return e;
+      }),
+  };
   const validation = validateRegistry(recording, options);
   const cmp = new ComparisonContext(base, validation.registry, headPaths);
   detectRenames(cmp);
@@ -120,7 +162,9 @@ export function compareSources(baseSource: RegistrySource, headSource: RegistryS
   compareEnvironments(cmp);
   // A check diagnostic that explains a validation one at the same field replaces it.
   const explained = (d: Diagnostic) => cmp.supersedes.has(`${d.file}|${d.field}|${d.rule}`);
-  const diagnostics = [...validation.diagnostics.filter((d) => !explained(d)), ...cmp.sink.items].sort(compareDiagnostics);
+  const diagnostics = [...validation.diagnostics.filter((d) => !explained(d)), ...cmp.sink.items].sort(
+    compareDiagnostics,
+  );
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const result: CheckResult = {
     base: { ref: baseSource.label, commit: '' },

@@ -20,7 +20,8 @@ function diffPaths(a: unknown, b: unknown, path: PathSegment[] = [], out: PathSe
   }
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) diffPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, k], out);
+    for (const k of keys)
+      diffPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, k], out);
     return out;
   }
   out.push(path);
@@ -46,17 +47,30 @@ const sortVersions = (vs: Iterable<string>): string[] => [...vs].sort(semver.com
 export function detectRenames(ctx: ComparisonContext): void {
   const gone = [...ctx.base.models.values()].filter((m) => !ctx.head.models.has(m.name) && m.versions.size > 0);
   const fresh = [...ctx.head.models.values()].filter((m) => !ctx.base.models.has(m.name) && m.versions.size > 0);
-  const digest = (c: VersionCard) => c.artifacts.map((a) => `${a.path}:${a.sha256}`).sort().join(',');
+  const digest = (c: VersionCard) =>
+    c.artifacts
+      .map((a) => `${a.path}:${a.sha256}`)
+      .sort()
+      .join(',');
   for (const g of gone) {
     const match = fresh.find((f) => {
       if (ctx.renamedFrom.has(f.name)) return false;
       const common = [...g.versions.keys()].filter((v) => f.versions.has(v));
-      return common.length > 0 && common.every((v) => digest(g.versions.get(v)!.card) === digest(f.versions.get(v)!.card));
+      return (
+        common.length > 0 && common.every((v) => digest(g.versions.get(v)!.card) === digest(f.versions.get(v)!.card))
+      );
     });
     if (match) {
       ctx.renamedTo.set(g.name, match.name);
       ctx.renamedFrom.set(match.name, g.name);
-      ctx.change({ kind: 'model-renamed', file: match.cardFile, model: match.name, from: g.name, to: match.name, description: `model ${g.name} renamed to ${match.name} (models/${g.name}/ moved to models/${match.name}/)` });
+      ctx.change({
+        kind: 'model-renamed',
+        file: match.cardFile,
+        model: match.name,
+        from: g.name,
+        to: match.name,
+        description: `model ${g.name} renamed to ${match.name} (models/${g.name}/ moved to models/${match.name}/)`,
+      });
     }
   }
 }
@@ -70,8 +84,13 @@ function renamed(ctx: ComparisonContext, card: VersionCard): VersionCard {
   return {
     ...card,
     name: mapName(card.name),
-    lineage: { ...card.lineage, ...(parent !== undefined ? { parent: `${mapName(parent.slice(0, at))}${parent.slice(at)}` } : {}) },
-    ...(card.dependencies ? { dependencies: Object.fromEntries(Object.entries(card.dependencies).map(([k, v]) => [mapName(k), v])) } : {}),
+    lineage: {
+      ...card.lineage,
+      ...(parent !== undefined ? { parent: `${mapName(parent.slice(0, at))}${parent.slice(at)}` } : {}),
+    },
+    ...(card.dependencies
+      ? { dependencies: Object.fromEntries(Object.entries(card.dependencies).map(([k, v]) => [mapName(k), v])) }
+      : {}),
   };
 }
 
@@ -79,10 +98,22 @@ function renamed(ctx: ComparisonContext, card: VersionCard): VersionCard {
 export function compareModels(ctx: ComparisonContext): void {
   for (const m of ctx.head.models.values()) {
     const baseModel = ctx.base.models.get(ctx.baseName(m.name));
-    if (!baseModel) ctx.change({ kind: 'model-added', file: m.cardFile, model: m.name, description: `model ${m.name} added` });
+    if (!baseModel)
+      ctx.change({ kind: 'model-added', file: m.cardFile, model: m.name, description: `model ${m.name} added` });
     else if (m.card && baseModel.card) {
       const fields = diffPaths({ ...baseModel.card, name: m.name }, m.card);
-      if (fields.length) ctx.change({ kind: 'model-card-edited', file: m.cardFile, model: m.name, fields: fields.map(fieldPath), description: `${m.cardFile}: ${fields.map(fieldPath).join(', ')} changed` }, ctx.head, fields[0]!);
+      if (fields.length)
+        ctx.change(
+          {
+            kind: 'model-card-edited',
+            file: m.cardFile,
+            model: m.name,
+            fields: fields.map(fieldPath),
+            description: `${m.cardFile}: ${fields.map(fieldPath).join(', ')} changed`,
+          },
+          ctx.head,
+          fields[0]!,
+        );
     }
     const newVersions: string[] = [];
     for (const [version, { file, card }] of m.versions) {
@@ -95,37 +126,72 @@ export function compareModels(ctx: ComparisonContext): void {
   for (const bm of ctx.base.models.values()) {
     const headName = ctx.renamedTo.get(bm.name) ?? bm.name;
     const hm = ctx.head.models.get(headName);
-    if (!hm && !ctx.renamedTo.has(bm.name)) ctx.change({ kind: 'model-deleted', file: bm.cardFile, model: bm.name, description: `model ${bm.name} deleted` }, ctx.base);
+    if (!hm && !ctx.renamedTo.has(bm.name))
+      ctx.change(
+        { kind: 'model-deleted', file: bm.cardFile, model: bm.name, description: `model ${bm.name} deleted` },
+        ctx.base,
+      );
     if (ctx.renamedTo.has(bm.name)) checkRenameReferences(ctx, bm.name, headName);
     for (const [version, { file }] of bm.versions) {
       if (hm?.versions.has(version) || hm?.brokenVersions.has(version)) continue;
-      ctx.change({ kind: 'version-deleted', file, model: bm.name, version, description: `${bm.name} ${version} deleted` }, ctx.base);
+      ctx.change(
+        { kind: 'version-deleted', file, model: bm.name, version, description: `${bm.name} ${version} deleted` },
+        ctx.base,
+      );
       checkDeletion(ctx, bm.name, version);
     }
   }
 }
 
-function compareExisting(ctx: ComparisonContext, model: string, version: string, file: string, card: VersionCard, baseCard: VersionCard): void {
+function compareExisting(
+  ctx: ComparisonContext,
+  model: string,
+  version: string,
+  file: string,
+  card: VersionCard,
+  baseCard: VersionCard,
+): void {
   const paths = diffPaths(renamed(ctx, baseCard), renamed(ctx, card));
   if (paths.length === 0) return;
-  ctx.change({ kind: 'version-edited', file, model, version, fields: paths.map(fieldPath), description: `${model} ${version} edited: ${paths.map(fieldPath).join(', ')}` }, ctx.head, paths[0]!);
+  ctx.change(
+    {
+      kind: 'version-edited',
+      file,
+      model,
+      version,
+      fields: paths.map(fieldPath),
+      description: `${model} ${version} edited: ${paths.map(fieldPath).join(', ')}`,
+    },
+    ctx.head,
+    paths[0]!,
+  );
   for (const path of paths) {
     if (MUTABLE_VERSION_FIELDS.has(String(path[0]))) continue;
     const before = valueAt(baseCard, path);
     const after = valueAt(card, path);
     const target = after === undefined ? path.slice(0, -1) : path;
-    ctx.report(file, target, `${model} ${version} is already on the base branch, so ${fieldPath(path)} may not change (was ${short(before)}, now ${short(after)}); only ${[...MUTABLE_VERSION_FIELDS].join(', ')} may be edited. Publish the change as a new version instead.`, 'immutable-field');
+    ctx.report(
+      file,
+      target,
+      `${model} ${version} is already on the base branch, so ${fieldPath(path)} may not change (was ${short(before)}, now ${short(after)}); only ${[...MUTABLE_VERSION_FIELDS].join(', ')} may be edited. Publish the change as a new version instead.`,
+      'immutable-field',
+    );
   }
 }
 
 function judgeNewVersion(ctx: ComparisonContext, model: string, version: string): void {
   const m = ctx.head.models.get(model)!;
   const { file, card } = m.versions.get(version)!;
-  ctx.change({ kind: 'version-added', file, model, version, description: `${model} ${version} added` }, ctx.head, ['version']);
+  ctx.change({ kind: 'version-added', file, model, version, description: `${model} ${version} added` }, ctx.head, [
+    'version',
+  ]);
   // Compare with the highest version whose major.minor.patch is lower: 2.0.0-rc.2 and 2.0.0 are both
   // judged against 1.x, so a release may carry its release candidate's weights unchanged.
   const core = (v: string) => `${semver.major(v)}.${semver.minor(v)}.${semver.patch(v)}`;
-  const previous = sortVersions(m.versions.keys()).filter((v) => semver.lt(core(v), core(version))).pop() ?? null;
+  const previous =
+    sortVersions(m.versions.keys())
+      .filter((v) => semver.lt(core(v), core(version)))
+      .pop() ?? null;
   if (previous === null) {
     ctx.verdicts.push({ model, version, file, previous: null, actual: null, required: 'none', ok: true, rows: [] });
     return;
@@ -138,7 +204,12 @@ function judgeNewVersion(ctx: ComparisonContext, model: string, version: string)
   if (required === 'none') {
     verdict.ok = false;
     verdict.duplicateOf = previous;
-    ctx.report(file, ['version'], `${model} ${version} is a duplicate of ${previous}: same artifacts, interface, architecture and lineage. Reuse ${previous} (edit its metrics or notes) instead of publishing a copy.`, 'semver-duplicate');
+    ctx.report(
+      file,
+      ['version'],
+      `${model} ${version} is a duplicate of ${previous}: same artifacts, interface, architecture and lineage. Reuse ${previous} (edit its metrics or notes) instead of publishing a copy.`,
+      'semver-duplicate',
+    );
     return;
   }
   if (effectiveRank(previous, version) < BUMP_RANK[required]) {
@@ -146,9 +217,16 @@ function judgeNewVersion(ctx: ComparisonContext, model: string, version: string)
     const zero = semver.major(previous) === 0 && semver.major(version) === 0;
     const need = zero ? (required === 'major' ? 'minor' : 'patch') : required;
     const next = zero
-      ? (required === 'major' ? semver.inc(previous, 'minor') : semver.inc(previous, 'patch'))
+      ? required === 'major'
+        ? semver.inc(previous, 'minor')
+        : semver.inc(previous, 'patch')
       : semver.inc(previous, required as 'major' | 'minor' | 'patch');
-    ctx.report(file, ['version'], `${model} ${version} is a ${actual} bump over ${previous}, but its changes need a ${need} bump${zero ? ` (0.x: a ${required}-level change needs a ${need} bump)` : ''} (e.g. ${next}):\n${bumpTable(rows)}`, 'semver-bump');
+    ctx.report(
+      file,
+      ['version'],
+      `${model} ${version} is a ${actual} bump over ${previous}, but its changes need a ${need} bump${zero ? ` (0.x: a ${required}-level change needs a ${need} bump)` : ''} (e.g. ${next}):\n${bumpTable(rows)}`,
+      'semver-bump',
+    );
   }
 }
 
@@ -156,13 +234,34 @@ function judgeNewVersion(ctx: ComparisonContext, model: string, version: string)
 function checkRenameReferences(ctx: ComparisonContext, from: string, to: string): void {
   const why = `${from} is renamed to ${to} in this change`;
   for (const env of ctx.head.environments.values()) {
-    if (env.deployments.has(from)) ctx.report(env.file, ['models', from], `${why}, but ${env.name} still deploys it as ${from}; write ${to}`, 'renamed-model-referenced', { target: 'key', supersede: ['environment-model'] });
+    if (env.deployments.has(from))
+      ctx.report(
+        env.file,
+        ['models', from],
+        `${why}, but ${env.name} still deploys it as ${from}; write ${to}`,
+        'renamed-model-referenced',
+        { target: 'key', supersede: ['environment-model'] },
+      );
   }
   for (const hm of ctx.head.models.values()) {
     for (const [v, { file, card }] of hm.versions) {
       const parent = card.lineage.parent;
-      if (parent?.startsWith(`${from}@`)) ctx.report(file, ['lineage', 'parent'], `${why}, but ${hm.name}@${v} names ${parent} as lineage.parent; write ${to}${parent.slice(from.length)}`, 'renamed-model-referenced', { supersede: ['lineage-parent'] });
-      if (card.dependencies?.[from] !== undefined) ctx.report(file, ['dependencies', from], `${why}, but ${hm.name}@${v} still depends on ${from}; write ${to}`, 'renamed-model-referenced', { target: 'key', supersede: ['dependency-unknown'] });
+      if (parent?.startsWith(`${from}@`))
+        ctx.report(
+          file,
+          ['lineage', 'parent'],
+          `${why}, but ${hm.name}@${v} names ${parent} as lineage.parent; write ${to}${parent.slice(from.length)}`,
+          'renamed-model-referenced',
+          { supersede: ['lineage-parent'] },
+        );
+      if (card.dependencies?.[from] !== undefined)
+        ctx.report(
+          file,
+          ['dependencies', from],
+          `${why}, but ${hm.name}@${v} still depends on ${from}; write ${to}`,
+          'renamed-model-referenced',
+          { target: 'key', supersede: ['dependency-unknown'] },
+        );
     }
   }
 }
@@ -175,7 +274,13 @@ function checkDeletion(ctx: ComparisonContext, model: string, version: string): 
     if (!d) continue;
     for (const ref of referencedVersions(d)) {
       if (ref.version !== version) continue;
-      ctx.report(env.file, deploymentField(model, d, ref.role, ref.index), `${model} ${version} is deleted in this change, but ${env.name} still lists it as ${ref.role === 'version' ? 'champion' : ref.role === 'canary' ? 'canary' : 'a rollback target'}${renamedNote}`, 'version-deleted-referenced', { supersede: ['environment-version', 'environment-model'] });
+      ctx.report(
+        env.file,
+        deploymentField(model, d, ref.role, ref.index),
+        `${model} ${version} is deleted in this change, but ${env.name} still lists it as ${ref.role === 'version' ? 'champion' : ref.role === 'canary' ? 'canary' : 'a rollback target'}${renamedNote}`,
+        'version-deleted-referenced',
+        { supersede: ['environment-version', 'environment-model'] },
+      );
     }
   }
   const remaining = [...(ctx.head.models.get(model)?.versions.keys() ?? [])];
@@ -183,11 +288,28 @@ function checkDeletion(ctx: ComparisonContext, model: string, version: string): 
     for (const [v, { file, card }] of hm.versions) {
       const who = `${hm.name}@${v}`;
       if (card.lineage.parent === `${model}@${version}`) {
-        ctx.report(file, ['lineage', 'parent'], `${model} ${version} is deleted in this change, but ${who} names it as lineage.parent${renamedNote}`, 'version-deleted-referenced', { supersede: ['lineage-parent'] });
+        ctx.report(
+          file,
+          ['lineage', 'parent'],
+          `${model} ${version} is deleted in this change, but ${who} names it as lineage.parent${renamedNote}`,
+          'version-deleted-referenced',
+          { supersede: ['lineage-parent'] },
+        );
       }
       const range = card.dependencies?.[model];
-      if (range !== undefined && semver.validRange(range) !== null && semver.satisfies(version, range) && !remaining.some((r) => semver.satisfies(r, range))) {
-        ctx.report(file, ['dependencies', model], `${model} ${version} is deleted in this change, but ${who} depends on ${model} ${range} and no remaining version satisfies it${renamedNote}`, 'version-deleted-referenced', { target: 'key', supersede: ['dependency-unknown'] });
+      if (
+        range !== undefined &&
+        semver.validRange(range) !== null &&
+        semver.satisfies(version, range) &&
+        !remaining.some((r) => semver.satisfies(r, range))
+      ) {
+        ctx.report(
+          file,
+          ['dependencies', model],
+          `${model} ${version} is deleted in this change, but ${who} depends on ${model} ${range} and no remaining version satisfies it${renamedNote}`,
+          'version-deleted-referenced',
+          { target: 'key', supersede: ['dependency-unknown'] },
+        );
       }
     }
   }

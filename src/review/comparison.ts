@@ -39,7 +39,13 @@ export class ComparisonContext {
     return y ? locate(y, path, target) : { line: 1, column: 1 };
   }
 
-  report(file: string, path: PathSegment[], message: string, rule: string, opts: { target?: 'key' | 'value'; supersede?: string[]; reg?: Registry } = {}): void {
+  report(
+    file: string,
+    path: PathSegment[],
+    message: string,
+    rule: string,
+    opts: { target?: 'key' | 'value'; supersede?: string[]; reg?: Registry } = {},
+  ): void {
     const p = this.pos(opts.reg ?? this.head, file, path, opts.target);
     const field = fieldPath(path);
     this.sink.add({ file, line: p.line, column: p.column, field, message, rule });

@@ -19,23 +19,48 @@ export interface RollbackPlan {
   droppedCanary?: string;
 }
 
-export function planRollback(reg: Registry, model: string, environment: string, options: { to?: string; canaryOnly?: boolean } = {}): RollbackPlan {
+export function planRollback(
+  reg: Registry,
+  model: string,
+  environment: string,
+  options: { to?: string; canaryOnly?: boolean } = {},
+): RollbackPlan {
   const env = reg.environments.get(environment);
-  if (!env) throw new UserError(`no environment "${environment}" (have: ${[...reg.environments.keys()].sort().join(', ')})`);
+  if (!env)
+    throw new UserError(`no environment "${environment}" (have: ${[...reg.environments.keys()].sort().join(', ')})`);
   const d = env.deployments.get(model);
   if (!d) throw new UserError(`${model} is not deployed in ${environment}`);
   if (options.canaryOnly) {
     if (!d.canary) throw new UserError(`${model} has no canary in ${environment}; nothing to roll back`);
-    return { model, environment, file: env.file, kind: 'canary', from: d.canary.version, to: d.version, rollbackWindow: d.rollbackWindow, droppedCanary: d.canary.version };
+    return {
+      model,
+      environment,
+      file: env.file,
+      kind: 'canary',
+      from: d.canary.version,
+      to: d.version,
+      rollbackWindow: d.rollbackWindow,
+      droppedCanary: d.canary.version,
+    };
   }
   if (d.rollbackWindow.length === 0) {
-    throw new UserError(`${model} in ${environment} has an empty rollbackWindow: there is no instant rollback target. Promote an earlier version by pull request instead.`);
+    throw new UserError(
+      `${model} in ${environment} has an empty rollbackWindow: there is no instant rollback target. Promote an earlier version by pull request instead.`,
+    );
   }
   const to = options.to ?? d.rollbackWindow[0]!;
   const at = d.rollbackWindow.indexOf(to);
-  if (at < 0) throw new UserError(`${to} is not in ${model}'s rollbackWindow in ${environment} (${d.rollbackWindow.join(', ')}); only those can be restored without a new benchmark`);
+  if (at < 0)
+    throw new UserError(
+      `${to} is not in ${model}'s rollbackWindow in ${environment} (${d.rollbackWindow.join(', ')}); only those can be restored without a new benchmark`,
+    );
   return {
-    model, environment, file: env.file, kind: 'champion', from: d.version, to,
+    model,
+    environment,
+    file: env.file,
+    kind: 'champion',
+    from: d.version,
+    to,
     rollbackWindow: d.rollbackWindow.filter((v) => v !== to),
     ...(d.canary ? { droppedCanary: d.canary.version } : {}),
   };

@@ -22,7 +22,12 @@ const WHY = {
   weights: 'weights changed: same contract and training recipe',
 } as const;
 
-const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+const json = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
 const same = (a: unknown, b: unknown): boolean => json(a) === json(b);
 const list = (xs: string[]): string => xs.map((x) => JSON.stringify(x)).join(', ');
 
@@ -33,21 +38,50 @@ function tensors(rows: BumpRow[], kind: 'inputs' | 'outputs', before: TensorSpec
   for (const [name, p] of prev) {
     const n = next.get(name);
     const field = `interface.${kind}.${name}`;
-    if (!n) { rows.push({ field, change: `${one} "${name}" removed`, needs: 'major', why: WHY.break }); continue; }
-    if (p.dtype !== n.dtype) rows.push({ field: `${field}.dtype`, change: `dtype ${p.dtype} -> ${n.dtype}`, needs: 'major', why: WHY.break });
-    if (!same(p.shape, n.shape)) rows.push({ field: `${field}.shape`, change: `shape ${json(p.shape ?? null)} -> ${json(n.shape ?? null)}`, needs: 'major', why: WHY.break });
+    if (!n) {
+      rows.push({ field, change: `${one} "${name}" removed`, needs: 'major', why: WHY.break });
+      continue;
+    }
+    if (p.dtype !== n.dtype)
+      rows.push({ field: `${field}.dtype`, change: `dtype ${p.dtype} -> ${n.dtype}`, needs: 'major', why: WHY.break });
+    if (!same(p.shape, n.shape))
+      rows.push({
+        field: `${field}.shape`,
+        change: `shape ${json(p.shape ?? null)} -> ${json(n.shape ?? null)}`,
+        needs: 'major',
+        why: WHY.break,
+      });
     const pl = p.labels ?? [];
     const nl = n.labels ?? [];
     const removed = pl.filter((l) => !nl.includes(l));
     const added = nl.filter((l) => !pl.includes(l));
-    if (removed.length) rows.push({ field: `${field}.labels`, change: `label${removed.length > 1 ? 's' : ''} ${list(removed)} removed`, needs: 'major', why: WHY.break });
-    if (added.length) rows.push({ field: `${field}.labels`, change: `label${added.length > 1 ? 's' : ''} ${list(added)} added`, needs: kind === 'inputs' ? 'major' : 'minor', why: kind === 'inputs' ? WHY.break : WHY.additive });
+    if (removed.length)
+      rows.push({
+        field: `${field}.labels`,
+        change: `label${removed.length > 1 ? 's' : ''} ${list(removed)} removed`,
+        needs: 'major',
+        why: WHY.break,
+      });
+    if (added.length)
+      rows.push({
+        field: `${field}.labels`,
+        change: `label${added.length > 1 ? 's' : ''} ${list(added)} added`,
+        needs: kind === 'inputs' ? 'major' : 'minor',
+        why: kind === 'inputs' ? WHY.break : WHY.additive,
+      });
   }
   for (const name of next.keys()) {
     if (prev.has(name)) continue;
     // A new input is something existing callers do not send; a new output is something they may ignore.
-    if (kind === 'inputs') rows.push({ field: `interface.inputs.${name}`, change: `input "${name}" added`, needs: 'major', why: WHY.break });
-    else rows.push({ field: `interface.outputs.${name}`, change: `output "${name}" added`, needs: 'minor', why: WHY.additive });
+    if (kind === 'inputs')
+      rows.push({ field: `interface.inputs.${name}`, change: `input "${name}" added`, needs: 'major', why: WHY.break });
+    else
+      rows.push({
+        field: `interface.outputs.${name}`,
+        change: `output "${name}" added`,
+        needs: 'minor',
+        why: WHY.additive,
+      });
   }
 }
 
@@ -62,16 +96,50 @@ export function bumpRows(prev: VersionCard, next: VersionCard): BumpRow[] {
   const pt = prev.interface.tokenizer;
   const nt = next.interface.tokenizer;
   if (!same(pt, nt)) {
-    const change = !pt ? `tokenizer added (${nt!.name})` : !nt ? `tokenizer removed (${pt.name})`
-      : pt.name !== nt.name ? `tokenizer ${pt.name} -> ${nt.name}` : `tokenizer ${pt.name} file changed (sha256 ${pt.sha256.slice(0, 12)}... -> ${nt.sha256.slice(0, 12)}...)`;
-    rows.push({ field: 'interface.tokenizer', change, needs: 'major', why: 'interface break: token ids change for callers that tokenize themselves' });
+    const change = !pt
+      ? `tokenizer added (${nt!.name})`
+      : !nt
+        ? `tokenizer removed (${pt.name})`
+        : pt.name !== nt.name
+          ? `tokenizer ${pt.name} -> ${nt.name}`
+          : `tokenizer ${pt.name} file changed (sha256 ${pt.sha256.slice(0, 12)}... -> ${nt.sha256.slice(0, 12)}...)`;
+    rows.push({
+      field: 'interface.tokenizer',
+      change,
+      needs: 'major',
+      why: 'interface break: token ids change for callers that tokenize themselves',
+    });
   }
   const pa = prev.architecture;
   const na = next.architecture;
-  if (pa.family !== na.family) rows.push({ field: 'architecture.family', change: `family ${pa.family} -> ${na.family}`, needs: 'major', why: 'interface break: a different network; engines and adapters built for the old one break' });
-  if (pa.format !== na.format) rows.push({ field: 'architecture.format', change: `format ${pa.format} -> ${na.format}`, needs: 'major', why: 'interface break: loaders for the old file format cannot read it' });
-  if (pa.parameters !== na.parameters) rows.push({ field: 'architecture.parameters', change: `parameters ${pa.parameters ?? '-'} -> ${na.parameters ?? '-'}`, needs: 'patch', why: WHY.weights });
-  if (pa.dtype !== na.dtype) rows.push({ field: 'architecture.dtype', change: `dtype ${pa.dtype ?? '-'} -> ${na.dtype ?? '-'}`, needs: 'patch', why: WHY.weights });
+  if (pa.family !== na.family)
+    rows.push({
+      field: 'architecture.family',
+      change: `family ${pa.family} -> ${na.family}`,
+      needs: 'major',
+      why: 'interface break: a different network; engines and adapters built for the old one break',
+    });
+  if (pa.format !== na.format)
+    rows.push({
+      field: 'architecture.format',
+      change: `format ${pa.format} -> ${na.format}`,
+      needs: 'major',
+      why: 'interface break: loaders for the old file format cannot read it',
+    });
+  if (pa.parameters !== na.parameters)
+    rows.push({
+      field: 'architecture.parameters',
+      change: `parameters ${pa.parameters ?? '-'} -> ${na.parameters ?? '-'}`,
+      needs: 'patch',
+      why: WHY.weights,
+    });
+  if (pa.dtype !== na.dtype)
+    rows.push({
+      field: 'architecture.dtype',
+      change: `dtype ${pa.dtype ?? '-'} -> ${na.dtype ?? '-'}`,
+      needs: 'patch',
+      why: WHY.weights,
+    });
 
   const pl = prev.lineage;
   const nl = next.lineage;
@@ -79,31 +147,74 @@ export function bumpRows(prev: VersionCard, next: VersionCard): BumpRow[] {
   if (!same(ds(pl), ds(nl))) {
     const before = new Set((pl.datasets ?? []).map((d) => d.name));
     const names = (nl.datasets ?? []).map((d) => d.name);
-    rows.push({ field: 'lineage.datasets', change: `datasets ${list([...before])} -> ${list(names)}`, needs: 'minor', why: WHY.training });
+    rows.push({
+      field: 'lineage.datasets',
+      change: `datasets ${list([...before])} -> ${list(names)}`,
+      needs: 'minor',
+      why: WHY.training,
+    });
   }
   if (!same(pl.hyperparameters ?? {}, nl.hyperparameters ?? {})) {
     const keys = new Set([...Object.keys(pl.hyperparameters ?? {}), ...Object.keys(nl.hyperparameters ?? {})]);
     const changed = [...keys].filter((k) => !same(pl.hyperparameters?.[k], nl.hyperparameters?.[k]));
-    rows.push({ field: 'lineage.hyperparameters', change: `hyperparameters changed: ${changed.join(', ')}`, needs: 'minor', why: WHY.training });
+    rows.push({
+      field: 'lineage.hyperparameters',
+      change: `hyperparameters changed: ${changed.join(', ')}`,
+      needs: 'minor',
+      why: WHY.training,
+    });
   }
-  if (!same(pl.code, nl.code)) rows.push({ field: 'lineage.code', change: `training code ${pl.code.repository}@${pl.code.commit.slice(0, 7)} -> ${nl.code.repository}@${nl.code.commit.slice(0, 7)}`, needs: 'minor', why: WHY.training });
+  if (!same(pl.code, nl.code))
+    rows.push({
+      field: 'lineage.code',
+      change: `training code ${pl.code.repository}@${pl.code.commit.slice(0, 7)} -> ${nl.code.repository}@${nl.code.commit.slice(0, 7)}`,
+      needs: 'minor',
+      why: WHY.training,
+    });
   // Being derived from the previous version itself is what a new version usually is; only a parent
   // other than both the previous version and the previous version's own parent means new training.
   const derivedFromPrev = nl.parent === `${prev.name}@${prev.version}`;
-  if (nl.parent !== pl.parent && !derivedFromPrev) rows.push({ field: 'lineage.parent', change: `parent ${pl.parent ?? '-'} -> ${nl.parent ?? '-'}`, needs: 'minor', why: WHY.training });
-  if (!same(pl.training, nl.training)) rows.push({ field: 'lineage.training', change: 'a different training run', needs: 'patch', why: WHY.weights });
+  if (nl.parent !== pl.parent && !derivedFromPrev)
+    rows.push({
+      field: 'lineage.parent',
+      change: `parent ${pl.parent ?? '-'} -> ${nl.parent ?? '-'}`,
+      needs: 'minor',
+      why: WHY.training,
+    });
+  if (!same(pl.training, nl.training))
+    rows.push({ field: 'lineage.training', change: 'a different training run', needs: 'patch', why: WHY.weights });
 
   const prevArtifacts = new Map(prev.artifacts.map((a) => [a.path, a]));
   const nextArtifacts = new Map(next.artifacts.map((a) => [a.path, a]));
   for (const [path, a] of nextArtifacts) {
     const b = prevArtifacts.get(path);
     if (!b) rows.push({ field: 'artifacts', change: `file ${path} added`, needs: 'patch', why: WHY.weights });
-    else if (a.sha256 !== b.sha256 || a.size !== b.size) rows.push({ field: 'artifacts', change: `${path} sha256 ${b.sha256.slice(0, 12)}... -> ${a.sha256.slice(0, 12)}...`, needs: 'patch', why: WHY.weights });
+    else if (a.sha256 !== b.sha256 || a.size !== b.size)
+      rows.push({
+        field: 'artifacts',
+        change: `${path} sha256 ${b.sha256.slice(0, 12)}... -> ${a.sha256.slice(0, 12)}...`,
+        needs: 'patch',
+        why: WHY.weights,
+      });
   }
-  for (const path of prevArtifacts.keys()) if (!nextArtifacts.has(path)) rows.push({ field: 'artifacts', change: `file ${path} removed`, needs: 'patch', why: WHY.weights });
+  for (const path of prevArtifacts.keys())
+    if (!nextArtifacts.has(path))
+      rows.push({ field: 'artifacts', change: `file ${path} removed`, needs: 'patch', why: WHY.weights });
 
-  if (!same(prev.dependencies ?? {}, next.dependencies ?? {})) rows.push({ field: 'dependencies', change: `dependencies ${json(prev.dependencies ?? {})} -> ${json(next.dependencies ?? {})}`, needs: 'minor', why: 'deployment requirements changed: environments must now hold different versions of other models' });
-  if (!same(prev.serving ?? {}, next.serving ?? {})) rows.push({ field: 'serving', change: `serving ${json(prev.serving ?? {})} -> ${json(next.serving ?? {})}`, needs: 'patch', why: 'served differently' });
+  if (!same(prev.dependencies ?? {}, next.dependencies ?? {}))
+    rows.push({
+      field: 'dependencies',
+      change: `dependencies ${json(prev.dependencies ?? {})} -> ${json(next.dependencies ?? {})}`,
+      needs: 'minor',
+      why: 'deployment requirements changed: environments must now hold different versions of other models',
+    });
+  if (!same(prev.serving ?? {}, next.serving ?? {}))
+    rows.push({
+      field: 'serving',
+      change: `serving ${json(prev.serving ?? {})} -> ${json(next.serving ?? {})}`,
+      needs: 'patch',
+      why: 'served differently',
+    });
   return rows;
 }
 
@@ -137,5 +248,7 @@ export function bumpTable(rows: BumpRow[]): string {
   const head = ['FIELD', 'CHANGE', 'NEEDS', 'WHY'];
   const body = rows.map((r) => [r.field, r.change, r.needs, r.why.split(':')[0]!]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  return [head, ...body].map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`).join('\n');
+  return [head, ...body]
+    .map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`)
+    .join('\n');
 }

@@ -19,7 +19,9 @@ export function defaultStoreUrl(repo = '.', env: NodeJS.ProcessEnv = process.env
 export function storeUrlOrDefault(flag: string | undefined, repo = '.', env: NodeJS.ProcessEnv = process.env): string {
   const url = flag && flag.trim() ? flag.trim() : defaultStoreUrl(repo, env);
   if (hasUserinfo(url)) {
-    throw new UserError(`store URL ${redactUrl(url)} carries credentials; remove them and use the AWS_* environment (or an OIDC role) instead`);
+    throw new UserError(
+      `store URL ${redactUrl(url)} carries credentials; remove them and use the AWS_* environment (or an OIDC role) instead`,
+    );
   }
   return url;
 }

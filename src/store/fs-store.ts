@@ -44,7 +44,8 @@ export class FolderStore implements BlobStore {
     validateKey(key);
     const p = join(this.root, ...key.split('/'));
     const rel = relative(this.root, p);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new UserError(`store key "${key}" resolves outside ${this.root}`);
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new UserError(`store key "${key}" resolves outside ${this.root}`);
     if (forWrite) await mkdir(this.root, { recursive: true });
     const realRoot = await realpath(this.root).catch((e: unknown) => {
       if (isErrno(e, 'ENOENT')) return undefined; // no store folder yet: nothing to read
@@ -62,7 +63,8 @@ export class FolderStore implements BlobStore {
         existing = dirname(existing);
       }
     }
-    const escape = () => new UserError(`store key "${key}" leads outside the store folder ${this.root} (through a symbolic link)`);
+    const escape = () =>
+      new UserError(`store key "${key}" leads outside the store folder ${this.root} (through a symbolic link)`);
     if (!inside(real)) throw escape();
     if (forWrite && existing !== dirname(p)) {
       await mkdir(dirname(p), { recursive: true });
@@ -109,7 +111,12 @@ export class FolderStore implements BlobStore {
       await fh.close();
       return Readable.from([]);
     }
-    return createReadStream('', { fd: fh, start, ...(end === undefined ? {} : { end: end - 1 }), highWaterMark: STORE_DEFAULTS.folderReadBytes });
+    return createReadStream('', {
+      fd: fh,
+      start,
+      ...(end === undefined ? {} : { end: end - 1 }),
+      highWaterMark: STORE_DEFAULTS.folderReadBytes,
+    });
   }
 
   async getBytes(key: string): Promise<Buffer> {
@@ -150,7 +157,14 @@ export class FolderStore implements BlobStore {
         h.update(buf.subarray(0, bytesRead));
         await dst.write(buf, 0, bytesRead, size);
         size += bytesRead;
-        options.onProgress?.({ kind: 'part', key, partNumber: 1, bytes: bytesRead, sentBytes: size, totalBytes: options.size });
+        options.onProgress?.({
+          kind: 'part',
+          key,
+          partNumber: 1,
+          bytes: bytesRead,
+          sentBytes: size,
+          totalBytes: options.size,
+        });
       }
       sha256 = h.digest('hex');
       await dst.sync();

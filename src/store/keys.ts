@@ -21,7 +21,8 @@ export const blobKey = (sha256: string): string => STORE_LAYOUT.blob.replace('{s
 export const indexKey = (sha256: string): string => STORE_LAYOUT.index.replace('{sha256}', hex(sha256));
 /** `manifests/<sequence>.json`: every published manifest, kept for audit and rollback. */
 export const manifestSequenceKey = (sequence: number): string => {
-  if (!Number.isSafeInteger(sequence) || sequence < 0) throw new UserError(`manifest sequence must be a non-negative integer, got ${sequence}`);
+  if (!Number.isSafeInteger(sequence) || sequence < 0)
+    throw new UserError(`manifest sequence must be a non-negative integer, got ${sequence}`);
   return `manifests/${sequence}.json`;
 };
 export const reportKey = (model: string, version: string, testbed: string): string =>

@@ -102,7 +102,11 @@ export async function pushFolder(options: PushFolderOptions): Promise<PushFileRe
 }
 
 async function pushFile(
-  store: BlobStore, cache: HashCache, path: string, file: string, dryRun: boolean,
+  store: BlobStore,
+  cache: HashCache,
+  path: string,
+  file: string,
+  dryRun: boolean,
   onProgress: PushFolderOptions['onProgress'],
 ): Promise<PushFileResult> {
   const id = await fileIdentity(file);
@@ -129,8 +133,15 @@ async function pushFile(
   }
 
   const result: PushFileResult = {
-    path, size: id.size, sha256, blobKey: blobKey(sha256), sentBytes: 0, resumedBytes: 0, resumedParts: 0,
-    deduplicated: false, hashCached,
+    path,
+    size: id.size,
+    sha256,
+    blobKey: blobKey(sha256),
+    sentBytes: 0,
+    resumedBytes: 0,
+    resumedParts: 0,
+    deduplicated: false,
+    hashCached,
   };
   if (isSafetensors(path)) result.indexKey = indexKey(sha256);
 
@@ -147,7 +158,9 @@ async function pushFile(
   } else if (!dryRun) {
     onProgress?.({ kind: 'uploading', path, size: id.size });
     const r = await store.putFile(result.blobKey, file, {
-      sha256, size: id.size, onProgress: onProgress && ((p) => onProgress({ path, ...p })),
+      sha256,
+      size: id.size,
+      onProgress: onProgress && ((p) => onProgress({ path, ...p })),
     });
     result.sentBytes = r.sentBytes;
     result.resumedBytes = r.resumedBytes;
@@ -162,7 +175,10 @@ async function pushFile(
       if (again !== sha256) throw new UserError(`${file} changed while it was being pushed; push again`);
     }
     try {
-      await store.putObject(result.indexKey, JSON.stringify(index), { exclusive: true, contentType: 'application/json' });
+      await store.putObject(result.indexKey, JSON.stringify(index), {
+        exclusive: true,
+        contentType: 'application/json',
+      });
     } catch (e) {
       if (!(e instanceof AlreadyExistsError)) throw e;
     }

@@ -25,7 +25,9 @@ export function parseS3Url(url: string): S3Location {
   if (!m || !m[1]) throw new UserError(`invalid S3 store URL "${url}": expected s3://bucket or s3://bucket/prefix`);
   const bucket = m[1];
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new UserError(`invalid S3 bucket name "${bucket}" in "${url}": 3-63 lowercase letters, digits, dots, hyphens`);
+    throw new UserError(
+      `invalid S3 bucket name "${bucket}" in "${url}": 3-63 lowercase letters, digits, dots, hyphens`,
+    );
   }
   let prefix = m[2] ?? '';
   if (prefix.endsWith('/')) prefix = prefix.slice(0, -1);

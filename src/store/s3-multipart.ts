@@ -1,7 +1,10 @@
 // Multipart upload of one file to S3 with resume: the parts sent so far are recorded in a state file
 // (upload-state.ts), so an interrupted push picks up where it stopped instead of sending everything again.
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, ListPartsCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListPartsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -36,15 +39,29 @@ export interface MultipartStore {
  * with at most `concurrency` in flight. The upload is completed only if the bytes hash to the
  * expected sha256, so a file modified mid-push never lands under the wrong content key.
  */
-export async function putMultipart(store: MultipartStore, key: string, Key: string, file: string, fh: FileHandle, o: PutFileOptions): Promise<PutFileResult> {
+export async function putMultipart(
+  store: MultipartStore,
+  key: string,
+  Key: string,
+  file: string,
+  fh: FileHandle,
+  o: PutFileOptions,
+): Promise<PutFileResult> {
   const target = `s3://${store.bucket}/${Key}`;
   const writer = new UploadStateWriter(uploadStatePath(store.stateDir, o.sha256));
   let state = await resumableState(store, key, Key, target, writer.path, o.size);
   if (!state) {
     const partSize = Math.max(store.partSize, Math.ceil(o.size / MAX_PARTS / MiB) * MiB);
-    const created = await store.call('create multipart upload', key, () => store.client.send(new CreateMultipartUploadCommand({
-      Bucket: store.bucket, Key, ContentType: 'application/octet-stream', Metadata: { sha256: o.sha256 },
-    })));
+    const created = await store.call('create multipart upload', key, () =>
+      store.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: store.bucket,
+          Key,
+          ContentType: 'application/octet-stream',
+          Metadata: { sha256: o.sha256 },
+        }),
+      ),
+    );
     state = { version: 1, target, uploadId: created.UploadId!, size: o.size, partSize, parts: {} };
     await writer.save(state);
   }
@@ -65,25 +82,46 @@ export async function putMultipart(store: MultipartStore, key: string, Key: stri
     if (st.parts[n]) continue;
     while (inflight.size >= store.concurrency) await Promise.race(inflight);
     if (failure !== undefined) break;
-    const p: Promise<void> = store.call('upload part', key, () => store.client.send(new UploadPartCommand({
-      Bucket: store.bucket, Key, UploadId: st.uploadId, PartNumber: n, Body: body, ContentLength: body.length,
-    }))).then(async (r) => {
-      st.parts[n] = { etag: r.ETag!, size: body.length };
-      sentBytes += body.length;
-      await writer.save(st);
-      o.onProgress?.({ kind: 'part', key, partNumber: n, bytes: body.length, sentBytes, totalBytes: o.size });
-    }).catch((e: unknown) => {
-      failure ??= e; // an upload or a state save failed: stop sending, report after the in-flight parts settle
-    }).finally(() => inflight.delete(p));
+    const p: Promise<void> = store
+      .call('upload part', key, () =>
+        store.client.send(
+          new UploadPartCommand({
+            Bucket: store.bucket,
+            Key,
+            UploadId: st.uploadId,
+            PartNumber: n,
+            Body: body,
+            ContentLength: body.length,
+          }),
+        ),
+      )
+      .then(async (r) => {
+        st.parts[n] = { etag: r.ETag!, size: body.length };
+        sentBytes += body.length;
+        await writer.save(st);
+        o.onProgress?.({ kind: 'part', key, partNumber: n, bytes: body.length, sentBytes, totalBytes: o.size });
+      })
+      .catch((e: unknown) => {
+        failure ??= e; // an upload or a state save failed: stop sending, report after the in-flight parts settle
+      })
+      .finally(() => inflight.delete(p));
     inflight.add(p);
   }
   await Promise.all(inflight);
   if (failure !== undefined) throw failure; // state file kept: the next push resumes
   const actual = hash.digest('hex');
   const abort = async () => {
-    await store.call('abort multipart upload', key, () => store.client.send(new AbortMultipartUploadCommand({
-      Bucket: store.bucket, Key, UploadId: st.uploadId,
-    }))).catch(() => {});
+    await store
+      .call('abort multipart upload', key, () =>
+        store.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: store.bucket,
+            Key,
+            UploadId: st.uploadId,
+          }),
+        ),
+      )
+      .catch(() => {});
     await writer.remove();
   };
   if (actual !== o.sha256) {
@@ -100,9 +138,20 @@ export async function putMultipart(store: MultipartStore, key: string, Key: stri
     .map(([n, p]) => ({ PartNumber: Number(n), ETag: p.etag }))
     .sort((a, b) => a.PartNumber - b.PartNumber);
   try {
-    await store.call('complete multipart upload', key, () => store.client.send(new CompleteMultipartUploadCommand({
-      Bucket: store.bucket, Key, UploadId: st.uploadId, MultipartUpload: { Parts },
-    })), [404]);
+    await store.call(
+      'complete multipart upload',
+      key,
+      () =>
+        store.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: store.bucket,
+            Key,
+            UploadId: st.uploadId,
+            MultipartUpload: { Parts },
+          }),
+        ),
+      [404],
+    );
   } catch (e) {
     // A retried completion whose first attempt succeeded finds the upload gone: the HEAD check decides.
     if (httpStatus(e) !== 404) throw e;
@@ -115,17 +164,36 @@ export async function putMultipart(store: MultipartStore, key: string, Key: stri
  * The saved state for this blob, reconciled with the server (ListParts): only parts the server
  * still holds with the expected size and ETag count as done. Undefined when there is nothing to resume.
  */
-async function resumableState(store: MultipartStore, key: string, Key: string, target: string, path: string, size: number): Promise<UploadState | undefined> {
+async function resumableState(
+  store: MultipartStore,
+  key: string,
+  Key: string,
+  target: string,
+  path: string,
+  size: number,
+): Promise<UploadState | undefined> {
   const saved = await loadUploadState(path);
   if (!saved || saved.target !== target || saved.size !== size) return undefined;
   const server = new Map<number, { etag: string; size: number }>();
   try {
     let PartNumberMarker: string | undefined;
     do {
-      const r = await store.call('list parts', key, () => store.client.send(new ListPartsCommand({
-        Bucket: store.bucket, Key, UploadId: saved.uploadId, PartNumberMarker,
-      })), [404]);
-      for (const p of r.Parts ?? []) if (p.PartNumber && p.ETag) server.set(p.PartNumber, { etag: p.ETag, size: p.Size ?? -1 });
+      const r = await store.call(
+        'list parts',
+        key,
+        () =>
+          store.client.send(
+            new ListPartsCommand({
+              Bucket: store.bucket,
+              Key,
+              UploadId: saved.uploadId,
+              PartNumberMarker,
+            }),
+          ),
+        [404],
+      );
+      for (const p of r.Parts ?? [])
+        if (p.PartNumber && p.ETag) server.set(p.PartNumber, { etag: p.ETag, size: p.Size ?? -1 });
       PartNumberMarker = r.IsTruncated ? r.NextPartNumberMarker : undefined;
     } while (PartNumberMarker);
   } catch (e) {
@@ -148,7 +216,10 @@ export async function readExactly(fh: FileHandle, file: string, position: number
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new UserError(`${file} is shorter than expected (changed while being pushed?): ended at byte ${position + done}, expected ${position + length}`);
+    if (bytesRead === 0)
+      throw new UserError(
+        `${file} is shorter than expected (changed while being pushed?): ended at byte ${position + done}, expected ${position + length}`,
+      );
     done += bytesRead;
   }
   return buf;

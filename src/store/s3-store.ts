@@ -1,6 +1,11 @@
 // BlobStore on any S3-compatible service (@aws-sdk/client-s3). Tested against Ceph radosgw 16.
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -17,9 +22,7 @@ import { httpStatus, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { AlreadyExistsError, changedWhilePushing } from './types.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import type {
-  BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions,
-} from './types.ts';
+import type { BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions } from './types.ts';
 import { sha256Hex } from '../lib/hash.ts';
 
 export interface S3StoreOptions extends S3ClientOptions {
@@ -75,7 +78,10 @@ export class S3Store implements BlobStore {
     const status = httpStatus(e);
     const where = key === undefined ? this.url : `${this.url} "${key}"`;
     if (name === 'NoSuchBucket' || (op === 'check bucket' && status === 404)) {
-      return new UserError(`S3 bucket "${this.bucket}" does not exist at ${this.endpointLabel} (store ${this.url}); create it first`, { cause: e });
+      return new UserError(
+        `S3 bucket "${this.bucket}" does not exist at ${this.endpointLabel} (store ${this.url}); create it first`,
+        { cause: e },
+      );
     }
     if (status === 403 || ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(name)) {
       return new UserError(
@@ -85,19 +91,31 @@ export class S3Store implements BlobStore {
       );
     }
     if (status === 301 || name === 'PermanentRedirect') {
-      return new UserError(`S3 bucket "${this.bucket}" is in another region: set AWS_REGION (${op} ${where})`, { cause: e });
+      return new UserError(`S3 bucket "${this.bucket}" is in another region: set AWS_REGION (${op} ${where})`, {
+        cause: e,
+      });
     }
     if (status === undefined) {
       const msg = (e as Error)?.message ?? String(e);
-      if (/region is missing/i.test(msg)) return new UserError(`no AWS region configured for ${this.url}: set AWS_REGION`, { cause: e });
+      if (/region is missing/i.test(msg))
+        return new UserError(`no AWS region configured for ${this.url}: set AWS_REGION`, { cause: e });
       if (/credential/i.test(msg)) return new UserError(`no AWS credentials for ${this.url}: ${msg}`, { cause: e });
-      return new UserError(`cannot reach S3 at ${this.endpointLabel} for ${where} (${op}): ${name}: ${msg}`, { cause: e });
+      return new UserError(`cannot reach S3 at ${this.endpointLabel} for ${where} (${op}): ${name}: ${msg}`, {
+        cause: e,
+      });
     }
-    return new UserError(`S3 ${op} ${where} failed: ${name} (HTTP ${status}): ${(e as Error)?.message ?? ''}`, { cause: e });
+    return new UserError(`S3 ${op} ${where} failed: ${name} (HTTP ${status}): ${(e as Error)?.message ?? ''}`, {
+      cause: e,
+    });
   }
 
   /** One S3 call with retries, after the bucket has been checked once (clear error if missing or forbidden). */
-  private async call<T>(op: string, key: string | undefined, fn: () => Promise<T>, acceptStatus: number[] = []): Promise<T> {
+  private async call<T>(
+    op: string,
+    key: string | undefined,
+    fn: () => Promise<T>,
+    acceptStatus: number[] = [],
+  ): Promise<T> {
     await this.checkBucket();
     try {
       return await withRetry(fn, this.retryOptions);
@@ -111,9 +129,17 @@ export class S3Store implements BlobStore {
   private checkBucket(): Promise<void> {
     // ListObjectsV2 rather than HeadBucket: a HEAD response has no body, so its 403 cannot say
     // whether the key id or the signature was wrong. Both need the same s3:ListBucket permission.
-    this.bucketChecked ??= withRetry(() => this.client.send(new ListObjectsV2Command({
-      Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1,
-    })), this.retryOptions)
+    this.bucketChecked ??= withRetry(
+      () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix,
+            MaxKeys: 1,
+          }),
+        ),
+      this.retryOptions,
+    )
       .then(() => undefined)
       .catch((e: unknown) => {
         this.bucketChecked = undefined; // let a later call try again
@@ -125,7 +151,12 @@ export class S3Store implements BlobStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     const Key = this.fullKey(key);
     try {
-      const r = await this.call('head', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key })), [404]);
+      const r = await this.call(
+        'head',
+        key,
+        () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key })),
+        [404],
+      );
       const info: ObjectInfo = { key, size: r.ContentLength ?? 0 };
       const sha = r.Metadata?.sha256;
       if (sha) info.sha256 = sha;
@@ -148,7 +179,12 @@ export class S3Store implements BlobStore {
     }
     const Range = range ? `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` : undefined;
     try {
-      const r = await this.call('get', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range })), [404]);
+      const r = await this.call(
+        'get',
+        key,
+        () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range })),
+        [404],
+      );
       return r.Body as Readable;
     } catch (e) {
       if (httpStatus(e) === 404) throw new NotFoundError(this.url, key);
@@ -159,10 +195,15 @@ export class S3Store implements BlobStore {
   async getBytes(key: string): Promise<Buffer> {
     const Key = this.fullKey(key);
     try {
-      return await this.call('get', key, async () => {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-        return Buffer.from(await r.Body!.transformToByteArray());
-      }, [404]);
+      return await this.call(
+        'get',
+        key,
+        async () => {
+          const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+          return Buffer.from(await r.Body!.transformToByteArray());
+        },
+        [404],
+      );
     } catch (e) {
       if (httpStatus(e) === 404) throw new NotFoundError(this.url, key);
       throw e;
@@ -174,10 +215,23 @@ export class S3Store implements BlobStore {
     const Body = typeof body === 'string' ? Buffer.from(body) : body;
     const sha256 = options.sha256 ?? sha256Hex(Body);
     try {
-      await this.call('put', key, () => this.client.send(new PutObjectCommand({
-        Bucket: this.bucket, Key, Body, ContentLength: Body.length, ContentType: options.contentType,
-        Metadata: { sha256 }, IfNoneMatch: options.exclusive ? '*' : undefined,
-      })), [409, 412]);
+      await this.call(
+        'put',
+        key,
+        () =>
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key,
+              Body,
+              ContentLength: Body.length,
+              ContentType: options.contentType,
+              Metadata: { sha256 },
+              IfNoneMatch: options.exclusive ? '*' : undefined,
+            }),
+          ),
+        [409, 412],
+      );
     } catch (e) {
       const s = httpStatus(e);
       if (s === 412 || s === 409) throw new AlreadyExistsError(this.url, key);
@@ -190,7 +244,8 @@ export class S3Store implements BlobStore {
     let ContinuationToken: string | undefined;
     do {
       const r = await this.call('list', prefix, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })));
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })),
+      );
       for (const o of r.Contents ?? []) {
         if (o.Key) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
       }
@@ -208,9 +263,10 @@ export class S3Store implements BlobStore {
     await this.checkBucket();
     const fh = await open(file, 'r');
     try {
-      const result = options.size <= this.partSize
-        ? await this.putSingle(key, fullKey, file, fh, options)
-        : await putMultipart(this.multipartStore(), key, fullKey, file, fh, options);
+      const result =
+        options.size <= this.partSize
+          ? await this.putSingle(key, fullKey, file, fh, options)
+          : await putMultipart(this.multipartStore(), key, fullKey, file, fh, options);
       if (!result.existed) await this.verifyUploaded(key, file, options);
       return result;
     } finally {
@@ -221,7 +277,15 @@ export class S3Store implements BlobStore {
   /** The parts of this store a multipart upload works with (s3-multipart.ts). */
   private multipartStore(): MultipartStore {
     const { client, bucket, partSize, concurrency, stateDir } = this;
-    return { client, bucket, partSize, concurrency, stateDir, call: this.call.bind(this), exists: (key) => this.exists(key) };
+    return {
+      client,
+      bucket,
+      partSize,
+      concurrency,
+      stateDir,
+      call: this.call.bind(this),
+      exists: (key) => this.exists(key),
+    };
   }
 
   /** After an upload, the object must have the file's size and sha256 metadata (HEAD). */
@@ -235,22 +299,48 @@ export class S3Store implements BlobStore {
     }
   }
 
-  private async putSingle(key: string, Key: string, file: string, fh: FileHandle, o: PutFileOptions): Promise<PutFileResult> {
+  private async putSingle(
+    key: string,
+    Key: string,
+    file: string,
+    fh: FileHandle,
+    o: PutFileOptions,
+  ): Promise<PutFileResult> {
     const body = await readExactly(fh, file, 0, o.size);
     const actual = sha256Hex(body);
     if (actual !== o.sha256) throw changedWhilePushing(file, o.sha256, actual);
     try {
       // If-None-Match: * — a blob is never replaced, even by a concurrent pusher.
-      await this.call('put', key, () => this.client.send(new PutObjectCommand({
-        Bucket: this.bucket, Key, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream',
-        Metadata: { sha256: o.sha256 }, IfNoneMatch: '*',
-      })), [409, 412]);
+      await this.call(
+        'put',
+        key,
+        () =>
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key,
+              Body: body,
+              ContentLength: body.length,
+              ContentType: 'application/octet-stream',
+              Metadata: { sha256: o.sha256 },
+              IfNoneMatch: '*',
+            }),
+          ),
+        [409, 412],
+      );
     } catch (e) {
       const s = httpStatus(e);
       if (s === 412 || s === 409) return { sentBytes: body.length, resumedParts: 0, resumedBytes: 0, existed: true };
       throw e;
     }
-    o.onProgress?.({ kind: 'part', key, partNumber: 1, bytes: body.length, sentBytes: body.length, totalBytes: o.size });
+    o.onProgress?.({
+      kind: 'part',
+      key,
+      partNumber: 1,
+      bytes: body.length,
+      sentBytes: body.length,
+      totalBytes: o.size,
+    });
     return { sentBytes: body.length, resumedParts: 0, resumedBytes: 0, existed: false };
   }
 }

@@ -23,12 +23,20 @@ export interface VerifyOptions {
   rehash?: boolean;
 }
 
-export async function verifyArtifacts(store: BlobStore, artifacts: readonly Artifact[], options: VerifyOptions = {}): Promise<ArtifactCheck[]> {
+export async function verifyArtifacts(
+  store: BlobStore,
+  artifacts: readonly Artifact[],
+  options: VerifyOptions = {},
+): Promise<ArtifactCheck[]> {
   const out: ArtifactCheck[] = [];
   for (const a of artifacts) {
     const key = blobKey(a.sha256);
-    const check = (status: ArtifactStatus, detail?: string): ArtifactCheck =>
-      ({ ...a, blobKey: key, status, ...(detail === undefined ? {} : { detail }) });
+    const check = (status: ArtifactStatus, detail?: string): ArtifactCheck => ({
+      ...a,
+      blobKey: key,
+      status,
+      ...(detail === undefined ? {} : { detail }),
+    });
     const h = await store.head(key);
     if (!h) {
       out.push(check('missing', `${store.url} has no "${key}"`));
@@ -36,7 +44,12 @@ export async function verifyArtifacts(store: BlobStore, artifacts: readonly Arti
       out.push(check('wrong-size', `store has ${h.size} bytes, expected ${a.size}`));
     } else if (h.sha256 !== a.sha256) {
       // Every blob this toolkit writes records its sha256; one without it was written by something else.
-      out.push(check('wrong-sha256-metadata', h.sha256 ? `store metadata says sha256 ${h.sha256}` : 'store object has no sha256 metadata'));
+      out.push(
+        check(
+          'wrong-sha256-metadata',
+          h.sha256 ? `store metadata says sha256 ${h.sha256}` : 'store object has no sha256 metadata',
+        ),
+      );
     } else if (options.rehash) {
       const hash = createHash('sha256');
       let n = 0;
@@ -45,7 +58,11 @@ export async function verifyArtifacts(store: BlobStore, artifacts: readonly Arti
         n += (chunk as Buffer).length;
       }
       const actual = hash.digest('hex');
-      out.push(actual === a.sha256 && n === a.size ? check('ok') : check('wrong-bytes', `store bytes hash to ${actual} (${n} bytes)`));
+      out.push(
+        actual === a.sha256 && n === a.size
+          ? check('ok')
+          : check('wrong-bytes', `store bytes hash to ${actual} (${n} bytes)`),
+      );
     } else {
       out.push(check('ok'));
     }

@@ -14,7 +14,10 @@ import type { SyncEvent, SyncOptions } from './types.ts';
  * verdict on the version (it did not load), a VerificationError with the hook's error as its cause.
  */
 export async function activateVersion(
-  o: Pick<SyncOptions, 'dir' | 'loadHook'>, model: string, version: string, emit: (e: SyncEvent) => void,
+  o: Pick<SyncOptions, 'dir' | 'loadHook'>,
+  model: string,
+  version: string,
+  emit: (e: SyncEvent) => void,
 ): Promise<void> {
   const p = paths(o.dir);
   const previous = await activeVersion(o.dir, model);
@@ -29,7 +32,10 @@ export async function activateVersion(
       if (previous && previous !== version) await pointCurrent(p, model, previous);
       else await unlink(p.current(model)).catch(() => {});
       emit({ type: 'rolled-back', model, version, ...(previous ? { restored: previous } : {}), error });
-      throw new VerificationError(`${model}@${version} failed to load (${error}); ${previous ? `rolled back to ${previous}` : 'no previous version to roll back to'}`, { cause: e });
+      throw new VerificationError(
+        `${model}@${version} failed to load (${error}); ${previous ? `rolled back to ${previous}` : 'no previous version to roll back to'}`,
+        { cause: e },
+      );
     }
   }
   emit({ type: 'activated', model, version, ...(previous && previous !== version ? { previous } : {}) });

@@ -10,7 +10,9 @@ import type { ManifestProvider } from './manifest-provider.ts';
 import { sha256Hex } from '../lib/hash.ts';
 
 /** The accepted manifest kept in <dir>, if its bytes still match what state.json recorded. */
-export async function loadAccepted(dir: string): Promise<{ accepted: AcceptedManifest; manifest: Manifest } | undefined> {
+export async function loadAccepted(
+  dir: string,
+): Promise<{ accepted: AcceptedManifest; manifest: Manifest } | undefined> {
   const { state } = await readState(dir);
   if (!state.manifest) return undefined;
   try {
@@ -31,12 +33,20 @@ export async function acceptedForProvider(dir: string): Promise<AcceptedManifest
   const local = await loadAccepted(dir);
   if (local) return local.accepted;
   const { state } = await readState(dir);
-  return state.manifest ? { sequence: state.manifest.sequence, sha256: '', expiresAt: state.manifest.expiresAt } : undefined;
+  return state.manifest
+    ? { sequence: state.manifest.sequence, sha256: '', expiresAt: state.manifest.expiresAt }
+    : undefined;
 }
 
-export interface PollAndSyncResult extends SyncResult { manifestChanged: boolean; sequence: number; expiresAt: string }
+export interface PollAndSyncResult extends SyncResult {
+  manifestChanged: boolean;
+  sequence: number;
+  expiresAt: string;
+}
 
-export async function pollAndSync(o: Omit<SyncOptions, 'manifest'> & { provider: ManifestProvider }): Promise<PollAndSyncResult> {
+export async function pollAndSync(
+  o: Omit<SyncOptions, 'manifest'> & { provider: ManifestProvider },
+): Promise<PollAndSyncResult> {
   await ensureDirs(o.dir);
   const release = await lock(o.dir);
   try {
@@ -45,13 +55,20 @@ export async function pollAndSync(o: Omit<SyncOptions, 'manifest'> & { provider:
     if (r.changed) {
       await writeFileAtomic(paths(o.dir).manifest, r.bytes);
       const { state } = await readState(o.dir);
-      const accepted = o.provider.accepted?.() ?? { sequence: r.manifest.sequence, sha256: sha256Hex(r.bytes), expiresAt: r.manifest.expiresAt };
+      const accepted = o.provider.accepted?.() ?? {
+        sequence: r.manifest.sequence,
+        sha256: sha256Hex(r.bytes),
+        expiresAt: r.manifest.expiresAt,
+      };
       state.manifest = accepted;
       await writeState(o.dir, state);
       manifest = r.manifest;
     } else {
       const local = await loadAccepted(o.dir);
-      if (!local) throw new UserError(`the manifest is unchanged at the source but ${paths(o.dir).manifest} is missing or damaged; run again to re-fetch`);
+      if (!local)
+        throw new UserError(
+          `the manifest is unchanged at the source but ${paths(o.dir).manifest} is missing or damaged; run again to re-fetch`,
+        );
       manifest = local.manifest;
       // Keep a refreshed validator (same content, new ETag) for the next poll.
       const accepted = o.provider.accepted?.();

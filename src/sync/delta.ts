@@ -20,7 +20,9 @@ export type LocalTensors = Map<string, { path: string; start: number; end: numbe
 /** Read and write size of the assembly pass (src/lib/hash.ts measured 8 MiB fastest for hashing). */
 const COPY_BUFFER_BYTES = HASH_BUFFER_BYTES;
 
-export interface ProvenIndex { tensors: { sha256: string; start: number; end: number }[] }
+export interface ProvenIndex {
+  tensors: { sha256: string; start: number; end: number }[];
+}
 
 /** Builds the local tensor index from the proven index of every blob in the cache. */
 export async function loadLocalTensors(dir: string): Promise<LocalTensors> {
@@ -30,8 +32,11 @@ export async function loadLocalTensors(dir: string): Promise<LocalTensors> {
     const sha = name.replace(/\.json$/, '');
     try {
       const idx = JSON.parse(await readFile(p.index(sha), 'utf8')) as ProvenIndex;
-      for (const t of idx.tensors) if (!out.has(t.sha256)) out.set(t.sha256, { path: p.blob(sha), start: t.start, end: t.end });
-    } catch { /* an unreadable local index only costs bytes */ }
+      for (const t of idx.tensors)
+        if (!out.has(t.sha256)) out.set(t.sha256, { path: p.blob(sha), start: t.start, end: t.end });
+    } catch {
+      /* an unreadable local index only costs bytes */
+    }
   }
   return out;
 }
@@ -50,14 +55,24 @@ export interface DeltaPlan {
  * merged (the local bytes between them are fetched instead): one request is cheaper than two when the
  * gap is small.
  */
-export function planDelta(index: SafetensorsIndex, size: number, local: LocalTensors, gap: number = SYNC_DEFAULTS.coalesceGap): DeltaPlan {
+export function planDelta(
+  index: SafetensorsIndex,
+  size: number,
+  local: LocalTensors,
+  gap: number = SYNC_DEFAULTS.coalesceGap,
+): DeltaPlan {
   type Seg = { start: number; end: number; from?: { path: string; start: number } };
   const segs: Seg[] = [{ start: 0, end: dataStart(index) }];
   let at = dataStart(index);
   for (const t of index.tensors) {
     if (t.start > at) segs.push({ start: at, end: t.start });
     const have = local.get(t.sha256);
-    if (t.end > t.start) segs.push(have && have.end - have.start === t.end - t.start ? { start: t.start, end: t.end, from: { path: have.path, start: have.start } } : { start: t.start, end: t.end });
+    if (t.end > t.start)
+      segs.push(
+        have && have.end - have.start === t.end - t.start
+          ? { start: t.start, end: t.end, from: { path: have.path, start: have.start } }
+          : { start: t.start, end: t.end },
+      );
     at = t.end;
   }
   if (at < size) segs.push({ start: at, end: size });
@@ -65,7 +80,10 @@ export function planDelta(index: SafetensorsIndex, size: number, local: LocalTen
   const localOut: DeltaPlan['local'] = [];
   let pending: Seg[] = []; // local segments after the last remote range, merged if the next remote one is near
   for (const s of segs) {
-    if (s.from) { pending.push(s); continue; }
+    if (s.from) {
+      pending.push(s);
+      continue;
+    }
     const last = remote[remote.length - 1];
     if (last && s.start - last[1] < gap) {
       last[1] = s.end;
@@ -95,7 +113,15 @@ export class DeltaUnusable extends Error {
  * read once, not copied and then read again to hash. Range failures that retrying cannot fix (200 for a
  * Range, a changed object) become DeltaUnusable.
  */
-export async function assembleDelta(ctx: FetchContext, key: string, size: number, index: SafetensorsIndex, plan: DeltaPlan, partial: string, opts: { concurrency?: number; chunkBytes?: number } = {}): Promise<Proof> {
+export async function assembleDelta(
+  ctx: FetchContext,
+  key: string,
+  size: number,
+  index: SafetensorsIndex,
+  plan: DeltaPlan,
+  partial: string,
+  opts: { concurrency?: number; chunkBytes?: number } = {},
+): Promise<Proof> {
   const concurrency = Math.max(1, opts.concurrency ?? SYNC_DEFAULTS.deltaConcurrency);
   const fh = await open(partial, 'w+'); // read back: fetched bytes are hashed from the file
   const landed = new Map<number, Promise<void>>(); // remote range start -> its download
@@ -145,10 +171,18 @@ export async function assembleDelta(ctx: FetchContext, key: string, size: number
       ...plan.remote.map(([start, end]) => ({ start, end, ready: landed.get(start)! })),
       ...plan.local.map((l) => ({ start: l.start, end: l.end, from: l.from })),
     ].sort((x, y) => x.start - y.start);
-    await assemblePass(fh, pieces, size, (chunk, position) => prover.feed(chunk, position), opts.chunkBytes ?? COPY_BUFFER_BYTES);
+    await assemblePass(
+      fh,
+      pieces,
+      size,
+      (chunk, position) => prover.feed(chunk, position),
+      opts.chunkBytes ?? COPY_BUFFER_BYTES,
+    );
     const proof = prover.result();
     const proven = copied.map(() => true);
-    fetchedAt.forEach((i, k) => { proven[i] = proof.proven[k] === true; });
+    fetchedAt.forEach((i, k) => {
+      proven[i] = proof.proven[k] === true;
+    });
     return { ...proof, proven };
   } finally {
     stop = true;
@@ -172,7 +206,11 @@ function checkHeader(key: string, header: Buffer, size: number, index: Safetenso
     throw new DeltaUnusable(`the file's header does not parse: ${e.message}`);
   }
   const claimed = new Map(index.tensors.map((t) => [t.start, t.end]));
-  if (parsed.headerSize !== index.headerSize || parsed.tensors.length !== index.tensors.length || parsed.tensors.some((t) => claimed.get(t.start) !== t.end)) {
+  if (
+    parsed.headerSize !== index.headerSize ||
+    parsed.tensors.length !== index.tensors.length ||
+    parsed.tensors.some((t) => claimed.get(t.start) !== t.end)
+  ) {
     throw new DeltaUnusable('the index does not match the file header');
   }
 }
@@ -188,7 +226,10 @@ async function wrap<T>(p: Promise<T>): Promise<T> {
 }
 
 /** A stretch of the file: copied from a local blob (`from`), or fetched (readable once `ready` settles). */
-type Piece = { start: number; end: number } & ({ from: { path: string; start: number }; ready?: undefined } | { from?: undefined; ready: Promise<void> });
+type Piece = { start: number; end: number } & (
+  | { from: { path: string; start: number }; ready?: undefined }
+  | { from?: undefined; ready: Promise<void> }
+);
 
 /**
  * One in-order pass over the file: local pieces are read from their blob and written into `to`, fetched
@@ -196,12 +237,20 @@ type Piece = { start: number; end: number } & ({ from: { path: string; start: nu
  * buffers, so the next read and the last write run on libuv's threads while this one hashes: I/O and
  * hashing overlap instead of taking turns.
  */
-async function assemblePass(to: FileHandle, pieces: Piece[], size: number, feed: (chunk: Buffer, position: number) => void, chunkBytes: number): Promise<void> {
+async function assemblePass(
+  to: FileHandle,
+  pieces: Piece[],
+  size: number,
+  feed: (chunk: Buffer, position: number) => void,
+  chunkBytes: number,
+): Promise<void> {
   const chunks: { piece: Piece; offset: number; length: number }[] = [];
   let at = 0;
   for (const piece of pieces) {
-    if (piece.start !== at) throw new Error(`delta plan does not tile the file: a piece starts at ${piece.start}, expected ${at}`);
-    for (let o = 0; o < piece.end - piece.start; o += chunkBytes) chunks.push({ piece, offset: o, length: Math.min(chunkBytes, piece.end - piece.start - o) });
+    if (piece.start !== at)
+      throw new Error(`delta plan does not tile the file: a piece starts at ${piece.start}, expected ${at}`);
+    for (let o = 0; o < piece.end - piece.start; o += chunkBytes)
+      chunks.push({ piece, offset: o, length: Math.min(chunkBytes, piece.end - piece.start - o) });
     at = piece.end;
   }
   if (at !== size) throw new Error(`delta plan covers ${at} of ${size} bytes`);
@@ -212,21 +261,29 @@ async function assemblePass(to: FileHandle, pieces: Piece[], size: number, feed:
     let pos = piece.start + offset;
     if (piece.from) {
       const path = piece.from.path;
-      fh = sources.get(path) ?? (await open(path, 'r').catch((e: unknown) => { throw new DeltaUnusable(`local blob ${path} cannot be read: ${(e as Error).message}`); }));
+      fh =
+        sources.get(path) ??
+        (await open(path, 'r').catch((e: unknown) => {
+          throw new DeltaUnusable(`local blob ${path} cannot be read: ${(e as Error).message}`);
+        }));
       sources.set(piece.from.path, fh);
       pos = piece.from.start + offset;
     } else {
       await piece.ready;
     }
-    for (let got = 0; got < length;) {
+    for (let got = 0; got < length; ) {
       const { bytesRead } = await fh.read(buf, got, length - got, pos + got);
-      if (bytesRead === 0) throw piece.from ? new DeltaUnusable(`local blob ${piece.from.path} is shorter than its index says`) : new Error(`staging file ended at ${pos + got}, inside a range already written`);
+      if (bytesRead === 0)
+        throw piece.from
+          ? new DeltaUnusable(`local blob ${piece.from.path} is shorter than its index says`)
+          : new Error(`staging file ended at ${pos + got}, inside a range already written`);
       got += bytesRead;
     }
     return buf.subarray(0, length);
   };
   const write = async (chunk: Buffer, position: number): Promise<void> => {
-    for (let done = 0; done < chunk.length;) done += (await to.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+    for (let done = 0; done < chunk.length; )
+      done += (await to.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
   };
   let next: Promise<Buffer> | undefined = chunks[0] ? read(chunks[0], buffers[0]) : undefined;
   let writing: Promise<void> = Promise.resolve();

@@ -13,11 +13,22 @@ export function canaryBucket(environment: string, model: string, deviceKey: stri
   return routingBucket(environment, model, deviceKey);
 }
 
-export interface Pick { version: string; role: 'champion' | 'canary' }
+export interface Pick {
+  version: string;
+  role: 'champion' | 'canary';
+}
 
 /** The canary (weight in percent) owns buckets [0, round(weight * 100)), as in the gateway. */
-export function pickVersion(d: ManifestDeployment, device: { environment: string; model: string; deviceKey?: string; canary?: boolean }): Pick {
-  if (device.canary && device.deviceKey !== undefined && d.canary && canaryBucket(device.environment, device.model, device.deviceKey) < canaryThreshold(d.canary.weight)) {
+export function pickVersion(
+  d: ManifestDeployment,
+  device: { environment: string; model: string; deviceKey?: string; canary?: boolean },
+): Pick {
+  if (
+    device.canary &&
+    device.deviceKey !== undefined &&
+    d.canary &&
+    canaryBucket(device.environment, device.model, device.deviceKey) < canaryThreshold(d.canary.weight)
+  ) {
     return { version: d.canary.version, role: 'canary' };
   }
   return { version: d.version, role: 'champion' };

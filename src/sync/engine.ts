@@ -40,7 +40,12 @@ export async function syncEnvironment(o: SyncOptions): Promise<SyncResult> {
 }
 
 /** Plans (what is missing, is there room), then fetches, installs and records each target; then gc. */
-async function syncTargets(o: SyncOptions, emit: (e: SyncEvent) => void, state: SyncState, targets: Target[]): Promise<SyncResult> {
+async function syncTargets(
+  o: SyncOptions,
+  emit: (e: SyncEvent) => void,
+  state: SyncState,
+  targets: Target[],
+): Promise<SyncResult> {
   const fetcher = new VersionFetcher(o, emit);
   const outcomes: ModelOutcome[] = [];
   const errors: Error[] = [];
@@ -52,13 +57,27 @@ async function syncTargets(o: SyncOptions, emit: (e: SyncEvent) => void, state: 
     if (t.active === t.version && (await fetcher.versionIntact(t.model, t.version, t.files))) current.add(t);
     const needed = current.has(t) ? [] : await fetcher.missingFiles(t.files);
     for (const f of needed) missing.set(f.sha256, f);
-    emit({ type: 'plan', model: t.model, ...(t.active ? { from: t.active } : {}), to: t.version, role: t.role, files: needed.length, bytesToFetch: needed.reduce((n, f) => n + f.size, 0) });
+    emit({
+      type: 'plan',
+      model: t.model,
+      ...(t.active ? { from: t.active } : {}),
+      to: t.version,
+      role: t.role,
+      files: needed.length,
+      bytesToFetch: needed.reduce((n, f) => n + f.size, 0),
+    });
   }
   fetcher.bytesPlanned = [...missing.values()].reduce((n, f) => n + f.size, 0);
   await fetcher.checkDiskSpace([...missing.values()]);
 
   for (const t of targets) {
-    const outcome: ModelOutcome = { model: t.model, version: t.version, role: t.role, ...(t.active ? { previous: t.active } : {}), changed: false };
+    const outcome: ModelOutcome = {
+      model: t.model,
+      version: t.version,
+      role: t.role,
+      ...(t.active ? { previous: t.active } : {}),
+      changed: false,
+    };
     try {
       if (!current.has(t)) {
         for (const f of t.files) await fetcher.ensureBlob(t.model, f);

@@ -29,7 +29,15 @@ export class DiskSpaceError extends UserError {
  * A failed request that may succeed if tried again. `code` says what went wrong, so callers can
  * react (e.g. `range-ignored`: the server answered a Range request with 200; retrying won't help).
  */
-export type TransientCode = 'status' | 'connection' | 'stall' | 'short-body' | 'long-body' | 'bad-content-range' | 'range-ignored' | 'changed';
+export type TransientCode =
+  | 'status'
+  | 'connection'
+  | 'stall'
+  | 'short-body'
+  | 'long-body'
+  | 'bad-content-range'
+  | 'range-ignored'
+  | 'changed';
 
 export class TransientError extends Error {
   readonly code: TransientCode;

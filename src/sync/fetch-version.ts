@@ -11,7 +11,14 @@ import { NotFoundError } from '../lib/errors.ts';
 import { fsyncDir, fsyncFile, writeFileAtomic } from '../lib/fs-atomic.ts';
 import { crashPoint } from './crash.ts';
 import { SYNC_DEFAULTS } from './defaults.ts';
-import { assembleDelta, DeltaUnusable, loadLocalTensors, planDelta, type LocalTensors, type ProvenIndex } from './delta.ts';
+import {
+  assembleDelta,
+  DeltaUnusable,
+  loadLocalTensors,
+  planDelta,
+  type LocalTensors,
+  type ProvenIndex,
+} from './delta.ts';
 import { DiskSpaceError, isOperationalError, NetworkError, VerificationError } from './errors.ts';
 import { downloadWhole, dropPartial, type FetchContext, fetchSmall } from './fetch.ts';
 import { ensureDirs, exists, lock, paths, readState, trash } from './local-store.ts';
@@ -84,7 +91,14 @@ export class VersionFetcher {
     if (!(await this.versionIntact(model, version, files))) {
       const missing = await this.missingFiles(files);
       this.bytesPlanned = missing.reduce((n, f) => n + f.size, 0);
-      this.emit({ type: 'plan', model, to: version, role: 'champion', files: missing.length, bytesToFetch: this.bytesPlanned });
+      this.emit({
+        type: 'plan',
+        model,
+        to: version,
+        role: 'champion',
+        files: missing.length,
+        bytesToFetch: this.bytesPlanned,
+      });
       await this.checkDiskSpace(missing);
       for (const f of files) await this.ensureBlob(model, f);
       await this.materialize(model, version, files);
@@ -111,7 +125,11 @@ export class VersionFetcher {
   }
 
   private async cached(f: ManifestFile): Promise<boolean> {
-    try { return (await stat(this.p.blob(f.sha256))).size === f.size; } catch { return false; }
+    try {
+      return (await stat(this.p.blob(f.sha256))).size === f.size;
+    } catch {
+      return false;
+    }
   }
 
   async checkDiskSpace(files: ManifestFile[]): Promise<void> {
@@ -119,21 +137,35 @@ export class VersionFetcher {
     let need = 0;
     for (const f of files) {
       let have = 0;
-      try { have = (await stat(this.p.partial(f.sha256))).size; } catch { /* none */ }
+      try {
+        have = (await stat(this.p.partial(f.sha256))).size;
+      } catch {
+        /* none */
+      }
       need += Math.max(0, f.size - have);
     }
     const reserve = this.o.diskReserve ?? SYNC_DEFAULTS.diskReserve;
     const fs = await statfs(this.o.dir);
     const free = Number(fs.bavail) * Number(fs.bsize);
     if (free < need + reserve) {
-      throw new DiskSpaceError(`not enough disk space in ${this.o.dir}: the update needs ${formatMiB(need)} plus ${formatMiB(reserve)} reserve, ${formatMiB(free)} is free. Nothing was downloaded; the active versions are unchanged.`);
+      throw new DiskSpaceError(
+        `not enough disk space in ${this.o.dir}: the update needs ${formatMiB(need)} plus ${formatMiB(reserve)} reserve, ${formatMiB(free)} is free. Nothing was downloaded; the active versions are unchanged.`,
+      );
     }
   }
 
   /** Puts the file's verified bytes in the cache: cached, delta-assembled, or downloaded whole. */
   async ensureBlob(model: string, f: ManifestFile): Promise<void> {
     if (await this.cached(f)) {
-      this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'cached', bytesFetched: 0, bytesReused: f.size });
+      this.emit({
+        type: 'file',
+        model,
+        path: f.path,
+        sha256: f.sha256,
+        how: 'cached',
+        bytesFetched: 0,
+        bytesReused: f.size,
+      });
       return;
     }
     const key = blobKey(f.sha256);
@@ -142,7 +174,15 @@ export class VersionFetcher {
     const index = f.index ? await this.fetchIndex(model, f) : undefined;
     // A partial left by an interrupted run may already be complete (crash after download, before commit).
     if (await this.tryCommit(f, partial, index)) {
-      this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'download', bytesFetched: this.ctx.stats.bytesFetched - before, bytesReused: 0 });
+      this.emit({
+        type: 'file',
+        model,
+        path: f.path,
+        sha256: f.sha256,
+        how: 'download',
+        bytesFetched: this.ctx.stats.bytesFetched - before,
+        bytesReused: 0,
+      });
       return;
     }
     if (index && !(await exists(`${partial}.json`))) {
@@ -151,9 +191,24 @@ export class VersionFetcher {
       if (plan.localBytes > 0) {
         try {
           this.bytesPlanned -= plan.localBytes;
-          if (await this.commitIfProven(f, partial, index, await assembleDelta(this.ctx, key, f.size, index, plan, partial))) {
+          if (
+            await this.commitIfProven(
+              f,
+              partial,
+              index,
+              await assembleDelta(this.ctx, key, f.size, index, plan, partial),
+            )
+          ) {
             this.bytesReused += plan.localBytes;
-            this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'delta', bytesFetched: this.ctx.stats.bytesFetched - before, bytesReused: plan.localBytes });
+            this.emit({
+              type: 'file',
+              model,
+              path: f.path,
+              sha256: f.sha256,
+              how: 'delta',
+              bytesFetched: this.ctx.stats.bytesFetched - before,
+              bytesReused: plan.localBytes,
+            });
             return;
           }
           this.emit({ type: 'fallback', model, path: f.path, reason: 'the assembled file failed its sha256 check' });
@@ -168,12 +223,36 @@ export class VersionFetcher {
     // Whole download, resumable. A file that fails its sha256 is fetched once more from scratch
     // (bytes can be damaged in transit); failing twice, it is refused.
     for (let attempt = 1; ; attempt++) {
-      if (await this.commitIfProven(f, partial, index, await downloadWhole(this.ctx, key, f.size, partial, index?.tensors ?? []))) break;
+      if (
+        await this.commitIfProven(
+          f,
+          partial,
+          index,
+          await downloadWhole(this.ctx, key, f.size, partial, index?.tensors ?? []),
+        )
+      )
+        break;
       await dropPartial(partial);
-      if (attempt >= 2) throw new VerificationError(`${model}: ${f.path} from ${this.o.source.description} does not match the manifest's sha256 ${f.sha256}; refused, the active version is unchanged`);
-      this.emit({ type: 'fallback', model, path: f.path, reason: 'downloaded bytes failed the sha256 check; downloading again' });
+      if (attempt >= 2)
+        throw new VerificationError(
+          `${model}: ${f.path} from ${this.o.source.description} does not match the manifest's sha256 ${f.sha256}; refused, the active version is unchanged`,
+        );
+      this.emit({
+        type: 'fallback',
+        model,
+        path: f.path,
+        reason: 'downloaded bytes failed the sha256 check; downloading again',
+      });
     }
-    this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'download', bytesFetched: this.ctx.stats.bytesFetched - before, bytesReused: 0 });
+    this.emit({
+      type: 'file',
+      model,
+      path: f.path,
+      sha256: f.sha256,
+      how: 'download',
+      bytesFetched: this.ctx.stats.bytesFetched - before,
+      bytesReused: 0,
+    });
   }
 
   /**
@@ -189,7 +268,8 @@ export class VersionFetcher {
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       if (!(e instanceof SyntaxError) && !isOperationalError(e)) throw e;
-      const reason = e instanceof NotFoundError ? 'no index object in the store' : `index unavailable: ${(e as Error).message}`;
+      const reason =
+        e instanceof NotFoundError ? 'no index object in the store' : `index unavailable: ${(e as Error).message}`;
       this.emit({ type: 'fallback', model, path: f.path, reason });
       return undefined;
     }
@@ -209,18 +289,30 @@ export class VersionFetcher {
   }
 
   /** Commits the partial when its proof (sha256 and size) matches the manifest; false leaves it where it is. */
-  private async commitIfProven(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined, proof: Proof): Promise<boolean> {
+  private async commitIfProven(
+    f: ManifestFile,
+    partial: string,
+    index: SafetensorsIndex | undefined,
+    proof: Proof,
+  ): Promise<boolean> {
     if (proof.sha256 !== f.sha256 || proof.size !== f.size) return false;
     await this.commit(f, partial, index, proof.proven);
     return true;
   }
 
   /** Moves a verified partial into the cache; `proven[i]` says whether index tensor i was proven by hashing. */
-  private async commit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined, proven: boolean[]): Promise<void> {
+  private async commit(
+    f: ManifestFile,
+    partial: string,
+    index: SafetensorsIndex | undefined,
+    proven: boolean[],
+  ): Promise<void> {
     const tensors = index?.tensors ?? [];
     crashPoint('after-staging-verify');
     if (index) {
-      const record: ProvenIndex = { tensors: tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })) };
+      const record: ProvenIndex = {
+        tensors: tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })),
+      };
       await writeFileAtomic(this.p.index(f.sha256), JSON.stringify(record));
     }
     // The cache trusts a blob by its size from here on (it was verified once): its bytes must be on the
@@ -231,7 +323,9 @@ export class VersionFetcher {
     await fsyncDir(this.p.blobs);
     await rm(`${partial}.json`, { force: true });
     if (this.localTensors && index) {
-      for (const t of tensors.filter((_, i) => proven[i])) if (!this.localTensors.has(t.sha256)) this.localTensors.set(t.sha256, { path: this.p.blob(f.sha256), start: t.start, end: t.end });
+      for (const t of tensors.filter((_, i) => proven[i]))
+        if (!this.localTensors.has(t.sha256))
+          this.localTensors.set(t.sha256, { path: this.p.blob(f.sha256), start: t.start, end: t.end });
     }
   }
 

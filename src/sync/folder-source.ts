@@ -5,7 +5,14 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { SYNC_DEFAULTS } from './defaults.ts';
-import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, readAll } from './source.ts';
+import {
+  type BlobSource,
+  type ConditionalResult,
+  type GetOptions,
+  type GetResult,
+  type ObjectMeta,
+  readAll,
+} from './source.ts';
 import { NotFoundError } from '../lib/errors.ts';
 
 export class FolderSource implements BlobSource {
@@ -27,7 +34,10 @@ export class FolderSource implements BlobSource {
     try {
       const s = await stat(this.path(key));
       if (!s.isFile()) throw new NotFoundError(this.description, key);
-      return { size: s.size, etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}-${s.ino.toString(16)}"` };
+      return {
+        size: s.size,
+        etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}-${s.ino.toString(16)}"`,
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.description, key);
       throw e;
@@ -36,10 +46,15 @@ export class FolderSource implements BlobSource {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     const meta = await this.meta(key);
-    const honour = options.range && (!options.ifRange || options.ifRange === meta.etag) && options.range[1] <= meta.size;
+    const honour =
+      options.range && (!options.ifRange || options.ifRange === meta.etag) && options.range[1] <= meta.size;
     if (options.range && honour) {
       const [start, end] = options.range;
-      const body = createReadStream(this.path(key), { start, end: end - 1, ...(options.signal ? { signal: options.signal } : {}) });
+      const body = createReadStream(this.path(key), {
+        start,
+        end: end - 1,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       return { status: 206, ...meta, contentRange: { start, end, total: meta.size }, contentLength: end - start, body };
     }
     const body = createReadStream(this.path(key), options.signal ? { signal: options.signal } : {});
@@ -50,11 +65,20 @@ export class FolderSource implements BlobSource {
     return this.meta(key);
   }
 
-  async getConditional(key: string, etag: string | undefined, options: { maxBytes?: number } = {}): Promise<ConditionalResult> {
+  async getConditional(
+    key: string,
+    etag: string | undefined,
+    options: { maxBytes?: number } = {},
+  ): Promise<ConditionalResult> {
     const meta = await this.meta(key);
     if (etag !== undefined && etag === meta.etag) return { notModified: true, etag };
     const max = options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes;
-    if (meta.size > max) return { notModified: false, etag: meta.etag, bytes: await readAll(createReadStream(this.path(key)), max, this.path(key)) };
+    if (meta.size > max)
+      return {
+        notModified: false,
+        etag: meta.etag,
+        bytes: await readAll(createReadStream(this.path(key)), max, this.path(key)),
+      };
     return { notModified: false, etag: meta.etag, bytes: await readFile(this.path(key)) };
   }
 }

@@ -15,7 +15,9 @@ import type { SyncEvent, SyncOptions } from './types.ts';
  * which keeps what its current and previous manifests reference. A kept version's files count whether
  * or not its folder exists yet, so a fetch that failed halfway keeps its blobs and resumable partials.
  */
-export async function pruneVersions(o: Pick<SyncOptions, 'dir' | 'onEvent'> & { keep: { model: string; version: string; files: ManifestFile[] }[] }): Promise<void> {
+export async function pruneVersions(
+  o: Pick<SyncOptions, 'dir' | 'onEvent'> & { keep: { model: string; version: string; files: ManifestFile[] }[] },
+): Promise<void> {
   await ensureDirs(o.dir);
   const release = await lock(o.dir);
   try {
@@ -25,7 +27,12 @@ export async function pruneVersions(o: Pick<SyncOptions, 'dir' | 'onEvent'> & { 
       (keep.get(k.model) ?? keep.set(k.model, new Set()).get(k.model)!).add(k.version);
       for (const f of k.files) referenced.add(f.sha256);
     }
-    await sweepCache(paths(o.dir), async (model, versions) => new Set(versions.filter((v) => keep.get(model)?.has(v))), referenced, o.onEvent ?? (() => {}));
+    await sweepCache(
+      paths(o.dir),
+      async (model, versions) => new Set(versions.filter((v) => keep.get(model)?.has(v))),
+      referenced,
+      o.onEvent ?? (() => {}),
+    );
   } finally {
     await release();
   }
@@ -37,20 +44,35 @@ export async function pruneVersions(o: Pick<SyncOptions, 'dir' | 'onEvent'> & { 
  * staging files.
  */
 export async function collectGarbage(
-  o: Pick<SyncOptions, 'dir' | 'keepVersions'>, state: SyncState, targets: Target[], emit: (e: SyncEvent) => void,
+  o: Pick<SyncOptions, 'dir' | 'keepVersions'>,
+  state: SyncState,
+  targets: Target[],
+  emit: (e: SyncEvent) => void,
 ): Promise<void> {
   const p = paths(o.dir);
   const keepN = Math.max(1, o.keepVersions ?? SYNC_DEFAULTS.keepVersions);
   const referenced = new Set<string>();
   for (const t of targets) for (const f of t.files) referenced.add(f.sha256); // this sync's targets, even if not yet active
-  await sweepCache(p, async (model, versions) => {
-    const active = await activeVersion(o.dir, model);
-    const history = state.models[model]?.history ?? [];
-    const ages = new Map<string, number>();
-    for (const v of versions) ages.set(v, (await stat(join(p.versions(model), v)).catch(() => undefined))?.mtimeMs ?? 0);
-    const order = [...new Set([...(active ? [active] : []), ...history.filter((v) => ages.has(v)), ...[...versions].sort((a, b) => ages.get(b)! - ages.get(a)!)])];
-    return new Set(order.slice(0, keepN));
-  }, referenced, emit);
+  await sweepCache(
+    p,
+    async (model, versions) => {
+      const active = await activeVersion(o.dir, model);
+      const history = state.models[model]?.history ?? [];
+      const ages = new Map<string, number>();
+      for (const v of versions)
+        ages.set(v, (await stat(join(p.versions(model), v)).catch(() => undefined))?.mtimeMs ?? 0);
+      const order = [
+        ...new Set([
+          ...(active ? [active] : []),
+          ...history.filter((v) => ages.has(v)),
+          ...[...versions].sort((a, b) => ages.get(b)! - ages.get(a)!),
+        ]),
+      ];
+      return new Set(order.slice(0, keepN));
+    },
+    referenced,
+    emit,
+  );
 }
 
 /**
@@ -58,13 +80,19 @@ export async function collectGarbage(
  * version nor `referenced` uses, and staging files nothing wants. A kept version whose file list
  * cannot be read keeps every blob (better a full disk than a deleted weight).
  */
-async function sweepCache(p: ReturnType<typeof paths>, keepOf: (model: string, versions: string[]) => Promise<Set<string>>, referenced: Set<string>, emit: (e: SyncEvent) => void): Promise<void> {
+async function sweepCache(
+  p: ReturnType<typeof paths>,
+  keepOf: (model: string, versions: string[]) => Promise<Set<string>>,
+  referenced: Set<string>,
+  emit: (e: SyncEvent) => void,
+): Promise<void> {
   const removed: string[] = [];
   let blobGcSafe = true;
   for (const model of await listDir(p.models)) {
     const versionsDir = p.versions(model);
     const entries = await listDir(versionsDir);
-    for (const e of entries.filter((e) => e.startsWith('.'))) await rm(join(versionsDir, e), { recursive: true, force: true }); // temp/trash left by a crash
+    for (const e of entries.filter((e) => e.startsWith('.')))
+      await rm(join(versionsDir, e), { recursive: true, force: true }); // temp/trash left by a crash
     const versions = entries.filter((e) => !e.startsWith('.'));
     const keep = await keepOf(model, versions);
     for (const v of versions) {
@@ -93,7 +121,8 @@ async function sweepCache(p: ReturnType<typeof paths>, keepOf: (model: string, v
       await rm(p.index(sha), { force: true });
       blobsRemoved++;
     }
-    for (const name of await listDir(p.indexes)) if (!referenced.has(name.replace(/\.json$/, ''))) await rm(join(p.indexes, name), { force: true });
+    for (const name of await listDir(p.indexes))
+      if (!referenced.has(name.replace(/\.json$/, ''))) await rm(join(p.indexes, name), { force: true });
   }
   // Partials of files still wanted stay, so an interrupted download resumes.
   for (const name of await listDir(p.staging)) {

@@ -5,7 +5,16 @@ import https from 'node:https';
 
 import { SYNC_DEFAULTS } from './defaults.ts';
 import { PermanentSourceError, TransientError } from './errors.ts';
-import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
+import {
+  type BlobSource,
+  type ConditionalResult,
+  type GetOptions,
+  type GetResult,
+  type ObjectMeta,
+  parseContentRange,
+  rangeHeader,
+  readAll,
+} from './source.ts';
 import { NotFoundError } from '../lib/errors.ts';
 
 export interface HttpSourceOptions {
@@ -22,12 +31,16 @@ export class HttpSource implements BlobSource {
   private readonly idleTimeoutMs: number;
   private readonly maxRedirects: number;
   private readonly headers: Record<string, string>;
-  private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
+  };
 
   constructor(baseUrl: string, options: HttpSourceOptions = {}) {
     // A base without a trailing slash would make `new URL(key, base)` drop its last segment.
     this.base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`not an http(s) URL: ${baseUrl}`);
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:')
+      throw new Error(`not an http(s) URL: ${baseUrl}`);
     this.description = this.base.href;
     this.idleTimeoutMs = options.idleTimeoutMs ?? SYNC_DEFAULTS.idleTimeoutMs;
     this.maxRedirects = options.maxRedirects ?? SYNC_DEFAULTS.maxRedirects;
@@ -66,7 +79,11 @@ export class HttpSource implements BlobSource {
     return metaOf(res);
   }
 
-  async getConditional(key: string, etag: string | undefined, options: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<ConditionalResult> {
+  async getConditional(
+    key: string,
+    etag: string | undefined,
+    options: { signal?: AbortSignal; maxBytes?: number } = {},
+  ): Promise<ConditionalResult> {
     const res = await this.request('GET', key, etag ? { 'if-none-match': etag } : {}, options.signal);
     if (res.statusCode === 304) {
       res.resume();
@@ -74,7 +91,11 @@ export class HttpSource implements BlobSource {
       return e === undefined ? { notModified: true } : { notModified: true, etag: e };
     }
     if (res.statusCode !== 200) throw this.failure(res, key);
-    const bytes = await readAll(res, options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes, this.url(key).href).catch((e: unknown) => { throw wrapStreamError(e, key); });
+    const bytes = await readAll(res, options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes, this.url(key).href).catch(
+      (e: unknown) => {
+        throw wrapStreamError(e, key);
+      },
+    );
     const e = header(res, 'etag');
     return e === undefined ? { notModified: false, bytes } : { notModified: false, etag: e, bytes };
   }
@@ -88,11 +109,17 @@ export class HttpSource implements BlobSource {
     res.resume();
     const status = res.statusCode ?? 0;
     if (status === 404 || status === 410) return new NotFoundError(this.description, key);
-    if (status >= 500 || status === 408 || status === 429) return new TransientError('status', `HTTP ${status} for ${this.url(key).href}`, { status });
+    if (status >= 500 || status === 408 || status === 429)
+      return new TransientError('status', `HTTP ${status} for ${this.url(key).href}`, { status });
     return new PermanentSourceError(`HTTP ${status} ${res.statusMessage ?? ''} for ${this.url(key).href}`.trim());
   }
 
-  private async request(method: string, key: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  private async request(
+    method: string,
+    key: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<http.IncomingMessage> {
     let url = this.url(key);
     for (let hop = 0; ; hop++) {
       const res = await this.once(method, url, headers, signal);
@@ -101,25 +128,41 @@ export class HttpSource implements BlobSource {
       res.resume();
       const location = header(res, 'location');
       if (!location) throw new PermanentSourceError(`HTTP ${status} without Location for ${url.href}`);
-      if (hop >= this.maxRedirects) throw new PermanentSourceError(`more than ${this.maxRedirects} redirects fetching ${this.url(key).href}`);
+      if (hop >= this.maxRedirects)
+        throw new PermanentSourceError(`more than ${this.maxRedirects} redirects fetching ${this.url(key).href}`);
       try {
         url = new URL(location, url);
       } catch {
         throw new PermanentSourceError(`HTTP ${status} with an invalid Location (${location}) for ${url.href}`);
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PermanentSourceError(`redirect to a non-http URL: ${url.href}`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new PermanentSourceError(`redirect to a non-http URL: ${url.href}`);
     }
   }
 
-  private once(method: string, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  private once(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<http.IncomingMessage> {
     const lib = url.protocol === 'https:' ? https : http;
     const agent = url.protocol === 'https:' ? this.agents.https : this.agents.http;
     return new Promise((resolve, reject) => {
       let response: http.IncomingMessage | undefined;
-      const req = lib.request(url, { method, headers: { ...this.headers, ...headers, 'accept-encoding': 'identity' }, agent, ...(signal ? { signal } : {}) }, (res) => {
-        response = res;
-        resolve(res);
-      });
+      const req = lib.request(
+        url,
+        {
+          method,
+          headers: { ...this.headers, ...headers, 'accept-encoding': 'identity' },
+          agent,
+          ...(signal ? { signal } : {}),
+        },
+        (res) => {
+          response = res;
+          resolve(res);
+        },
+      );
       // Socket inactivity for idleTimeoutMs, while waiting for headers or mid-body, is a stall.
       req.setTimeout(this.idleTimeoutMs, () => {
         const err = new TransientError('stall', `no data for ${this.idleTimeoutMs} ms from ${url.href}`);
@@ -140,7 +183,10 @@ function header(res: http.IncomingMessage, name: string): string | undefined {
 function metaOf(res: http.IncomingMessage): ObjectMeta {
   const etag = header(res, 'etag');
   const length = header(res, 'content-length');
-  return { ...(etag !== undefined ? { etag } : {}), ...(length !== undefined && res.statusCode === 200 ? { size: Number(length) } : {}) };
+  return {
+    ...(etag !== undefined ? { etag } : {}),
+    ...(length !== undefined && res.statusCode === 200 ? { size: Number(length) } : {}),
+  };
 }
 
 export function wrapStreamError(e: unknown, what: string): Error {
@@ -148,4 +194,3 @@ export function wrapStreamError(e: unknown, what: string): Error {
   if (e instanceof Error && e.name === 'VerificationError') return e;
   return new TransientError('connection', `${(e as Error)?.message ?? String(e)} (${what})`, { cause: e });
 }
-

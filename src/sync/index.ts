@@ -1,8 +1,24 @@
 // Edge sync: follow a manifest with the fewest bytes, never run unverified weights, never lose the
 // last good version. See engine.ts for the flow and local-store.ts for the on-disk layout.
-export { syncEnvironment, fetchVersion, pruneVersions, type CacheOptions, type FetchVersionOptions, type SyncEvent, type SyncOptions, type SyncResult, type ModelOutcome } from './engine.ts';
+export {
+  syncEnvironment,
+  fetchVersion,
+  pruneVersions,
+  type CacheOptions,
+  type FetchVersionOptions,
+  type SyncEvent,
+  type SyncOptions,
+  type SyncResult,
+  type ModelOutcome,
+} from './engine.ts';
 export { pollAndSync, loadAccepted, acceptedForProvider, type PollAndSyncResult } from './client.ts';
-export { SourceManifestProvider, type ManifestProvider, type ManifestVerifier, type PollResult, type SourceManifestProviderOptions } from './manifest-provider.ts';
+export {
+  SourceManifestProvider,
+  type ManifestProvider,
+  type ManifestVerifier,
+  type PollResult,
+  type SourceManifestProviderOptions,
+} from './manifest-provider.ts';
 export type { BlobSource, GetOptions, GetResult, ObjectMeta, ConditionalResult } from './source.ts';
 export { HttpSource, type HttpSourceOptions } from './http-source.ts';
 export { FolderSource } from './folder-source.ts';

@@ -13,9 +13,20 @@ import { dirname, join } from 'node:path';
 import { createFileExclusive, writeFileAtomic } from '../lib/fs-atomic.ts';
 import { UserError } from '../lib/errors.ts';
 
-export interface ModelState { active?: string; history: string[]; lastError?: string }
+export interface ModelState {
+  active?: string;
+  history: string[];
+  lastError?: string;
+}
 /** `etag` is the validator of the manifest at `location` (source + key), for conditional polls. */
-export interface AcceptedManifest { sequence: number; sha256: string; expiresAt: string; etag?: string; location?: string; acceptedAt?: string }
+export interface AcceptedManifest {
+  sequence: number;
+  sha256: string;
+  expiresAt: string;
+  etag?: string;
+  location?: string;
+  acceptedAt?: string;
+}
 export interface SyncState {
   schema: 1;
   environment?: string;
@@ -52,8 +63,16 @@ export function emptyState(): SyncState {
 function isState(v: unknown): v is SyncState {
   const s = v as SyncState;
   if (!s || typeof s !== 'object' || s.schema !== 1 || !s.models || typeof s.models !== 'object') return false;
-  if (s.manifest !== undefined && (!Number.isSafeInteger(s.manifest.sequence) || typeof s.manifest.sha256 !== 'string' || typeof s.manifest.expiresAt !== 'string')) return false;
-  return Object.values(s.models).every((m) => m && Array.isArray(m.history) && m.history.every((h) => typeof h === 'string'));
+  if (
+    s.manifest !== undefined &&
+    (!Number.isSafeInteger(s.manifest.sequence) ||
+      typeof s.manifest.sha256 !== 'string' ||
+      typeof s.manifest.expiresAt !== 'string')
+  )
+    return false;
+  return Object.values(s.models).every(
+    (m) => m && Array.isArray(m.history) && m.history.every((h) => typeof h === 'string'),
+  );
 }
 
 /**
@@ -63,17 +82,27 @@ function isState(v: unknown): v is SyncState {
 export async function readState(dir: string): Promise<{ state: SyncState; warning?: string }> {
   const p = paths(dir);
   let text: string | undefined;
-  try { text = await readFile(p.state, 'utf8'); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read ${p.state}: ${(e as Error).message}`);
+  try {
+    text = await readFile(p.state, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new UserError(`cannot read ${p.state}: ${(e as Error).message}`);
   }
   if (text !== undefined) {
     try {
       const s = JSON.parse(text) as unknown;
       if (isState(s)) return { state: s };
-    } catch { /* rebuilt below */ }
+    } catch {
+      /* rebuilt below */
+    }
   }
   const state = await rebuildState(dir);
-  return text === undefined ? { state } : { state, warning: `${p.state} was unreadable; rebuilt from the files on disk (the manifest will be fetched again)` };
+  return text === undefined
+    ? { state }
+    : {
+        state,
+        warning: `${p.state} was unreadable; rebuilt from the files on disk (the manifest will be fetched again)`,
+      };
 }
 
 async function rebuildState(dir: string): Promise<SyncState> {
@@ -90,7 +119,9 @@ export async function writeState(dir: string, state: SyncState): Promise<void> {
 }
 
 export async function listDir(path: string): Promise<string[]> {
-  try { return (await readdir(path)).sort(); } catch (e) {
+  try {
+    return (await readdir(path)).sort();
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
@@ -108,7 +139,12 @@ export async function activeVersion(dir: string, model: string): Promise<string 
 }
 
 export async function exists(path: string): Promise<boolean> {
-  try { await stat(path); return true; } catch { return false; }
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A stable random key for this device, created once, for canary routing when none is given. */
@@ -117,7 +153,9 @@ export async function deviceKeyOf(dir: string): Promise<string> {
   try {
     const k = (await readFile(p, 'utf8')).trim();
     if (k) return k;
-  } catch { /* created below */ }
+  } catch {
+    /* created below */
+  }
   const key = randomBytes(16).toString('hex');
   await writeFileAtomic(p, `${key}\n`);
   return key;
@@ -133,11 +171,17 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
   const p = paths(dir).lock;
   const release = async () => {
     const n = (held.get(p) ?? 1) - 1;
-    if (n > 0) { held.set(p, n); return; }
+    if (n > 0) {
+      held.set(p, n);
+      return;
+    }
     held.delete(p);
     await rm(p, { force: true });
   };
-  if (held.has(p)) { held.set(p, held.get(p)! + 1); return release; }
+  if (held.has(p)) {
+    held.set(p, held.get(p)! + 1);
+    return release;
+  }
   for (let tries = 0; tries < 3; tries++) {
     // Exclusive and complete at once: a competitor never reads a half-written (empty) pid as stale.
     if (await createFileExclusive(p, String(process.pid))) {
@@ -154,7 +198,12 @@ export async function lock(dir: string): Promise<() => Promise<void>> {
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Rename first, then delete: a crash mid-delete leaves a .trash-* folder, never half a version. */

@@ -16,7 +16,10 @@ export function locateManifest(location: string, options: HttpSourceOptions = {}
   if (/^s3:\/\//i.test(location)) {
     const u = new URL(location);
     const slash = u.pathname.lastIndexOf('/');
-    return { source: S3Source.fromUrl(`s3://${u.hostname}${u.pathname.slice(0, slash + 1)}`), key: u.pathname.slice(slash + 1) || MANIFEST_KEY };
+    return {
+      source: S3Source.fromUrl(`s3://${u.hostname}${u.pathname.slice(0, slash + 1)}`),
+      key: u.pathname.slice(slash + 1) || MANIFEST_KEY,
+    };
   }
   const path = resolve(location.replace(/^file:\/\//, ''));
   return { source: new FolderSource(dirname(path)), key: basename(path) };
@@ -26,7 +29,10 @@ export function locateManifest(location: string, options: HttpSourceOptions = {}
  * With --trust, --manifest names the store root (the TUF repository lives beside the blobs): a folder,
  * s3://bucket/prefix or an http(s) base. A trailing /manifest.json is accepted and dropped.
  */
-export function locateStoreRoot(location: string, options: HttpSourceOptions = {}): { source: BlobSource; key: string; base: string } {
+export function locateStoreRoot(
+  location: string,
+  options: HttpSourceOptions = {},
+): { source: BlobSource; key: string; base: string } {
   const base = location.replace(/\/manifest\.json$/i, '').replace(/\/+$/, '');
   if (/^https?:\/\//i.test(base)) return { ...locateManifest(`${base}/manifest.json`, options), base: `${base}/` };
   if (/^s3:\/\//i.test(base)) return { ...locateManifest(`${base}/manifest.json`, options), base };

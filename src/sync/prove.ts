@@ -4,8 +4,16 @@
 import { createHash } from 'node:crypto';
 import { RangeHasher, readChunks } from '../lib/hash.ts';
 
-export interface ClaimedRange { start: number; end: number; sha256: string }
-export interface Proof { sha256: string; size: number; proven: boolean[] }
+export interface ClaimedRange {
+  start: number;
+  end: number;
+  sha256: string;
+}
+export interface Proof {
+  sha256: string;
+  size: number;
+  proven: boolean[];
+}
 
 /** Checks claimed ranges (any order, not overlapping) of a byte stream fed in file order. */
 export class RangeProver {
@@ -15,7 +23,9 @@ export class RangeProver {
 
   constructor(claims: ClaimedRange[]) {
     this.claims = claims;
-    this.order = claims.map((_, i) => i).sort((a, b) => claims[a]!.start - claims[b]!.start || claims[a]!.end - claims[b]!.end);
+    this.order = claims
+      .map((_, i) => i)
+      .sort((a, b) => claims[a]!.start - claims[b]!.start || claims[a]!.end - claims[b]!.end);
     this.hasher = new RangeHasher(this.order.map((i) => claims[i]!));
   }
 
@@ -26,7 +36,9 @@ export class RangeProver {
   /** proven[i]: claim i's bytes were all fed and hash to what it claims. Call once, after the last feed. */
   result(): boolean[] {
     const proven = this.claims.map(() => false);
-    this.hasher.digests().forEach((d, k) => { proven[this.order[k]!] = d === this.claims[this.order[k]!]!.sha256; });
+    this.hasher.digests().forEach((d, k) => {
+      proven[this.order[k]!] = d === this.claims[this.order[k]!]!.sha256;
+    });
     return proven;
   }
 }

@@ -9,10 +9,25 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, s3ClientConfig } from '../store/s3-config.ts';
 import { SYNC_DEFAULTS } from './defaults.ts';
 import { PermanentSourceError, TransientError } from './errors.ts';
-import { type BlobSource, type ConditionalResult, type GetOptions, type GetResult, type ObjectMeta, parseContentRange, rangeHeader, readAll } from './source.ts';
+import {
+  type BlobSource,
+  type ConditionalResult,
+  type GetOptions,
+  type GetResult,
+  type ObjectMeta,
+  parseContentRange,
+  rangeHeader,
+  readAll,
+} from './source.ts';
 import { NotFoundError } from '../lib/errors.ts';
 
-export interface S3SourceOptions { bucket: string; prefix?: string; endpoint?: string; region?: string; idleTimeoutMs?: number }
+export interface S3SourceOptions {
+  bucket: string;
+  prefix?: string;
+  endpoint?: string;
+  region?: string;
+  idleTimeoutMs?: number;
+}
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -37,11 +52,14 @@ export class S3Source implements BlobSource {
 
   private sdk(): Promise<{ sdk: Sdk; client: S3Client }> {
     this.client ??= import('@aws-sdk/client-s3').then((sdk) => {
-      const config = s3ClientConfig({
-        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
-        ...(this.options.region ? { region: this.options.region } : {}),
-        requestHandler: { requestTimeout: this.options.idleTimeoutMs ?? SYNC_DEFAULTS.idleTimeoutMs }, // fetch.ts retries
-      }, this.env);
+      const config = s3ClientConfig(
+        {
+          ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+          ...(this.options.region ? { region: this.options.region } : {}),
+          requestHandler: { requestTimeout: this.options.idleTimeoutMs ?? SYNC_DEFAULTS.idleTimeoutMs }, // fetch.ts retries
+        },
+        this.env,
+      );
       config.region ??= 'us-east-1'; // a device has no ~/.aws/config to name one
       return { sdk, client: new sdk.S3Client(config) };
     });
@@ -55,13 +73,16 @@ export class S3Source implements BlobSource {
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     const { sdk, client } = await this.sdk();
     try {
-      const r = await client.send(new sdk.GetObjectCommand({
-        Bucket: this.options.bucket,
-        Key: this.key(key),
-        ...(options.range ? { Range: rangeHeader(options.range) } : {}),
-        // S3 has no If-Range; If-Match turns "the object changed" into a 412 we can see.
-        ...(options.range && options.ifRange ? { IfMatch: options.ifRange } : {}),
-      }), options.signal ? { abortSignal: options.signal } : {});
+      const r = await client.send(
+        new sdk.GetObjectCommand({
+          Bucket: this.options.bucket,
+          Key: this.key(key),
+          ...(options.range ? { Range: rangeHeader(options.range) } : {}),
+          // S3 has no If-Range; If-Match turns "the object changed" into a 412 we can see.
+          ...(options.range && options.ifRange ? { IfMatch: options.ifRange } : {}),
+        }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
       const contentRange = parseContentRange(r.ContentRange);
       const status = contentRange ? 206 : 200;
       const size = contentRange?.total ?? (status === 200 ? r.ContentLength : undefined);
@@ -81,18 +102,39 @@ export class S3Source implements BlobSource {
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectMeta> {
     const { sdk, client } = await this.sdk();
     try {
-      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }), options.signal ? { abortSignal: options.signal } : {});
-      return { ...(r.ETag ? { etag: r.ETag } : {}), ...(r.ContentLength !== undefined ? { size: r.ContentLength } : {}) };
+      const r = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
+      return {
+        ...(r.ETag ? { etag: r.ETag } : {}),
+        ...(r.ContentLength !== undefined ? { size: r.ContentLength } : {}),
+      };
     } catch (e) {
       throw this.failure(e, key);
     }
   }
 
-  async getConditional(key: string, etag: string | undefined, options: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<ConditionalResult> {
+  async getConditional(
+    key: string,
+    etag: string | undefined,
+    options: { signal?: AbortSignal; maxBytes?: number } = {},
+  ): Promise<ConditionalResult> {
     const { sdk, client } = await this.sdk();
     try {
-      const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), ...(etag ? { IfNoneMatch: etag } : {}) }), options.signal ? { abortSignal: options.signal } : {});
-      const bytes = await readAll(r.Body as Readable, options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes, `${this.description}${key}`);
+      const r = await client.send(
+        new sdk.GetObjectCommand({
+          Bucket: this.options.bucket,
+          Key: this.key(key),
+          ...(etag ? { IfNoneMatch: etag } : {}),
+        }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
+      const bytes = await readAll(
+        r.Body as Readable,
+        options.maxBytes ?? SYNC_DEFAULTS.maxConditionalBytes,
+        `${this.description}${key}`,
+      );
       return r.ETag ? { notModified: false, etag: r.ETag, bytes } : { notModified: false, bytes };
     } catch (e) {
       // The SDK reports a 304 as an error.
@@ -110,8 +152,10 @@ export class S3Source implements BlobSource {
     const where = `${this.description}${key}`;
     if (status === 404 || (e as Error)?.name === 'NoSuchKey') return new NotFoundError(this.description, key);
     if (status === 412) return new TransientError('changed', `object changed while reading ${where}`, { status });
-    if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return new TransientError('status', `S3 ${status} for ${where}`, { status });
-    if (status !== undefined && status >= 400) return new PermanentSourceError(`S3 ${status} (${(e as Error).name}) for ${where}`);
+    if (status !== undefined && (status >= 500 || status === 429 || status === 408))
+      return new TransientError('status', `S3 ${status} for ${where}`, { status });
+    if (status !== undefined && status >= 400)
+      return new PermanentSourceError(`S3 ${status} (${(e as Error).name}) for ${where}`);
     if ((e as Error)?.name === 'AbortError') return e as Error;
     return new TransientError('connection', `${(e as Error)?.message ?? String(e)} (${where})`, { cause: e });
   }

@@ -14,11 +14,27 @@ const HEX64 = /^[0-9a-f]{64}$/;
  */
 export function validIndex(value: unknown, fileSize: number): SafetensorsIndex | undefined {
   const v = value as SafetensorsIndex;
-  if (!v || typeof v !== 'object' || v.format !== 'safetensors' || !Number.isSafeInteger(v.headerSize) || v.headerSize < 2 || 8 + v.headerSize > fileSize || !Array.isArray(v.tensors)) return undefined;
+  if (
+    !v ||
+    typeof v !== 'object' ||
+    v.format !== 'safetensors' ||
+    !Number.isSafeInteger(v.headerSize) ||
+    v.headerSize < 2 ||
+    8 + v.headerSize > fileSize ||
+    !Array.isArray(v.tensors)
+  )
+    return undefined;
   let at = dataStart(v);
   const tensors = [...v.tensors].sort((a, b) => a.start - b.start);
   for (const t of tensors) {
-    if (!t || !Number.isSafeInteger(t.start) || !Number.isSafeInteger(t.end) || typeof t.sha256 !== 'string' || !HEX64.test(t.sha256)) return undefined;
+    if (
+      !t ||
+      !Number.isSafeInteger(t.start) ||
+      !Number.isSafeInteger(t.end) ||
+      typeof t.sha256 !== 'string' ||
+      !HEX64.test(t.sha256)
+    )
+      return undefined;
     if (t.start < at || t.end < t.start || t.end > fileSize) return undefined; // overlap or outside the file
     at = t.end;
   }

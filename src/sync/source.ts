@@ -29,7 +29,9 @@ export interface GetResult extends ObjectMeta {
   body: Readable;
 }
 
-export type ConditionalResult = { notModified: true; etag?: string } | { notModified: false; etag?: string; bytes: Buffer };
+export type ConditionalResult =
+  | { notModified: true; etag?: string }
+  | { notModified: false; etag?: string; bytes: Buffer };
 
 export interface BlobSource {
   /** A human-readable description for messages (URL, folder, bucket). */
@@ -37,12 +39,18 @@ export interface BlobSource {
   get(key: string, options?: GetOptions): Promise<GetResult>;
   head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectMeta>;
   /** GET unless the object still has `etag` (If-None-Match): an unchanged object costs no body. */
-  getConditional(key: string, etag: string | undefined, options?: { signal?: AbortSignal; maxBytes?: number }): Promise<ConditionalResult>;
+  getConditional(
+    key: string,
+    etag: string | undefined,
+    options?: { signal?: AbortSignal; maxBytes?: number },
+  ): Promise<ConditionalResult>;
   close?(): void;
 }
 
 /** Parses `bytes a-b/total` (total may be `*`) into [a, b+1). */
-export function parseContentRange(value: string | undefined): { start: number; end: number; total?: number } | undefined {
+export function parseContentRange(
+  value: string | undefined,
+): { start: number; end: number; total?: number } | undefined {
   if (!value) return undefined;
   const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value.trim());
   if (!m) return undefined;

@@ -53,7 +53,10 @@ export class TufManifestProvider extends AcceptedManifestHolder implements Manif
     const usable = prev !== undefined && prev.sha256 !== '' && new Date(prev.expiresAt) > now;
     let etag: string | undefined;
     try {
-      const r = await this.o.source.getConditional(TIMESTAMP_KEY, prev?.location === location ? prev.etag : undefined, { maxBytes: SYNC_DEFAULTS.maxTimestampBytes, ...(signal ? { signal } : {}) });
+      const r = await this.o.source.getConditional(TIMESTAMP_KEY, prev?.location === location ? prev.etag : undefined, {
+        maxBytes: SYNC_DEFAULTS.maxTimestampBytes,
+        ...(signal ? { signal } : {}),
+      });
       if (r.notModified && usable) {
         this.lastPoll = 'not-modified';
         return { changed: false };
@@ -84,7 +87,8 @@ export class TufManifestProvider extends AcceptedManifestHolder implements Manif
       v = await fetchVerifiedManifest({ trustedRoot, stateDir: this.o.stateDir, source: this.o.trustSource, target });
     } catch (e) {
       if (e instanceof TrustVerificationError) {
-        if (e.code === 'unavailable') throw new NetworkError(`cannot fetch the signed manifest: ${e.message}`, { cause: e });
+        if (e.code === 'unavailable')
+          throw new NetworkError(`cannot fetch the signed manifest: ${e.message}`, { cause: e });
         throw new VerificationError(`signed manifest refused (${e.code}): ${e.message}`, { cause: e });
       }
       throw e;
@@ -94,9 +98,17 @@ export class TufManifestProvider extends AcceptedManifestHolder implements Manif
     if (!m || typeof m !== 'object' || !Number.isSafeInteger(m.sequence) || !m.environments || !m.models) {
       throw new VerificationError(`${target} is signed but lacks sequence, environments or models`);
     }
-    if (prev && m.sequence < prev.sequence) throw new VerificationError(`signed manifest sequence ${m.sequence} is older than the accepted ${prev.sequence}: refused (rollback)`);
+    if (prev && m.sequence < prev.sequence)
+      throw new VerificationError(
+        `signed manifest sequence ${m.sequence} is older than the accepted ${prev.sequence}: refused (rollback)`,
+      );
     const accepted: AcceptedManifest = {
-      sequence: m.sequence, sha256: v.sha256, expiresAt: v.expires, location, ...(etag ? { etag } : {}), acceptedAt: now.toISOString(),
+      sequence: m.sequence,
+      sha256: v.sha256,
+      expiresAt: v.expires,
+      location,
+      ...(etag ? { etag } : {}),
+      acceptedAt: now.toISOString(),
     };
     if (prev && prev.sha256 === v.sha256) {
       // Re-signed (new expiry), same content.

@@ -4,8 +4,24 @@ import type { RetryPolicy } from './fetch.ts';
 import type { BlobSource } from './source.ts';
 
 export type SyncEvent =
-  | { type: 'plan'; model: string; from?: string; to: string; role: 'champion' | 'canary'; files: number; bytesToFetch: number }
-  | { type: 'file'; model: string; path: string; sha256: string; how: 'cached' | 'delta' | 'download'; bytesFetched: number; bytesReused: number }
+  | {
+      type: 'plan';
+      model: string;
+      from?: string;
+      to: string;
+      role: 'champion' | 'canary';
+      files: number;
+      bytesToFetch: number;
+    }
+  | {
+      type: 'file';
+      model: string;
+      path: string;
+      sha256: string;
+      how: 'cached' | 'delta' | 'download';
+      bytesFetched: number;
+      bytesReused: number;
+    }
   | { type: 'progress'; bytesFetched: number; bytesPlanned: number }
   | { type: 'retry'; what: string; attempt: number; error: string; delayMs: number }
   | { type: 'fallback'; model: string; path: string; reason: string }
@@ -50,5 +66,19 @@ export type FetchVersionOptions = CacheOptions & {
   files: ManifestFile[];
 };
 
-export interface ModelOutcome { model: string; version: string; role: 'champion' | 'canary'; previous?: string; changed: boolean; error?: string }
-export interface SyncResult { models: ModelOutcome[]; changed: boolean; bytesFetched: number; bytesReused: number; requests: number; retries: number }
+export interface ModelOutcome {
+  model: string;
+  version: string;
+  role: 'champion' | 'canary';
+  previous?: string;
+  changed: boolean;
+  error?: string;
+}
+export interface SyncResult {
+  models: ModelOutcome[];
+  changed: boolean;
+  bytesFetched: number;
+  bytesReused: number;
+  requests: number;
+  retries: number;
+}

@@ -96,7 +96,11 @@ export async function fetchVerifiedManifest(options: FetchVerifiedManifestOption
   try {
     pinned = parseRoot(pinnedBytes);
   } catch (e) {
-    throw new TrustVerificationError('invalid-root', `the pinned trusted root is not valid root metadata: ${(e as Error).message}`, e);
+    throw new TrustVerificationError(
+      'invalid-root',
+      `the pinned trusted root is not valid root metadata: ${(e as Error).message}`,
+      e,
+    );
   }
 
   const { fetcher, metadataBaseUrl, urlOf } = fetcherFor(options.source, options.timeoutMs ?? 30_000);
@@ -131,7 +135,11 @@ export async function fetchVerifiedManifest(options: FetchVerifiedManifestOption
       result = await runUpdater(work, metadataBaseUrl, fetcher, urlOf, options, rebootstrapped);
     } catch (e) {
       let trusted: Metadata<Root> | undefined;
-      try { trusted = parseRoot(await readFile(join(work, 'root.json'))); } catch { trusted = pinned; }
+      try {
+        trusted = parseRoot(await readFile(join(work, 'root.json')));
+      } catch {
+        trusted = pinned;
+      }
       failure = explain(e, fetcher, trusted);
     }
 
@@ -171,22 +179,34 @@ async function runUpdater(
 
   // After a successful refresh the work folder holds exactly the trusted set.
   const read = async <K extends MetadataKind.Timestamp | MetadataKind.Snapshot | MetadataKind.Targets>(kind: K) =>
-    Metadata.fromJSON(kind as MetadataKind.Timestamp, JSON.parse((await readFile(join(work, `${kind}.json`))).toString('utf8')));
+    Metadata.fromJSON(
+      kind as MetadataKind.Timestamp,
+      JSON.parse((await readFile(join(work, `${kind}.json`))).toString('utf8')),
+    );
   const root = parseRoot(await readFile(join(work, 'root.json')));
   const timestamp = await read(MetadataKind.Timestamp);
   const snapshot = await read(MetadataKind.Snapshot);
   const targets = await read(MetadataKind.Targets);
 
   if (!info) {
-    throw new TrustVerificationError('not-found', `targets version ${targets.signed.version} from ${fetcher.label} does not list ${target}`);
+    throw new TrustVerificationError(
+      'not-found',
+      `targets version ${targets.signed.version} from ${fetcher.label} does not list ${target}`,
+    );
   }
   const digest = info.hashes['sha256'];
   if (digest === undefined || !/^[0-9a-f]{64}$/.test(digest)) {
-    throw new TrustVerificationError('invalid', `targets version ${targets.signed.version} gives no sha256 for ${target}`);
+    throw new TrustVerificationError(
+      'invalid',
+      `targets version ${targets.signed.version} gives no sha256 for ${target}`,
+    );
   }
   const maxManifest = options.maxManifestBytes ?? 64 * 1024 * 1024;
   if (info.length > maxManifest) {
-    throw new TrustVerificationError('endless-data', `targets version ${targets.signed.version} vouches for a ${info.length}-byte manifest, more than the ${maxManifest} bytes this client accepts`);
+    throw new TrustVerificationError(
+      'endless-data',
+      `targets version ${targets.signed.version} vouches for a ${info.length}-byte manifest, more than the ${maxManifest} bytes this client accepts`,
+    );
   }
 
   const mkey = targetObjectKey(target, digest);

@@ -102,14 +102,18 @@ export function generateSigningKey(): SigningKey {
 export function parseSigningKey(text: string, source = 'the key'): SigningKey {
   const line = text.trim();
   if (!line.startsWith(PREFIX)) {
-    throw new UserError(`${source} does not hold a model-gitops signing key (expected one line starting with "${PREFIX}")`);
+    throw new UserError(
+      `${source} does not hold a model-gitops signing key (expected one line starting with "${PREFIX}")`,
+    );
   }
   const rest = line.slice(PREFIX.length);
   const colon = rest.indexOf(':');
   const keyId = rest.slice(0, colon);
   const b64 = rest.slice(colon + 1);
   if (colon < 0 || !/^[0-9a-f]{64}$/.test(keyId) || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
-    throw new UserError(`${source} is not a well-formed model-gitops signing key (expected "${PREFIX}<key id>:<base64>")`);
+    throw new UserError(
+      `${source} is not a well-formed model-gitops signing key (expected "${PREFIX}<key id>:<base64>")`,
+    );
   }
   let key: SigningKey;
   try {
@@ -118,7 +122,9 @@ export function parseSigningKey(text: string, source = 'the key'): SigningKey {
     throw new UserError(`${source} holds a damaged signing key: its private key does not decode as ed25519 PKCS#8`);
   }
   if (key.keyId !== keyId) {
-    throw new UserError(`${source} holds a damaged signing key: it says key id ${keyId.slice(0, 12)}… but the key is ${key.keyId.slice(0, 12)}…`);
+    throw new UserError(
+      `${source} holds a damaged signing key: it says key id ${keyId.slice(0, 12)}… but the key is ${key.keyId.slice(0, 12)}…`,
+    );
   }
   return key;
 }
@@ -126,7 +132,8 @@ export function parseSigningKey(text: string, source = 'the key'): SigningKey {
 /** Load a signing key from an environment variable (the CI secret case). */
 export function loadSigningKeyFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): SigningKey {
   const v = env[name];
-  if (v === undefined || v.trim() === '') throw new UserError(`environment variable ${name} is not set: it should hold a model-gitops signing key`);
+  if (v === undefined || v.trim() === '')
+    throw new UserError(`environment variable ${name} is not set: it should hold a model-gitops signing key`);
   return parseSigningKey(v, `environment variable ${name}`);
 }
 
@@ -142,7 +149,10 @@ export function loadSigningKeyFromFile(path: string): SigningKey {
 }
 
 /** Load a signing key from `{ env }` or `{ file }`. */
-export function loadSigningKey(from: { env: string } | { file: string }, env: NodeJS.ProcessEnv = process.env): SigningKey {
+export function loadSigningKey(
+  from: { env: string } | { file: string },
+  env: NodeJS.ProcessEnv = process.env,
+): SigningKey {
   return 'env' in from ? loadSigningKeyFromEnv(from.env, env) : loadSigningKeyFromFile(from.file);
 }
 

@@ -36,7 +36,12 @@ export interface Expiries {
 }
 
 const DAY = 86_400;
-export const DEFAULT_EXPIRIES: Readonly<Expiries> = Object.freeze({ root: 365 * DAY, targets: 7 * DAY, snapshot: 7 * DAY, timestamp: 1 * DAY });
+export const DEFAULT_EXPIRIES: Readonly<Expiries> = Object.freeze({
+  root: 365 * DAY,
+  targets: 7 * DAY,
+  snapshot: 7 * DAY,
+  timestamp: 1 * DAY,
+});
 
 /** A publish or re-sign lost the race for a version another publisher claimed first. Retry. */
 export class ConcurrentPublishError extends UserError {
@@ -73,7 +78,13 @@ export function metaFileFor(version: number, bytes: Buffer): MetaFile {
 export function parseMetadata<K extends MetadataKind>(kind: K, bytes: Buffer, where: string) {
   try {
     return Metadata.fromJSON(kind as MetadataKind.Root, JSON.parse(bytes.toString('utf8'))) as unknown as Metadata<
-      K extends MetadataKind.Root ? Root : K extends MetadataKind.Timestamp ? Timestamp : K extends MetadataKind.Snapshot ? Snapshot : Targets
+      K extends MetadataKind.Root
+        ? Root
+        : K extends MetadataKind.Timestamp
+          ? Timestamp
+          : K extends MetadataKind.Snapshot
+            ? Snapshot
+            : Targets
     >;
   } catch (e) {
     throw new UserError(`${where} in the store is not valid ${kind} metadata: ${(e as Error).message}`);
@@ -81,20 +92,30 @@ export function parseMetadata<K extends MetadataKind>(kind: K, bytes: Buffer, wh
 }
 
 /** Sign `md` as `role` with `keys`, refusing keys the root does not list for the role or too few of them. */
-export function signAsRole(md: Metadata<Root | Timestamp | Snapshot | Targets>, role: string, root: Root, keys: readonly SigningKey[], rootVersion: number): void {
+export function signAsRole(
+  md: Metadata<Root | Timestamp | Snapshot | Targets>,
+  role: string,
+  root: Root,
+  keys: readonly SigningKey[],
+  rootVersion: number,
+): void {
   const r = root.roles[role];
   if (!r) throw new UserError(`root version ${rootVersion} defines no ${role} role`);
   const seen = new Set<string>();
   for (const k of keys) {
     if (!r.keyIDs.includes(k.keyId)) {
-      throw new UserError(`the ${role} key ${k.keyId.slice(0, 12)}… is not one of the keys root version ${rootVersion} trusts for ${role}`);
+      throw new UserError(
+        `the ${role} key ${k.keyId.slice(0, 12)}… is not one of the keys root version ${rootVersion} trusts for ${role}`,
+      );
     }
     if (seen.has(k.keyId)) continue;
     seen.add(k.keyId);
     md.sign(k.signer);
   }
   if (seen.size < r.threshold) {
-    throw new UserError(`${role} needs ${r.threshold} signatures (threshold of root version ${rootVersion}) but ${seen.size} key(s) were given`);
+    throw new UserError(
+      `${role} needs ${r.threshold} signatures (threshold of root version ${rootVersion}) but ${seen.size} key(s) were given`,
+    );
   }
 }
 
@@ -103,7 +124,8 @@ export function asList<T>(x: T | readonly T[]): readonly T[] {
 }
 
 export function checkThreshold(what: string, threshold: number, count: number): void {
-  if (!Number.isInteger(threshold) || threshold < 1) throw new UserError(`${what} threshold must be a whole number >= 1, got ${threshold}`);
+  if (!Number.isInteger(threshold) || threshold < 1)
+    throw new UserError(`${what} threshold must be a whole number >= 1, got ${threshold}`);
   if (threshold > count) throw new UserError(`${what} threshold ${threshold} is more than its ${count} key(s)`);
 }
 
@@ -139,6 +161,14 @@ export function buildRoot(version: number, expires: string, spec: RoleSpec): Roo
     snapshot: role([spec.snapshotKey], 1),
     timestamp: role([spec.timestampKey], 1),
   };
-  const root = Root.fromJSON({ _type: 'root', spec_version: SPEC_VERSION, version, expires, consistent_snapshot: true, keys, roles });
+  const root = Root.fromJSON({
+    _type: 'root',
+    spec_version: SPEC_VERSION,
+    version,
+    expires,
+    consistent_snapshot: true,
+    keys,
+    roles,
+  });
   return root;
 }

@@ -5,7 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { createFileExclusive as createFileExclusiveImpl, writeFileAtomic as writeFileAtomicImpl } from '../lib/fs-atomic.ts';
+import {
+  createFileExclusive as createFileExclusiveImpl,
+  writeFileAtomic as writeFileAtomicImpl,
+} from '../lib/fs-atomic.ts';
 
 export interface TrustStoreIO {
   /** The bytes stored under `key`, or undefined when there is none. */
@@ -25,7 +28,10 @@ export function checkStoreKey(key: string): void {
     !key.includes('\\') &&
     !key.includes('\0') &&
     key.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
-  if (!ok) throw new UserError(`invalid store key ${JSON.stringify(key)}: keys are relative paths without "..", "." or empty segments`);
+  if (!ok)
+    throw new UserError(
+      `invalid store key ${JSON.stringify(key)}: keys are relative paths without "..", "." or empty segments`,
+    );
 }
 
 // Atomic replace and exclusive create are src/lib/fs-atomic.ts's; re-exported under the names trust
@@ -53,7 +59,8 @@ export class FolderTrustStore implements TrustStoreIO {
   pathOf(key: string): string {
     checkStoreKey(key);
     const p = resolve(this.root, ...key.split('/'));
-    if (!p.startsWith(this.root + sep)) throw new UserError(`invalid store key ${JSON.stringify(key)}: it leaves the store folder`);
+    if (!p.startsWith(this.root + sep))
+      throw new UserError(`invalid store key ${JSON.stringify(key)}: it leaves the store folder`);
     return p;
   }
 

@@ -19,10 +19,39 @@ import { isSigningKey, tufKey, type PublicKey, type SigningKey } from './keys.ts
 import { type TrustStoreIO, checkStoreKey } from './repository-io.ts';
 import { sha256Hex } from '../lib/hash.ts';
 import {
-  MANIFEST_TARGET, SPEC_VERSION, TIMESTAMP_KEY, rootKey, snapshotKey, targetsKey, targetObjectKey, type Expiries, ConcurrentPublishError, expiry, expiriesWith, serializeMetadata, metaFileFor, parseMetadata, signAsRole, asList, buildRoot,
+  MANIFEST_TARGET,
+  SPEC_VERSION,
+  TIMESTAMP_KEY,
+  rootKey,
+  snapshotKey,
+  targetsKey,
+  targetObjectKey,
+  type Expiries,
+  ConcurrentPublishError,
+  expiry,
+  expiriesWith,
+  serializeMetadata,
+  metaFileFor,
+  parseMetadata,
+  signAsRole,
+  asList,
+  buildRoot,
 } from './metadata.ts';
 // Names importers know from this module; their one definition is in metadata.ts.
-export { DEFAULT_EXPIRIES, ConcurrentPublishError, environmentTarget, manifestTargetKey, MANIFEST_TARGET, rootKey, serializeMetadata, snapshotKey, targetObjectKey, targetsKey, TIMESTAMP_KEY, type Expiries } from './metadata.ts';
+export {
+  DEFAULT_EXPIRIES,
+  ConcurrentPublishError,
+  environmentTarget,
+  manifestTargetKey,
+  MANIFEST_TARGET,
+  rootKey,
+  serializeMetadata,
+  snapshotKey,
+  targetObjectKey,
+  targetsKey,
+  TIMESTAMP_KEY,
+  type Expiries,
+} from './metadata.ts';
 
 // ---------------------------------------------------------------------------------------------
 // reading the current state
@@ -48,7 +77,9 @@ export async function loadLatestRoot(io: TrustStoreIO): Promise<RootState> {
       cur.md.verifyDelegate('root', md);
       md.verifyDelegate('root', md);
     } catch (e) {
-      throw new UserError(`${rootKey(v)} in the store is not a valid successor of root version ${cur.version}: ${(e as Error).message}`);
+      throw new UserError(
+        `${rootKey(v)} in the store is not a valid successor of root version ${cur.version}: ${(e as Error).message}`,
+      );
     }
     cur = { md, version: v, bytes };
   }
@@ -68,12 +99,18 @@ export async function loadPublished(io: TrustStoreIO): Promise<PublishedState | 
   const timestamp = parseMetadata(MetadataKind.Timestamp, tsBytes, TIMESTAMP_KEY);
   const sv = timestamp.signed.snapshotMeta.version;
   const snBytes = await io.get(snapshotKey(sv));
-  if (!snBytes) throw new UserError(`timestamp.json points at snapshot version ${sv} but ${snapshotKey(sv)} is missing from the store`);
+  if (!snBytes)
+    throw new UserError(
+      `timestamp.json points at snapshot version ${sv} but ${snapshotKey(sv)} is missing from the store`,
+    );
   const snapshot = parseMetadata(MetadataKind.Snapshot, snBytes, snapshotKey(sv));
   const tm = snapshot.signed.meta['targets.json'];
   if (!tm) throw new UserError(`${snapshotKey(sv)} lists no targets.json`);
   const tgBytes = await io.get(targetsKey(tm.version));
-  if (!tgBytes) throw new UserError(`snapshot version ${sv} points at targets version ${tm.version} but ${targetsKey(tm.version)} is missing from the store`);
+  if (!tgBytes)
+    throw new UserError(
+      `snapshot version ${sv} points at targets version ${tm.version} but ${targetsKey(tm.version)} is missing from the store`,
+    );
   const targets = parseMetadata(MetadataKind.Targets, tgBytes, targetsKey(tm.version));
   return { timestamp, snapshot, targets, targetsVersion: tm.version };
 }
@@ -139,7 +176,12 @@ async function writePublication(args: {
   let snapshotVersion = (current?.snapshot.signed.version ?? 0) + 1;
   if (args.skipOrphanedVersions) snapshotVersion = await firstFree(io, snapshotVersion, snapshotKey);
   const snapshot = new Metadata(
-    new Snapshot({ version: snapshotVersion, specVersion: SPEC_VERSION, expires: expiry(now, expiries.snapshot), meta: { 'targets.json': targetsMeta } }),
+    new Snapshot({
+      version: snapshotVersion,
+      specVersion: SPEC_VERSION,
+      expires: expiry(now, expiries.snapshot),
+      meta: { 'targets.json': targetsMeta },
+    }),
   );
   signAsRole(snapshot, 'snapshot', rootSigned, [args.keys.snapshot], root.version);
   const snapshotBytes = serializeMetadata(snapshot);
@@ -218,7 +260,9 @@ export async function initRepository(options: InitRepositoryOptions): Promise<In
   signAsRole(md, 'root', root, options.rootKeys.filter(isSigningKey), 1);
   const rootBytes = serializeMetadata(md);
   if (!(await options.io.putIfAbsent(rootKey(1), rootBytes))) {
-    throw new UserError(`the store already has ${rootKey(1)}: the trust repository is initialised (rotate the root instead)`);
+    throw new UserError(
+      `the store already has ${rootKey(1)}: the trust repository is initialised (rotate the root instead)`,
+    );
   }
   return { rootBytes, rootVersion: 1 };
 }
@@ -287,7 +331,10 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
   const digest = sha256Hex(manifestBytes);
   const length = manifestBytes.length;
 
-  const targetFiles = new Map<string, Buffer>([[MANIFEST_TARGET, manifestBytes], ...Object.entries(options.extraTargets ?? {})]);
+  const targetFiles = new Map<string, Buffer>([
+    [MANIFEST_TARGET, manifestBytes],
+    ...Object.entries(options.extraTargets ?? {}),
+  ]);
   for (const [name, bytes] of targetFiles) {
     if (name !== MANIFEST_TARGET) checkStoreKey(`targets/${name}`);
     // Content-addressed, so an existing file must hold exactly these bytes; repair it if it does not.
@@ -306,7 +353,8 @@ export async function publishManifest(options: PublishManifestOptions): Promise<
     current,
     makeTargets: (version) => {
       const t = new Targets({ version, specVersion: SPEC_VERSION, expires: expiry(now, expiries.targets) });
-      for (const [name, bytes] of targetFiles) t.addTarget(new TargetFile({ path: name, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } }));
+      for (const [name, bytes] of targetFiles)
+        t.addTarget(new TargetFile({ path: name, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } }));
       return t;
     },
     targetsKeys: asList(options.keys.targets),
@@ -360,7 +408,13 @@ export async function resign(options: ResignOptions): Promise<ResignResult> {
     root,
     current,
     makeTargets: renew
-      ? (version) => new Targets({ version, specVersion: SPEC_VERSION, expires: targetsExpires, targets: current.targets.signed.targets })
+      ? (version) =>
+          new Targets({
+            version,
+            specVersion: SPEC_VERSION,
+            expires: targetsExpires,
+            targets: current.targets.signed.targets,
+          })
       : undefined,
     targetsKeys: options.keys.targets === undefined ? [] : asList(options.keys.targets),
     keys: options.keys,
@@ -371,7 +425,11 @@ export async function resign(options: ResignOptions): Promise<ResignResult> {
   return {
     ...result,
     targetsRenewed: renew,
-    expires: { timestamp: expiry(now, expiries.timestamp), snapshot: expiry(now, expiries.snapshot), targets: targetsExpires },
+    expires: {
+      timestamp: expiry(now, expiries.timestamp),
+      snapshot: expiry(now, expiries.snapshot),
+      targets: targetsExpires,
+    },
   };
 }
 
@@ -407,12 +465,14 @@ export async function rotateRoot(options: RotateRootOptions): Promise<RotateRoot
     (oldSigned.roles[role]?.keyIDs ?? []).map((id) => {
       const k = oldSigned.keys[id];
       const pub = k?.keyVal['public'];
-      if (!k || pub === undefined) throw new UserError(`root version ${old.version} lists key ${id} for ${role} but does not define it`);
+      if (!k || pub === undefined)
+        throw new UserError(`root version ${old.version} lists key ${id} for ${role} but does not define it`);
       return { keyId: id, publicHex: pub };
     });
   const one = (role: string): PublicKey => {
     const ks = keysOf(role);
-    if (ks.length !== 1 || !ks[0]) throw new UserError(`root version ${old.version} has ${ks.length} ${role} keys; pass ${role}Key explicitly`);
+    if (ks.length !== 1 || !ks[0])
+      throw new UserError(`root version ${old.version} has ${ks.length} ${role} keys; pass ${role}Key explicitly`);
     return ks[0];
   };
   const version = old.version + 1;
@@ -420,7 +480,8 @@ export async function rotateRoot(options: RotateRootOptions): Promise<RotateRoot
     rootKeys: options.newRootKeys,
     rootThreshold: options.newRootThreshold,
     targetsKeys: options.targetsKeys ?? keysOf('targets'),
-    targetsThreshold: options.targetsThreshold ?? (options.targetsKeys ? 1 : (oldSigned.roles['targets']?.threshold ?? 1)),
+    targetsThreshold:
+      options.targetsThreshold ?? (options.targetsKeys ? 1 : (oldSigned.roles['targets']?.threshold ?? 1)),
     snapshotKey: options.snapshotKey ?? one('snapshot'),
     timestampKey: options.timestampKey ?? one('timestamp'),
   });
@@ -432,14 +493,19 @@ export async function rotateRoot(options: RotateRootOptions): Promise<RotateRoot
   for (const k of extra) md.sign(k.signer);
   const newCount = newSigners.filter((k) => md.signatures[k.keyId] !== undefined).length;
   if (newCount < options.newRootThreshold) {
-    throw new UserError(`the new root needs ${options.newRootThreshold} signatures from its own keys but ${newCount} signing key(s) were given`);
+    throw new UserError(
+      `the new root needs ${options.newRootThreshold} signatures from its own keys but ${newCount} signing key(s) were given`,
+    );
   }
   // The same checks a client will make.
   old.md.verifyDelegate('root', md);
   md.verifyDelegate('root', md);
   const rootBytes = serializeMetadata(md);
   if (!(await io.putIfAbsent(rootKey(version), rootBytes))) {
-    throw new ConcurrentPublishError(`concurrent root rotation: ${rootKey(version)} already exists; reload and retry`, version);
+    throw new ConcurrentPublishError(
+      `concurrent root rotation: ${rootKey(version)} already exists; reload and retry`,
+      version,
+    );
   }
   return { rootVersion: version, rootBytes };
 }

@@ -24,7 +24,9 @@ export function loadPublishKeys(keysDir: string | undefined, env: NodeJS.Process
   const load = (role: OnlineRole): SigningKey => {
     if (env[KEY_ENV[role]]) return loadSigningKeyFromEnv(KEY_ENV[role], env);
     if (keysDir && existsSync(keyFile(keysDir, role))) return loadSigningKeyFromFile(keyFile(keysDir, role));
-    throw new UserError(`no ${role} key: set ${KEY_ENV[role]} (the CI secret) or pass --keys-dir with ${role}.key (from \`model-gitops keys init\`)`);
+    throw new UserError(
+      `no ${role} key: set ${KEY_ENV[role]} (the CI secret) or pass --keys-dir with ${role}.key (from \`model-gitops keys init\`)`,
+    );
   };
   return { targets: load('targets'), snapshot: load('snapshot'), timestamp: load('timestamp') };
 }
@@ -35,7 +37,8 @@ export function writeKeyFile(path: string, key: SigningKey): void {
   try {
     writeFileSync(path, `${key.exportSecret()}\n`, { mode: 0o600, flag: 'wx' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UserError(`${path} already exists; refusing to overwrite a key`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new UserError(`${path} already exists; refusing to overwrite a key`);
     throw e;
   }
 }

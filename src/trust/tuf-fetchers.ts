@@ -93,7 +93,10 @@ export class HttpFetcher extends CappedFetcher {
   }
   protected async read(url: string, maxLength: number): Promise<Buffer> {
     const file = this.fileOf(url);
-    const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), headers: { 'user-agent': 'model-gitops' } });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(this.timeoutMs),
+      headers: { 'user-agent': 'model-gitops' },
+    });
     if (!res.ok || !res.body) {
       await res.body?.cancel().catch(() => undefined);
       throw new DownloadHTTPError(`HTTP ${res.status} for ${file}`, res.status);
@@ -120,7 +123,10 @@ export class HttpFetcher extends CappedFetcher {
   }
 }
 
-export function fetcherFor(source: TrustSource, timeoutMs: number): { fetcher: CappedFetcher; metadataBaseUrl: string; urlOf: (key: string) => string } {
+export function fetcherFor(
+  source: TrustSource,
+  timeoutMs: number,
+): { fetcher: CappedFetcher; metadataBaseUrl: string; urlOf: (key: string) => string } {
   if (typeof source === 'string' || source instanceof URL) {
     const s = String(source);
     if (/^https?:\/\//i.test(s)) {
@@ -131,5 +137,9 @@ export function fetcherFor(source: TrustSource, timeoutMs: number): { fetcher: C
     source = new FolderTrustStore(path);
   }
   const label = source instanceof FolderTrustStore ? source.root : 'the trust store';
-  return { fetcher: new StoreFetcher(source, label), metadataBaseUrl: `${STORE_URL_BASE}metadata/`, urlOf: (k) => STORE_URL_BASE + k };
+  return {
+    fetcher: new StoreFetcher(source, label),
+    metadataBaseUrl: `${STORE_URL_BASE}metadata/`,
+    urlOf: (k) => STORE_URL_BASE + k,
+  };
 }

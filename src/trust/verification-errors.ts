@@ -41,7 +41,10 @@ interface ParsedMeta {
 function peek(bytes: Buffer | undefined): ParsedMeta | undefined {
   if (!bytes) return undefined;
   try {
-    const j = JSON.parse(bytes.toString('utf8')) as { signed?: Record<string, unknown>; signatures?: Array<{ keyid?: unknown }> };
+    const j = JSON.parse(bytes.toString('utf8')) as {
+      signed?: Record<string, unknown>;
+      signatures?: Array<{ keyid?: unknown }>;
+    };
     const s = j.signed ?? {};
     return {
       type: String(s['_type']),
@@ -60,9 +63,18 @@ function roleOfFile(file: string): { role: string; version: number | undefined }
   return { role: m[2], version: m[1] === undefined ? undefined : Number(m[1]) };
 }
 
-const PARENT: Record<string, string> = { timestamp: 'root', snapshot: 'timestamp', targets: 'snapshot', root: 'the previous root' };
+const PARENT: Record<string, string> = {
+  timestamp: 'root',
+  snapshot: 'timestamp',
+  targets: 'snapshot',
+  root: 'the previous root',
+};
 
-export function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadata<Root> | undefined): TrustVerificationError {
+export function explain(
+  e: unknown,
+  fetcher: CappedFetcher,
+  trustedRoot: Metadata<Root> | undefined,
+): TrustVerificationError {
   const { last, label: sourceLabel } = fetcher;
   if (e instanceof TrustVerificationError) return e;
   const err = last?.error ?? e;
@@ -74,11 +86,18 @@ export function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadat
   const named = roleOfFile(file);
 
   if (err instanceof DownloadLengthMismatchError || /Max length reached/.test(msg)) {
-    return new TrustVerificationError('endless-data', `refused ${where}: it is larger than the ${last?.maxLength ?? '?'} bytes allowed for it (endless-data attack, or a broken server)`, e);
+    return new TrustVerificationError(
+      'endless-data',
+      `refused ${where}: it is larger than the ${last?.maxLength ?? '?'} bytes allowed for it (endless-data attack, or a broken server)`,
+      e,
+    );
   }
   if (err instanceof DownloadHTTPError) {
     if (err.statusCode === 404 || err.statusCode === 403) {
-      const hint = named?.role === 'timestamp' ? ': nothing has been published there yet, or the source is wrong' : ': the repository is incomplete';
+      const hint =
+        named?.role === 'timestamp'
+          ? ': nothing has been published there yet, or the source is wrong'
+          : ': the repository is incomplete';
       const status = fetcher instanceof HttpFetcher ? ` (HTTP ${err.statusCode})` : '';
       return new TrustVerificationError('not-found', `${where} is missing${status}${hint}`, e);
     }
@@ -92,10 +111,18 @@ export function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadat
     const role = /(\w+)\.json is expired/.exec(outer)?.[1] ?? named?.role ?? 'metadata';
     const same = role === named?.role;
     const when = same && served ? ` at ${served.expires}` : '';
-    return new TrustVerificationError('freeze', `refused ${same ? where : `${role}.json from ${sourceLabel}`}: it expired${when} (freeze attack, or the publisher stopped re-signing)`, e);
+    return new TrustVerificationError(
+      'freeze',
+      `refused ${same ? where : `${role}.json from ${sourceLabel}`}: it expired${when} (freeze attack, or the publisher stopped re-signing)`,
+      e,
+    );
   }
   if (/less than current version/.test(outer)) {
-    return new TrustVerificationError('rollback', `refused ${where}: it goes back to older metadata than this device already trusts (${innerMessage(outer)}) — rollback attack`, e);
+    return new TrustVerificationError(
+      'rollback',
+      `refused ${where}: it goes back to older metadata than this device already trusts (${innerMessage(outer)}) — rollback attack`,
+      e,
+    );
   }
   const rootVersion = /Expected version (\d+), got (\d+)/.exec(outer);
   if (isRoot && rootVersion) {
@@ -107,7 +134,11 @@ export function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadat
     );
   }
   if (/doesn't match timestamp|does not match snapshot version/.test(outer)) {
-    return new TrustVerificationError('mix-and-match', `refused ${where}: ${innerMessage(outer)} (mix-and-match attack: metadata from different publications)`, e);
+    return new TrustVerificationError(
+      'mix-and-match',
+      `refused ${where}: ${innerMessage(outer)} (mix-and-match attack: metadata from different publications)`,
+      e,
+    );
   }
   if (/Expected (hash|length)/.test(outer) && named) {
     const parent = PARENT[named.role] ?? 'its parent';
@@ -118,22 +149,39 @@ export function explain(e: unknown, fetcher: CappedFetcher, trustedRoot: Metadat
         e,
       );
     }
-    return new TrustVerificationError('tampered', `refused ${where}: its bytes do not match the hash and length ${parent} recorded (tampered or corrupted)`, e);
+    return new TrustVerificationError(
+      'tampered',
+      `refused ${where}: its bytes do not match the hash and length ${parent} recorded (tampered or corrupted)`,
+      e,
+    );
   }
   const sig = /(\w+) was signed by (\d+)\/(\d+) keys/.exec(outer);
   if (sig) {
     const [, role = '?', got, need] = sig;
     const trusted = trustedRoot?.signed.roles[role]?.keyIDs ?? [];
     const known = served?.signatureKeyIds.some((id) => trusted.includes(id)) ?? false;
-    const what = isRoot && named?.version !== undefined
-      ? `root version ${named.version} is signed by ${got} of the ${need} keys required (by root version ${named.version - 1} and by itself)`
-      : `${role} is signed by ${got} of the ${need} trusted keys required`;
+    const what =
+      isRoot && named?.version !== undefined
+        ? `root version ${named.version} is signed by ${got} of the ${need} keys required (by root version ${named.version - 1} and by itself)`
+        : `${role} is signed by ${got} of the ${need} trusted keys required`;
     return known
-      ? new TrustVerificationError('tampered', `refused ${where}: ${what}; a signature by a trusted key does not match the content (tampered)`, e)
-      : new TrustVerificationError('unsigned', `refused ${where}: ${what}; it carries no valid signature by a key the trusted root lists for ${role} (unknown or missing signatures)`, e);
+      ? new TrustVerificationError(
+          'tampered',
+          `refused ${where}: ${what}; a signature by a trusted key does not match the content (tampered)`,
+          e,
+        )
+      : new TrustVerificationError(
+          'unsigned',
+          `refused ${where}: ${what}; it carries no valid signature by a key the trusted root lists for ${role} (unknown or missing signatures)`,
+          e,
+        );
   }
   if (err instanceof SyntaxError || /is not defined|must be|expected '|Failed to parse|JSON/.test(outer)) {
-    return new TrustVerificationError('invalid', `refused ${where}: it is not valid TUF metadata (${innerMessage(outer)})`, e);
+    return new TrustVerificationError(
+      'invalid',
+      `refused ${where}: it is not valid TUF metadata (${innerMessage(outer)})`,
+      e,
+    );
   }
   return new TrustVerificationError('invalid', `verification of ${where} failed: ${innerMessage(outer)}`, e);
 }

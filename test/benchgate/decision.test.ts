@@ -7,7 +7,14 @@ import { bootstrapMedianRatio, percentile } from '../../src/benchmark/stats.ts';
 import type { RunRecord, Testbed } from '../../src/benchmark/types.ts';
 import { type Rng, gaussian, mulberry32 } from '../../src/lib/prng.ts';
 
-const TB: Testbed = { name: 'gpu', gpu: 'NVIDIA H100 80GB HBM3', driver: '570.86.15', cuda: '12.8', runner: 'r1', cpu: 'AMD EPYC x16' };
+const TB: Testbed = {
+  name: 'gpu',
+  gpu: 'NVIDIA H100 80GB HBM3',
+  driver: '570.86.15',
+  cuda: '12.8',
+  runner: 'r1',
+  cpu: 'AMD EPYC x16',
+};
 const expected = { championDigest: 'sha256:champ', challengerDigest: 'sha256:chall' };
 
 function simulate(rng: Rng, n: number, factor: number, sigma = 0.03, metric = 'latency_p99_ms'): RunRecord[] {
@@ -16,7 +23,13 @@ function simulate(rng: Rng, n: number, factor: number, sigma = 0.03, metric = 'l
     for (const side of ['champion', 'challenger'] as const) {
       let v = 10 * (side === 'challenger' ? factor : 1) * Math.exp(sigma * gaussian(rng));
       if (rng() < 0.05) v *= 1.3;
-      runs.push({ side, order: runs.length, testbed: TB, artifactDigest: side === 'champion' ? expected.championDigest : expected.challengerDigest, metrics: { [metric]: v, accuracy: 0.93 } });
+      runs.push({
+        side,
+        order: runs.length,
+        testbed: TB,
+        artifactDigest: side === 'champion' ? expected.championDigest : expected.challengerDigest,
+        metrics: { [metric]: v, accuracy: 0.93 },
+      });
     }
   }
   return runs;
@@ -79,10 +92,12 @@ describe('preconditions fail closed', () => {
     runs[3] = { ...runs[3]!, testbed: { ...TB, gpu: 'NVIDIA L4', driver: '550.54' } };
     const d = decide({ runs, expected, policy: p99 });
     expect(d.verdict).toBe('inconclusive');
-    expect(d.reasons.join('\n')).toContain('runs come from different testbeds: gpu (NVIDIA H100 80GB HBM3, driver 570.86.15, CUDA 12.8, AMD EPYC x16) vs gpu (NVIDIA L4, driver 550.54, CUDA 12.8, AMD EPYC x16)');
+    expect(d.reasons.join('\n')).toContain(
+      'runs come from different testbeds: gpu (NVIDIA H100 80GB HBM3, driver 570.86.15, CUDA 12.8, AMD EPYC x16) vs gpu (NVIDIA L4, driver 550.54, CUDA 12.8, AMD EPYC x16)',
+    );
   });
 
-  it('a testbed other than the recipe\'s -> inconclusive', () => {
+  it("a testbed other than the recipe's -> inconclusive", () => {
     const d = decide({ runs: good(), expected: { ...expected, testbed: 'gpu-h100' }, policy: p99 });
     expect(d.verdict).toBe('inconclusive');
     expect(d.reasons).toContain('runs are from testbed "gpu", the recipe requires "gpu-h100"');
@@ -91,11 +106,15 @@ describe('preconditions fail closed', () => {
   it('artifact digest mismatch -> inconclusive', () => {
     const d = decide({ runs: good(), expected: { ...expected, challengerDigest: 'sha256:other' }, policy: p99 });
     expect(d.verdict).toBe('inconclusive');
-    expect(d.reasons).toContain('challenger artifact digest mismatch: runs measured sha256:chall but the card\'s artifacts give sha256:other');
+    expect(d.reasons).toContain(
+      "challenger artifact digest mismatch: runs measured sha256:chall but the card's artifacts give sha256:other",
+    );
   });
 
   it('runs not interleaved -> inconclusive', () => {
-    const runs = good().sort((a, b) => (a.side === b.side ? a.order - b.order : a.side === 'champion' ? -1 : 1)).map((r, i) => ({ ...r, order: i }));
+    const runs = good()
+      .sort((a, b) => (a.side === b.side ? a.order - b.order : a.side === 'champion' ? -1 : 1))
+      .map((r, i) => ({ ...r, order: i }));
     const d = decide({ runs, expected, policy: p99 });
     expect(d.verdict).toBe('inconclusive');
     expect(d.reasons[0]).toMatch(/not interleaved/);
@@ -107,26 +126,47 @@ describe('preconditions fail closed', () => {
   });
 
   it('an unknown metric direction or a metric the harness did not report -> inconclusive', () => {
-    expect(decide({ runs: good(), expected, policy: { regression: { quality: '5%' } } }).reasons[0]).toMatch(/cannot tell whether higher or lower "quality" is better/);
-    expect(decide({ runs: good(), expected, policy: { thresholds: { ttft_p50_ms: { max: 50 } } } }).reasons[0]).toBe('the harness did not report "ttft_p50_ms" for the challenger');
+    expect(decide({ runs: good(), expected, policy: { regression: { quality: '5%' } } }).reasons[0]).toMatch(
+      /cannot tell whether higher or lower "quality" is better/,
+    );
+    expect(decide({ runs: good(), expected, policy: { thresholds: { ttft_p50_ms: { max: 50 } } } }).reasons[0]).toBe(
+      'the harness did not report "ttft_p50_ms" for the challenger',
+    );
   });
 
   it('absolute thresholds use the challenger median; errors fail; a crashed challenger run is inconclusive', () => {
     const runs = good();
     expect(decide({ runs, expected, policy: { thresholds: { accuracy: { min: 0.95 } } } }).verdict).toBe('fail');
-    expect(decide({ runs, expected, policy: { thresholds: { accuracy: { min: 0.9 }, latency_p99_ms: { max: 20 } } } }).verdict).toBe('pass');
-    const erring = runs.map((r) => (r.side === 'challenger' && r.order === 3 ? { ...r, metrics: { ...r.metrics, errors: 2 } } : r));
+    expect(
+      decide({ runs, expected, policy: { thresholds: { accuracy: { min: 0.9 }, latency_p99_ms: { max: 20 } } } })
+        .verdict,
+    ).toBe('pass');
+    const erring = runs.map((r) =>
+      r.side === 'challenger' && r.order === 3 ? { ...r, metrics: { ...r.metrics, errors: 2 } } : r,
+    );
     const e = decide({ runs: erring, expected, policy: p99 });
     expect(e.verdict).toBe('fail');
-    expect(e.reasons).toContain('the challenger returned 2 error(s) in 1 run(s); a version that errors on the golden set cannot pass');
-    const crashed = [...runs, { side: 'challenger' as const, order: 12, testbed: TB, artifactDigest: expected.challengerDigest, metrics: {}, error: 'harness exited with 1: CUDA out of memory' }];
+    expect(e.reasons).toContain(
+      'the challenger returned 2 error(s) in 1 run(s); a version that errors on the golden set cannot pass',
+    );
+    const crashed = [
+      ...runs,
+      {
+        side: 'challenger' as const,
+        order: 12,
+        testbed: TB,
+        artifactDigest: expected.challengerDigest,
+        metrics: {},
+        error: 'harness exited with 1: CUDA out of memory',
+      },
+    ];
     const c = decide({ runs: crashed, expected, policy: p99 });
     expect(c.verdict).toBe('inconclusive');
     expect(c.reasons).toContain('challenger run 12 failed: harness exited with 1: CUDA out of memory');
   });
 
   it('higher-is-better metrics regress downwards', () => {
-    const runs = good().map((r) => (r.side === 'challenger' ? { ...r, metrics: { ...r.metrics, accuracy: 0.90 } } : r));
+    const runs = good().map((r) => (r.side === 'challenger' ? { ...r, metrics: { ...r.metrics, accuracy: 0.9 } } : r));
     const d = decide({ runs, expected, policy: { regression: { accuracy: '1%' } } });
     expect(d.verdict).toBe('fail');
     expect(d.comparisons[0]).toMatchObject({ better: 'higher', ci: [0.9 / 0.93, 0.9 / 0.93] });

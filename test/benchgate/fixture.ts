@@ -15,7 +15,11 @@ export function trainedFiles(): Map<string, Record<string, Buffer>> {
   return trained;
 }
 
-export interface BenchFixture { repo: string; weights: string; goldenSha: string }
+export interface BenchFixture {
+  repo: string;
+  weights: string;
+  goldenSha: string;
+}
 
 export interface FixtureOptions {
   runs?: number;
@@ -39,22 +43,28 @@ export function benchFixture(o: FixtureOptions = {}): BenchFixture {
     const card = join(repo, 'models/intent-classifier/versions', `${version}.yaml`);
     let text = readFileSync(card, 'utf8');
     for (const [name, bytes] of Object.entries(files)) {
-      text = text.replace(new RegExp(`\\{path: ${name.replace('.', '\\.')}, sha256: [0-9a-f]{64}, size: \\d+\\}`), `{path: ${name}, sha256: ${sha(bytes)}, size: ${bytes.length}}`);
+      text = text.replace(
+        new RegExp(`\\{path: ${name.replace('.', '\\.')}, sha256: [0-9a-f]{64}, size: \\d+\\}`),
+        `{path: ${name}, sha256: ${sha(bytes)}, size: ${bytes.length}}`,
+      );
     }
     writeFileSync(card, text);
   }
   const modelYaml = join(repo, 'models/intent-classifier/model.yaml');
-  const text = readFileSync(modelYaml, 'utf8').replace(/benchmark:[\s\S]*$/, [
-    'benchmark:',
-    `  command: ${o.command ?? 'node benchmarks/cpu/harness.ts --model-dir {model_dir} --golden {golden_set} --iterations 2'}`,
-    `  runner: ${o.runner ?? '[self-hosted, cpu]'}`,
-    `  workload: {goldenSet: benchmarks/golden/intents.jsonl, goldenSetSha256: ${goldenSha}, batchSizes: [${o.batchSizes ?? '1, 8'}], warmup: 1, runs: ${o.runs ?? 6}, seed: 7}`,
-    '  thresholds:',
-    `    ${o.thresholds ?? 'accuracy: {min: 0.9}'}`,
-    '  regression:',
-    `    ${o.regression ?? 'accuracy: 1%'}`,
-    '',
-  ].join('\n'));
+  const text = readFileSync(modelYaml, 'utf8').replace(
+    /benchmark:[\s\S]*$/,
+    [
+      'benchmark:',
+      `  command: ${o.command ?? 'node benchmarks/cpu/harness.ts --model-dir {model_dir} --golden {golden_set} --iterations 2'}`,
+      `  runner: ${o.runner ?? '[self-hosted, cpu]'}`,
+      `  workload: {goldenSet: benchmarks/golden/intents.jsonl, goldenSetSha256: ${goldenSha}, batchSizes: [${o.batchSizes ?? '1, 8'}], warmup: 1, runs: ${o.runs ?? 6}, seed: 7}`,
+      '  thresholds:',
+      `    ${o.thresholds ?? 'accuracy: {min: 0.9}'}`,
+      '  regression:',
+      `    ${o.regression ?? 'accuracy: 1%'}`,
+      '',
+    ].join('\n'),
+  );
   writeFileSync(modelYaml, text);
   return { repo, weights, goldenSha };
 }

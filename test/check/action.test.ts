@@ -14,17 +14,30 @@ function runAction(repo: TestRepo, api: string, inputs: Record<string, string>, 
   return runRunner('actions/check-semver/src/main.ts', {
     cwd: workspace,
     inputs,
-    event: { action: 'synchronize', number: 7, pull_request: { number: 7, base: { sha: repo.base, ref: 'main' }, head: { sha: 'f'.repeat(40) } }, repository: { name: 'models', owner: { login: 'acme' } } },
+    event: {
+      action: 'synchronize',
+      number: 7,
+      pull_request: { number: 7, base: { sha: repo.base, ref: 'main' }, head: { sha: 'f'.repeat(40) } },
+      repository: { name: 'models', owner: { login: 'acme' } },
+    },
     env: {
-      HOME: process.env.HOME, GITHUB_ACTIONS: 'true', GITHUB_EVENT_NAME: 'pull_request', GITHUB_REPOSITORY: 'acme/models',
-      GITHUB_API_URL: api, GITHUB_SERVER_URL: 'https://github.com', NO_PROXY: '127.0.0.1',
+      HOME: process.env.HOME,
+      GITHUB_ACTIONS: 'true',
+      GITHUB_EVENT_NAME: 'pull_request',
+      GITHUB_REPOSITORY: 'acme/models',
+      GITHUB_API_URL: api,
+      GITHUB_SERVER_URL: 'https://github.com',
+      NO_PROXY: '127.0.0.1',
     },
   });
 }
 
 const api = new FakeGitHub('acme/models', 7);
 beforeAll(() => api.start());
-afterAll(async () => { await api.stop(); cleanupRepos(); });
+afterAll(async () => {
+  await api.stop();
+  cleanupRepos();
+});
 
 const inputs = { repo: '.', base: '', 'github-token': 'ghs_test', comment: 'true' };
 
@@ -41,16 +54,26 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     const first = await runAction(repo, api.url, inputs);
     expect(first.status).toBe(1);
     const line = repo.lineOf(file, 'version: 2.1.1');
-    expect(first.log).toContain(`::error title=model-gitops semver-bump%3A version,file=${file},line=${line},col=10::intent-classifier 2.1.1 is a patch bump over 2.1.0, but its changes need a major bump (e.g. 3.0.0):%0A`);
+    expect(first.log).toContain(
+      `::error title=model-gitops semver-bump%3A version,file=${file},line=${line},col=10::intent-classifier 2.1.1 is a patch bump over 2.1.0, but its changes need a major bump (e.g. 3.0.0):%0A`,
+    );
     expect(first.log).toMatch(/::error::1 violation against [0-9a-f]{12}/);
     expect(first.outputs).toMatchObject({ result: 'fail', errors: '1', changes: '1' });
-    expect(JSON.parse(first.outputs.report!).semver[0]).toMatchObject({ version: '2.1.1', required: 'major', actual: 'patch' });
+    expect(JSON.parse(first.outputs.report!).semver[0]).toMatchObject({
+      version: '2.1.1',
+      required: 'major',
+      actual: 'patch',
+    });
     expect(first.summary).toContain('## model-gitops check failed');
     expect(first.summary).toContain('| `interface.outputs.label.labels` | label "other" removed | major |');
 
     const created = api.requests.filter((r) => r.method !== 'GET');
     expect(created).toHaveLength(1);
-    expect(created[0]).toMatchObject({ method: 'POST', url: '/repos/acme/models/issues/7/comments', auth: 'token ghs_test' });
+    expect(created[0]).toMatchObject({
+      method: 'POST',
+      url: '/repos/acme/models/issues/7/comments',
+      auth: 'token ghs_test',
+    });
     expect(api.comments).toHaveLength(2);
     const mine = api.comments[1]!;
     expect(mine.body.startsWith('<!-- model-gitops:check-semver -->')).toBe(true);
@@ -91,14 +114,21 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     repo.edit('models/intent-classifier/versions/2.0.0.yaml', 'family: mlp', 'family: bert');
     const r = await runAction(repo, `${api.url}/forbidden`, inputs);
     expect(r.status).toBe(1);
-    expect(r.log).toContain('::error title=model-gitops immutable-field%3A architecture.family,file=models/intent-classifier/versions/2.0.0.yaml,line=9');
-    expect(r.log).toContain('::warning::could not write the pull-request comment: Resource not accessible by integration');
+    expect(r.log).toContain(
+      '::error title=model-gitops immutable-field%3A architecture.family,file=models/intent-classifier/versions/2.0.0.yaml,line=9',
+    );
+    expect(r.log).toContain(
+      '::warning::could not write the pull-request comment: Resource not accessible by integration',
+    );
   });
 
   it('annotates at most 50 violations, names files from the workspace root, and logs the rest after a count', async () => {
     const repo = makeRepo();
     // 60 new versions that each drop a label in a patch bump: 60 violations.
-    const dropLabel: [string, string] = ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order]'];
+    const dropLabel: [string, string] = [
+      'labels: [greet, order, cancel_order, other]',
+      'labels: [greet, order, cancel_order]',
+    ];
     for (let i = 1; i <= 60; i++) newVersion(repo, 'intent-classifier', '2.1.0', `2.1.${i}`, [dropLabel]);
     // The registry is a subfolder of the workspace, given as an absolute path: annotations must name
     // files from the workspace root, where GitHub shows the diff.
@@ -108,9 +138,12 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     expect(r.status).toBe(1);
     const annotations = r.stdout.split('\n').filter((l) => /^::(error|warning) /.test(l));
     expect(annotations).toHaveLength(50);
-    for (const a of annotations) expect(a).toMatch(/,file=registry\/models\/intent-classifier\/versions\/2\.1\.\d+\.yaml,line=\d+,col=\d+::/);
+    for (const a of annotations)
+      expect(a).toMatch(/,file=registry\/models\/intent-classifier\/versions\/2\.1\.\d+\.yaml,line=\d+,col=\d+::/);
     expect(r.stdout).toContain('\n10 more not annotated (10 errors; GitHub shows at most 50 annotations per step):\n');
-    const logged = r.stdout.split('\n').filter((l) => /^registry\/models\/intent-classifier\/versions\/2\.1\.\d+\.yaml:\d+:\d+ {2}/.test(l));
+    const logged = r.stdout
+      .split('\n')
+      .filter((l) => /^registry\/models\/intent-classifier\/versions\/2\.1\.\d+\.yaml:\d+:\d+ {2}/.test(l));
     expect(logged).toHaveLength(10);
     // Each violation is annotated or logged, none twice.
     const files = [...annotations.map((a) => /file=([^,]+)/.exec(a)![1]!), ...logged.map((l) => l.split(':')[0]!)];
@@ -125,7 +158,9 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     const r = await runAction(repo, api.url, { ...inputs, base: 'no-such-branch' });
     expect(r.status).toBe(1);
     const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error'));
-    expect(errors).toEqual([`::error::base "no-such-branch" is not a commit in . (fetch it first, e.g. git fetch origin no-such-branch)`]);
+    expect(errors).toEqual([
+      `::error::base "no-such-branch" is not a commit in . (fetch it first, e.g. git fetch origin no-such-branch)`,
+    ]);
     expect(r.log).not.toMatch(/\bat .*:\d+:\d+/);
     expect(r.outputs).toEqual({});
   });

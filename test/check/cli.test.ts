@@ -7,7 +7,11 @@ import { ROOT, cleanupRepos, makeRepo, newVersion } from './repo.ts';
 afterAll(cleanupRepos);
 
 const cli = (cwd: string, ...args: string[]) => {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/model-gitops.js'), 'check', ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/model-gitops.js'), 'check', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -30,7 +34,9 @@ describe('model-gitops check', { timeout: 30_000 }, () => {
     repo.git('commit', '-qm', 'pr'); // the head may be committed too: the check reads the working tree
     const r = cli(repo.dir, '--base', repo.base);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`${file}:3:10  version  intent-classifier 2.1.1 is a patch bump over 2.1.0, but its changes need a major bump (e.g. 3.0.0):`);
+    expect(r.out).toContain(
+      `${file}:3:10  version  intent-classifier 2.1.1 is a patch bump over 2.1.0, but its changes need a major bump (e.g. 3.0.0):`,
+    );
     expect(r.out).toMatch(/interface\.tokenizer\s+tokenizer byte-tokenizer -> word-tokenizer\s+major/);
     const j = cli(repo.dir, '--base', repo.base, '--json');
     expect(j.code).toBe(1);
@@ -43,7 +49,13 @@ describe('model-gitops check', { timeout: 30_000 }, () => {
   it('exits 2 on a missing --base, an unknown ref, or a folder outside git', () => {
     const repo = makeRepo();
     expect(cli(repo.dir)).toMatchObject({ code: 2, err: expect.stringContaining('--base is required') });
-    expect(cli(repo.dir, '--base', 'nope')).toMatchObject({ code: 2, err: expect.stringContaining('base "nope" is not a commit') });
-    expect(cli('/', '--base', 'main', '--repo', '/proc')).toMatchObject({ code: 2, err: expect.stringContaining('is not inside a git repository') });
+    expect(cli(repo.dir, '--base', 'nope')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('base "nope" is not a commit'),
+    });
+    expect(cli('/', '--base', 'main', '--repo', '/proc')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('is not inside a git repository'),
+    });
   });
 });

@@ -14,9 +14,15 @@ describe('immutability of merged versions', { timeout: 30_000 }, () => {
     expect(rules(r)).toEqual(['immutable-field']);
     const d = errorsOf(r)[0]!;
     expect(d).toMatchObject({ file: V200, field: 'artifacts[0].sha256', line: repo.lineOf(V200, 'ababab') });
-    expect(d.message).toContain('intent-classifier 2.0.0 is already on the base branch, so artifacts[0].sha256 may not change (was "8f0cf9aeb20fc941c914aeba5ccfee3450d4fc45039ad0a37bfce44bae20dd94", now "' + 'ab'.repeat(32) + '")');
+    expect(d.message).toContain(
+      'intent-classifier 2.0.0 is already on the base branch, so artifacts[0].sha256 may not change (was "8f0cf9aeb20fc941c914aeba5ccfee3450d4fc45039ad0a37bfce44bae20dd94", now "' +
+        'ab'.repeat(32) +
+        '")',
+    );
     expect(d.message).toContain('Publish the change as a new version instead');
-    expect(r.changes).toContainEqual(expect.objectContaining({ kind: 'version-edited', version: '2.0.0', fields: ['artifacts[0].sha256'] }));
+    expect(r.changes).toContainEqual(
+      expect.objectContaining({ kind: 'version-edited', version: '2.0.0', fields: ['artifacts[0].sha256'] }),
+    );
   });
 
   it('refuses interface, lineage and architecture edits, one diagnostic per field', () => {
@@ -34,7 +40,11 @@ describe('immutability of merged versions', { timeout: 30_000 }, () => {
 
   it('allows metric, summary, notes and deprecation edits, and lists them as an edit', () => {
     const repo = makeRepo();
-    repo.edit(V200, 'metrics: {accuracy: 0.9275, macro_f1: 0.9266}', 'metrics: {accuracy: 0.9275, macro_f1: 0.9266, latency_p50_ms: 4.2}\nnotes: Re-evaluated on the July golden set.\ndeprecated: true');
+    repo.edit(
+      V200,
+      'metrics: {accuracy: 0.9275, macro_f1: 0.9266}',
+      'metrics: {accuracy: 0.9275, macro_f1: 0.9266, latency_p50_ms: 4.2}\nnotes: Re-evaluated on the July golden set.\ndeprecated: true',
+    );
     repo.edit(V200, 'summary: Adds', 'summary: Introduces');
     const r = repo.check();
     expect(errorsOf(r)).toEqual([]);
@@ -48,12 +58,21 @@ describe('immutability of merged versions', { timeout: 30_000 }, () => {
 describe('deleting versions', { timeout: 30_000 }, () => {
   it('allows deleting a version nothing references', () => {
     const repo = makeRepo();
-    newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [['7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32)]]);
+    newVersion(repo, 'intent-classifier', '2.1.0', '2.1.1', [
+      ['7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', 'ab'.repeat(32)],
+    ]);
     repo.commitBase('2.1.1');
     repo.remove('models/intent-classifier/versions/2.1.1.yaml');
     const r = repo.check();
     expect(errorsOf(r)).toEqual([]);
-    expect(r.changes).toEqual([expect.objectContaining({ kind: 'version-deleted', model: 'intent-classifier', version: '2.1.1', file: 'models/intent-classifier/versions/2.1.1.yaml' })]);
+    expect(r.changes).toEqual([
+      expect.objectContaining({
+        kind: 'version-deleted',
+        model: 'intent-classifier',
+        version: '2.1.1',
+        file: 'models/intent-classifier/versions/2.1.1.yaml',
+      }),
+    ]);
   });
 
   it('refuses deleting a version an environment runs and a later version names as its parent', () => {
@@ -66,8 +85,12 @@ describe('deleting versions', { timeout: 30_000 }, () => {
       ['version-deleted-referenced', prod, 'models.pii-scrubber', repo.lineOf(prod, 'pii-scrubber: 1.4.1')],
       ['version-deleted-referenced', child, 'lineage.parent', repo.lineOf(child, 'parent: pii-scrubber@1.4.1')],
     ]);
-    expect(errorsOf(r)[0]!.message).toBe('pii-scrubber 1.4.1 is deleted in this change, but production still lists it as champion');
-    expect(errorsOf(r)[1]!.message).toBe('pii-scrubber 1.4.1 is deleted in this change, but pii-scrubber@1.4.2 names it as lineage.parent');
+    expect(errorsOf(r)[0]!.message).toBe(
+      'pii-scrubber 1.4.1 is deleted in this change, but production still lists it as champion',
+    );
+    expect(errorsOf(r)[1]!.message).toBe(
+      'pii-scrubber 1.4.1 is deleted in this change, but pii-scrubber@1.4.2 names it as lineage.parent',
+    );
   });
 
   it('refuses deleting the versions a dependency range needs', () => {
@@ -78,7 +101,11 @@ describe('deleting versions', { timeout: 30_000 }, () => {
     const r = repo.check();
     const dep = errorsOf(r).filter((d) => d.file === 'models/structured-extractor/versions/1.1.0.yaml');
     expect(dep).toHaveLength(2);
-    expect(dep[0]).toMatchObject({ rule: 'version-deleted-referenced', field: 'dependencies.intent-classifier', line: repo.lineOf('models/structured-extractor/versions/1.1.0.yaml', 'dependencies:') });
+    expect(dep[0]).toMatchObject({
+      rule: 'version-deleted-referenced',
+      field: 'dependencies.intent-classifier',
+      line: repo.lineOf('models/structured-extractor/versions/1.1.0.yaml', 'dependencies:'),
+    });
     expect(dep.map((d) => d.message)).toEqual([
       'intent-classifier 2.0.0 is deleted in this change, but structured-extractor@1.1.0 depends on intent-classifier ^2.0.0 and no remaining version satisfies it',
       'intent-classifier 2.1.0 is deleted in this change, but structured-extractor@1.1.0 depends on intent-classifier ^2.0.0 and no remaining version satisfies it',

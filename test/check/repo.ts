@@ -38,7 +38,12 @@ export function makeRepo(): TestRepo {
   repos.push(dir);
   cpSync(join(ROOT, 'models'), join(dir, 'models'), { recursive: true });
   cpSync(join(ROOT, 'environments'), join(dir, 'environments'), { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+    }).trim();
   git('init', '-q', '-b', 'main');
   git('config', 'user.email', 'test@example.com');
   git('config', 'user.name', 'test');
@@ -48,7 +53,10 @@ export function makeRepo(): TestRepo {
     dir,
     base: '',
     read: (p) => readFileSync(abs(p), 'utf8'),
-    write: (p, text) => { mkdirSync(dirname(abs(p)), { recursive: true }); writeFileSync(abs(p), text); },
+    write: (p, text) => {
+      mkdirSync(dirname(abs(p)), { recursive: true });
+      writeFileSync(abs(p), text);
+    },
     edit: (p, from, to) => {
       const text = readFileSync(abs(p), 'utf8');
       const next = text.replace(from, to);
@@ -67,7 +75,9 @@ export function makeRepo(): TestRepo {
     },
     check: () => checkAgainstBase(dir, repo.base),
     lineOf: (p, needle) => {
-      const i = readFileSync(abs(p), 'utf8').split('\n').findIndex((l) => l.includes(needle));
+      const i = readFileSync(abs(p), 'utf8')
+        .split('\n')
+        .findIndex((l) => l.includes(needle));
       if (i < 0) throw new Error(`${needle} not in ${p}`);
       return i + 1;
     },
@@ -77,7 +87,13 @@ export function makeRepo(): TestRepo {
 }
 
 /** A new version card copied from an existing one with its version replaced; `edits` then adjust it. */
-export function newVersion(repo: TestRepo, model: string, from: string, to: string, edits: [string | RegExp, string][] = []): string {
+export function newVersion(
+  repo: TestRepo,
+  model: string,
+  from: string,
+  to: string,
+  edits: [string | RegExp, string][] = [],
+): string {
   const path = `models/${model}/versions/${to}.yaml`;
   repo.copy(`models/${model}/versions/${from}.yaml`, path);
   repo.edit(path, `version: ${from}`, `version: ${to}`);
@@ -86,4 +102,7 @@ export function newVersion(repo: TestRepo, model: string, from: string, to: stri
 }
 
 export const errorsOf = (r: CheckResult) => r.diagnostics.filter((d) => d.severity === 'error');
-export const rules = (r: CheckResult) => errorsOf(r).map((d) => d.rule).sort();
+export const rules = (r: CheckResult) =>
+  errorsOf(r)
+    .map((d) => d.rule)
+    .sort();

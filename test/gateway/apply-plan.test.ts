@@ -23,9 +23,18 @@ function serving(manifest: Manifest): ServingSnapshot {
 type Deployments = Record<string, ManifestDeployment>;
 const plan = (current: ServingSnapshot | undefined, deployments: Deployments, sequence = 2) =>
   planApply(current, demoManifest(deployments, { sequence }), 'production');
-const record = (canaryVersion: string, champion = '2.0.0'): RollbackRecord =>
-  ({ canaryVersion, champion, reason: 'failureLimit: 3 failed', at: '2026-11-24T10:00:00.000Z', manifestSequence: 1 });
-interface RollbackState { rolledBack?: Record<string, RollbackRecord>; trackers?: Record<string, Tracker>; failures?: Record<string, string> }
+const record = (canaryVersion: string, champion = '2.0.0'): RollbackRecord => ({
+  canaryVersion,
+  champion,
+  reason: 'failureLimit: 3 failed',
+  at: '2026-11-24T10:00:00.000Z',
+  manifestSequence: 1,
+});
+interface RollbackState {
+  rolledBack?: Record<string, RollbackRecord>;
+  trackers?: Record<string, Tracker>;
+  failures?: Record<string, string>;
+}
 /** planRollbacks for a manifest of `deployments`, with the records, previous trackers and canary load failures given. */
 const rollbacks = (deployments: Deployments, inputs: RollbackState = {}) =>
   planRollbacks(plan(undefined, deployments), {
@@ -37,9 +46,17 @@ const rollbacks = (deployments: Deployments, inputs: RollbackState = {}) =>
 describe('planApply', () => {
   it('loads everything the first manifest references, once, with its role', () => {
     // 2.1.0 is both canary and in the rollback window: loaded once, as the canary.
-    const p = plan(undefined, { [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 10 }, rollbackWindow: ['1.1.0', '2.1.0'] } }, 1);
+    const p = plan(
+      undefined,
+      { [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 10 }, rollbackWindow: ['1.1.0', '2.1.0'] } },
+      1,
+    );
     expect(p.sequence).toBe(1);
-    expect(p.load.map((w) => [w.key, w.role])).toEqual([[`${M}@2.0.0`, 'champion'], [`${M}@2.1.0`, 'canary'], [`${M}@1.1.0`, 'rollback']]);
+    expect(p.load.map((w) => [w.key, w.role])).toEqual([
+      [`${M}@2.0.0`, 'champion'],
+      [`${M}@2.1.0`, 'canary'],
+      [`${M}@1.1.0`, 'rollback'],
+    ]);
     expect(p.load[0]!.entry.files.map((f) => f.path)).toContain('model.safetensors');
     expect(p.wanted).toEqual(p.load);
     expect(p.keep).toEqual([]);
@@ -96,7 +113,7 @@ describe('planApply', () => {
     expect(p.retire).toEqual([`${M}@1.0.0`]);
   });
 
-  it('resolves each deployment\'s rule: its own, else the default', () => {
+  it("resolves each deployment's rule: its own, else the default", () => {
     const m = demoManifest({
       [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 5 }, rollout: { failureLimit: 3 } },
       [P]: { version: '1.4.2', canary: { version: '1.4.1', weight: 5 } },
@@ -106,10 +123,12 @@ describe('planApply', () => {
   });
 
   it('refuses a missing environment or a version without an entry, before anything loads', () => {
-    expect(() => planApply(undefined, demoManifest({ [M]: { version: '2.0.0' } }), 'staging'))
-      .toThrow('the manifest has no environment "staging" (it has: production)');
-    expect(() => plan(undefined, { [M]: { version: '2.0.0', rollbackWindow: ['9.9.9'] } }))
-      .toThrow(`the manifest references ${M}@9.9.9 in "production" but has no entry for it`);
+    expect(() => planApply(undefined, demoManifest({ [M]: { version: '2.0.0' } }), 'staging')).toThrow(
+      'the manifest has no environment "staging" (it has: production)',
+    );
+    expect(() => plan(undefined, { [M]: { version: '2.0.0', rollbackWindow: ['9.9.9'] } })).toThrow(
+      `the manifest references ${M}@9.9.9 in "production" but has no entry for it`,
+    );
   });
 
   it('does not change the generation it plans from', () => {
@@ -121,10 +140,16 @@ describe('planApply', () => {
 });
 
 describe('planRollbacks', () => {
-  const canary = (rollout?: ManifestDeployment['rollout']): Deployments =>
-    ({ [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 40 }, ...(rollout ? { rollout } : {}) } });
-  const tracker = (over: Partial<Tracker> = {}): Tracker =>
-    ({ champion: '2.0.0', canary: '2.1.0', rule: { failureLimit: 3 }, tripped: false, ...over });
+  const canary = (rollout?: ManifestDeployment['rollout']): Deployments => ({
+    [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 40 }, ...(rollout ? { rollout } : {}) },
+  });
+  const tracker = (over: Partial<Tracker> = {}): Tracker => ({
+    champion: '2.0.0',
+    canary: '2.1.0',
+    rule: { failureLimit: 3 },
+    tripped: false,
+    ...over,
+  });
 
   it('a recorded rollback holds while the manifest keeps the same canary: suppressed, no tracker', () => {
     const r = rollbacks(canary({ failureLimit: 3 }), { rolledBack: { [M]: record('2.1.0') } });
@@ -136,7 +161,9 @@ describe('planRollbacks', () => {
     const changed = rollbacks(newCanary, { rolledBack: { [M]: record('2.1.0') } });
     expect(changed.clear).toEqual([M]);
     expect(changed.suppressed).toEqual([]);
-    expect(changed.trackers).toEqual([{ model: M, champion: '2.0.0', canary: '1.1.0', rule: undefined, carryOver: false }]);
+    expect(changed.trackers).toEqual([
+      { model: M, champion: '2.0.0', canary: '1.1.0', rule: undefined, carryOver: false },
+    ]);
     const removed = rollbacks({ [M]: { version: '2.0.0' } }, { rolledBack: { [M]: record('2.1.0') } });
     expect(removed).toEqual({ clear: [M], record: [], suppressed: [], trackers: [] });
   });
@@ -144,7 +171,9 @@ describe('planRollbacks', () => {
   it('a canary that failed to load is rolled back, once', () => {
     const failures = { [M]: 'model.safetensors is 12 bytes' };
     const fresh = rollbacks(canary(), { failures });
-    expect(fresh.record).toEqual([{ model: M, canary: '2.1.0', champion: '2.0.0', reason: `canary failed to load: ${failures[M]}` }]);
+    expect(fresh.record).toEqual([
+      { model: M, canary: '2.1.0', champion: '2.0.0', reason: `canary failed to load: ${failures[M]}` },
+    ]);
     expect(fresh.suppressed).toEqual([M]);
     expect(fresh.trackers).toEqual([]);
     const held = rollbacks(canary(), { rolledBack: { [M]: record('2.1.0') }, failures });
@@ -162,11 +191,16 @@ describe('planRollbacks', () => {
     expect(carry(tracker({ canary: '1.0.0' }))).toBe(false);
     expect(carry(tracker({ tripped: true }))).toBe(false);
     const fresh = rollbacks(canary({ failureLimit: 5 }), { trackers: { [M]: tracker() } });
-    expect(fresh.trackers).toEqual([{ model: M, champion: '2.0.0', canary: '2.1.0', rule: { failureLimit: 5 }, carryOver: false }]);
+    expect(fresh.trackers).toEqual([
+      { model: M, champion: '2.0.0', canary: '2.1.0', rule: { failureLimit: 5 }, carryOver: false },
+    ]);
   });
 
-  it('leaves deployments without a canary, and their models\' records, alone', () => {
-    const r = rollbacks({ [M]: { version: '2.0.0' }, [P]: { version: '1.4.2', canary: { version: '1.4.1', weight: 5 } } });
+  it("leaves deployments without a canary, and their models' records, alone", () => {
+    const r = rollbacks({
+      [M]: { version: '2.0.0' },
+      [P]: { version: '1.4.2', canary: { version: '1.4.1', weight: 5 } },
+    });
     expect(r.trackers).toEqual([{ model: P, champion: '1.4.2', canary: '1.4.1', rule: undefined, carryOver: false }]);
     expect(r).toMatchObject({ clear: [], record: [], suppressed: [] });
   });

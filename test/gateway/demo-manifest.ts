@@ -1,12 +1,21 @@
 // Manifests over the demo models (scripts/demo-weights.ts), with real sha256 and sizes. No vitest
 // imports, so bench/ can use it too.
-import { manifestVersion, type Manifest, type ManifestDeployment, type ManifestVersion } from '../../src/manifest/manifest.ts';
+import {
+  manifestVersion,
+  type Manifest,
+  type ManifestDeployment,
+  type ManifestVersion,
+} from '../../src/manifest/manifest.ts';
 import { WorkingTreeSource } from '../../src/registry/source.ts';
 import { validateRegistry } from '../../src/registry/validate.ts';
 
-const EXAMPLE = validateRegistry(new WorkingTreeSource(new URL('../..', import.meta.url).pathname, { maxFileBytes: 1 << 20 })).registry;
+const EXAMPLE = validateRegistry(
+  new WorkingTreeSource(new URL('../..', import.meta.url).pathname, { maxFileBytes: 1 << 20 }),
+).registry;
 /** Every version of the example registry, as [model, version] pairs. */
-export const DEMO_VERSION_IDS: [string, string][] = [...EXAMPLE.models.values()].flatMap((m) => [...m.versions.keys()].map((v) => [m.name, v] as [string, string]));
+export const DEMO_VERSION_IDS: [string, string][] = [...EXAMPLE.models.values()].flatMap((m) =>
+  [...m.versions.keys()].map((v) => [m.name, v] as [string, string]),
+);
 
 /** The manifest entry of an example version, exactly as publishing would write it. */
 export function demoEntry(model: string, version: string): ManifestVersion {
@@ -16,10 +25,14 @@ export function demoEntry(model: string, version: string): ManifestVersion {
 }
 
 /** A manifest whose environment `env` runs `deployments`; every demo version has an entry. */
-export function demoManifest(deployments: Record<string, ManifestDeployment>, options: { sequence?: number; env?: string; extraVersions?: Record<string, Record<string, ManifestVersion>> } = {}): Manifest {
+export function demoManifest(
+  deployments: Record<string, ManifestDeployment>,
+  options: { sequence?: number; env?: string; extraVersions?: Record<string, Record<string, ManifestVersion>> } = {},
+): Manifest {
   const models: Manifest['models'] = {};
   for (const [m, v] of DEMO_VERSION_IDS) (models[m] ??= { versions: {} }).versions[v] = demoEntry(m, v);
-  for (const [m, vs] of Object.entries(options.extraVersions ?? {})) (models[m] ??= { versions: {} }).versions = { ...models[m]!.versions, ...vs };
+  for (const [m, vs] of Object.entries(options.extraVersions ?? {}))
+    (models[m] ??= { versions: {} }).versions = { ...models[m]!.versions, ...vs };
   return {
     schemaVersion: 1,
     sequence: options.sequence ?? 1,
@@ -31,4 +44,3 @@ export function demoManifest(deployments: Record<string, ManifestDeployment>, op
     models,
   };
 }
-

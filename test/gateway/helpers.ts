@@ -10,25 +10,47 @@ export { demoEntry, demoManifest } from './demo-manifest.ts';
 let weights: string | undefined;
 /** Demo weights written once per test file: <dir>/<model>/<version>/. */
 export function demoWeightsDir(): string {
-  if (!weights) { weights = tempDir('mg-weights-'); writeDemoWeights(weights); }
+  if (!weights) {
+    weights = tempDir('mg-weights-');
+    writeDemoWeights(weights);
+  }
   return weights;
 }
 
-export interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+}
 
-export function send(agent: Agent, method: string, url: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+export function send(
+  agent: Agent,
+  method: string,
+  url: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url,
+      { method, agent, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -36,10 +58,25 @@ export function send(agent: Agent, method: string, url: string, body?: string | 
 
 export const predictBody = (inputs: unknown) => JSON.stringify({ inputs });
 
-export interface VersionLog { loads: number; warmedAt?: number; closedAt?: number; inflight: number; maxInflightAtClose?: number; predictsAfterClose: number; served: number }
+export interface VersionLog {
+  loads: number;
+  warmedAt?: number;
+  closedAt?: number;
+  inflight: number;
+  maxInflightAtClose?: number;
+  predictsAfterClose: number;
+  served: number;
+}
 
 /** Wraps a loader: optional delays and failures per version, and a log of load/warm/predict/close. */
-export function recordingLoader(inner: Loader, behaviour: { loadDelayMs?: (version: string) => number; predictDelayMs?: number; failPredict?: (version: string, call: number) => boolean } = {}) {
+export function recordingLoader(
+  inner: Loader,
+  behaviour: {
+    loadDelayMs?: (version: string) => number;
+    predictDelayMs?: number;
+    failPredict?: (version: string, call: number) => boolean;
+  } = {},
+) {
   /** Per version, one record per loaded instance (a version retired and loaded again has two). */
   const log = new Map<string, VersionLog[]>();
   const loader: Loader = {
@@ -64,10 +101,19 @@ export function recordingLoader(inner: Loader, behaviour: { loadDelayMs?: (versi
             const out = await m.predict(inputs);
             l.served++;
             return out;
-          } finally { l.inflight--; }
+          } finally {
+            l.inflight--;
+          }
         },
-        async warm() { await m.warm(); l.warmedAt = performance.now(); },
-        async close() { l.maxInflightAtClose = l.inflight; l.closedAt = performance.now(); await m.close(); },
+        async warm() {
+          await m.warm();
+          l.warmedAt = performance.now();
+        },
+        async close() {
+          l.maxInflightAtClose = l.inflight;
+          l.closedAt = performance.now();
+          await m.close();
+        },
       };
       return wrapped;
     },
@@ -83,7 +129,8 @@ export function parseMetrics(text: string): { name: string; labels: Record<strin
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     const v = m[3]!;
     out.push({ name: m[1]!, labels, value: v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v) });
   }

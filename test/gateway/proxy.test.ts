@@ -14,17 +14,48 @@ let upstreamUrl: string;
 beforeAll(async () => {
   upstream = createServer((req, res) => {
     let text = '';
-    req.on('data', (c) => { text += c; });
+    req.on('data', (c) => {
+      text += c;
+    });
     req.on('end', () => {
-      const reply = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
-      if (req.method === 'GET' && req.url === '/v1/models') return reply(200, { object: 'list', data: [{ id: 'tiny-llm', object: 'model' }, { id: 'tiny-llm-2', object: 'model' }] });
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method === 'GET' && req.url === '/v1/models')
+        return reply(200, {
+          object: 'list',
+          data: [
+            { id: 'tiny-llm', object: 'model' },
+            { id: 'tiny-llm-2', object: 'model' },
+          ],
+        });
       const body = JSON.parse(text || '{}');
       received.push({ path: req.url!, body });
-      const prompt = req.url === '/v1/chat/completions' ? String(body.messages?.at(-1)?.content ?? '') : String(body.prompt ?? '');
+      const prompt =
+        req.url === '/v1/chat/completions' ? String(body.messages?.at(-1)?.content ?? '') : String(body.prompt ?? '');
       if (prompt.includes('explode')) return reply(500, { error: { message: 'out of memory' } });
       if (prompt.includes('bad')) return reply(400, { error: { message: 'temperature must be <= 2' } });
-      if (req.url === '/v1/chat/completions') return reply(200, { id: 'c1', object: 'chat.completion', model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: `${body.model} says: ${prompt}` }, finish_reason: 'stop' }] });
-      if (req.url === '/v1/completions') return reply(200, { id: 'c2', object: 'text_completion', model: body.model, choices: [{ index: 0, text: `${body.model} completes: ${prompt}`, finish_reason: 'length' }] });
+      if (req.url === '/v1/chat/completions')
+        return reply(200, {
+          id: 'c1',
+          object: 'chat.completion',
+          model: body.model,
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: `${body.model} says: ${prompt}` },
+              finish_reason: 'stop',
+            },
+          ],
+        });
+      if (req.url === '/v1/completions')
+        return reply(200, {
+          id: 'c2',
+          object: 'text_completion',
+          model: body.model,
+          choices: [{ index: 0, text: `${body.model} completes: ${prompt}`, finish_reason: 'length' }],
+        });
       reply(404, { error: { message: 'no such path' } });
     });
   });
@@ -35,14 +66,20 @@ afterAll(() => new Promise<void>((r) => upstream.close(() => r())));
 
 const CHAT = 'chat-assistant';
 const proxied = (modelId: string): ManifestVersion => ({
-  files: [], interface: { inputs: [{ name: 'messages', dtype: 'json' }], outputs: [{ name: 'text', dtype: 'string' }] },
-  architecture: { family: 'llama', format: 'gguf' }, lineageDigest: `sha256:${'1'.repeat(64)}`,
+  files: [],
+  interface: { inputs: [{ name: 'messages', dtype: 'json' }], outputs: [{ name: 'text', dtype: 'string' }] },
+  architecture: { family: 'llama', format: 'gguf' },
+  lineageDigest: `sha256:${'1'.repeat(64)}`,
   serving: { engine: 'vllm', endpoint: upstreamUrl, modelId },
 });
-const manifest = (v2ModelId = 'tiny-llm-2') => demoManifest(
-  { [CHAT]: { version: '1.0.0', canary: { version: '1.1.0', weight: 50 } }, 'intent-classifier': { version: '2.0.0' } },
-  { extraVersions: { [CHAT]: { '1.0.0': proxied('tiny-llm'), '1.1.0': proxied(v2ModelId) } } },
-);
+const manifest = (v2ModelId = 'tiny-llm-2') =>
+  demoManifest(
+    {
+      [CHAT]: { version: '1.0.0', canary: { version: '1.1.0', weight: 50 } },
+      'intent-classifier': { version: '2.0.0' },
+    },
+    { extraVersions: { [CHAT]: { '1.0.0': proxied('tiny-llm'), '1.1.0': proxied(v2ModelId) } } },
+  );
 
 describe('OpenAI-compatible proxy loader', () => {
   let gw: Gateway;
@@ -53,44 +90,97 @@ describe('OpenAI-compatible proxy loader', () => {
     await gw.applyManifest(manifest());
     ({ url } = await gw.listen());
   });
-  afterAll(async () => { agent.destroy(); await gw.close(); });
+  afterAll(async () => {
+    agent.destroy();
+    await gw.close();
+  });
 
-  it('forwards chat completions to the routed version\'s serving.modelId and names the served version', async () => {
-    for (const [version, modelId] of [['1.0.0', 'tiny-llm'], ['1.1.0', 'tiny-llm-2']] as const) {
-      const r = await send(agent, 'POST', `${url}/v1/chat/completions`, JSON.stringify({ model: CHAT, messages: [{ role: 'user', content: 'hi there' }], temperature: 0.2 }), { 'x-model-version': version });
+  it("forwards chat completions to the routed version's serving.modelId and names the served version", async () => {
+    for (const [version, modelId] of [
+      ['1.0.0', 'tiny-llm'],
+      ['1.1.0', 'tiny-llm-2'],
+    ] as const) {
+      const r = await send(
+        agent,
+        'POST',
+        `${url}/v1/chat/completions`,
+        JSON.stringify({ model: CHAT, messages: [{ role: 'user', content: 'hi there' }], temperature: 0.2 }),
+        { 'x-model-version': version },
+      );
       expect(r.status).toBe(200);
       expect(r.headers['x-served-version']).toBe(version);
       expect(r.json.model).toBe(CHAT); // the client's name, not the upstream id
       expect(r.json.choices[0].message.content).toBe(`${modelId} says: hi there`);
-      expect(received.at(-1)).toEqual({ path: '/v1/chat/completions', body: { model: modelId, messages: [{ role: 'user', content: 'hi there' }], temperature: 0.2 } });
+      expect(received.at(-1)).toEqual({
+        path: '/v1/chat/completions',
+        body: { model: modelId, messages: [{ role: 'user', content: 'hi there' }], temperature: 0.2 },
+      });
     }
-    const c = await send(agent, 'POST', `${url}/v1/completions`, JSON.stringify({ model: CHAT, prompt: 'once upon', max_tokens: 3, user: 'alice' }));
+    const c = await send(
+      agent,
+      'POST',
+      `${url}/v1/completions`,
+      JSON.stringify({ model: CHAT, prompt: 'once upon', max_tokens: 3, user: 'alice' }),
+    );
     expect(c.status).toBe(200);
     expect(c.json.choices[0].text).toMatch(/^tiny-llm(-2)? completes: once upon$/);
     // `user` is the routing key when no x-routing-key is sent: sticky.
     for (let i = 0; i < 5; i++) {
-      const again = await send(agent, 'POST', `${url}/v1/completions`, JSON.stringify({ model: CHAT, prompt: 'x', user: 'alice' }));
+      const again = await send(
+        agent,
+        'POST',
+        `${url}/v1/completions`,
+        JSON.stringify({ model: CHAT, prompt: 'x', user: 'alice' }),
+      );
       expect(again.headers['x-served-version']).toBe(c.headers['x-served-version']);
     }
   });
 
   it('serves /predict for proxied models, passes 4xx through and counts 5xx as failures', async () => {
-    const p = await send(agent, 'POST', `${url}/v1/models/${CHAT}/predict`, JSON.stringify({ inputs: { text: 'ping' } }), { 'x-model-version': '1.0.0' });
+    const p = await send(
+      agent,
+      'POST',
+      `${url}/v1/models/${CHAT}/predict`,
+      JSON.stringify({ inputs: { text: 'ping' } }),
+      { 'x-model-version': '1.0.0' },
+    );
     expect(p.status).toBe(200);
     expect(p.json.outputs).toEqual({ text: 'tiny-llm says: ping', finishReason: 'stop' });
 
-    const bad = await send(agent, 'POST', `${url}/v1/chat/completions`, JSON.stringify({ model: CHAT, messages: [{ role: 'user', content: 'bad' }] }), { 'x-model-version': '1.0.0' });
+    const bad = await send(
+      agent,
+      'POST',
+      `${url}/v1/chat/completions`,
+      JSON.stringify({ model: CHAT, messages: [{ role: 'user', content: 'bad' }] }),
+      { 'x-model-version': '1.0.0' },
+    );
     expect(bad.status).toBe(400);
     expect(bad.json.error.message).toBe('temperature must be <= 2');
-    const boom = await send(agent, 'POST', `${url}/v1/chat/completions`, JSON.stringify({ model: CHAT, messages: [{ role: 'user', content: 'explode' }] }), { 'x-model-version': '1.0.0' });
+    const boom = await send(
+      agent,
+      'POST',
+      `${url}/v1/chat/completions`,
+      JSON.stringify({ model: CHAT, messages: [{ role: 'user', content: 'explode' }] }),
+      { 'x-model-version': '1.0.0' },
+    );
     expect(boom.status).toBe(502);
-    expect(boom.json.error).toMatchObject({ code: 'model-error', message: expect.stringContaining('upstream answered HTTP 500') });
-    const stream = await send(agent, 'POST', `${url}/v1/chat/completions`, JSON.stringify({ model: CHAT, stream: true, messages: [] }));
+    expect(boom.json.error).toMatchObject({
+      code: 'model-error',
+      message: expect.stringContaining('upstream answered HTTP 500'),
+    });
+    const stream = await send(
+      agent,
+      'POST',
+      `${url}/v1/chat/completions`,
+      JSON.stringify({ model: CHAT, stream: true, messages: [] }),
+    );
     expect(stream.status).toBe(400);
     expect(stream.json.error.message).toMatch(/streaming/);
 
     const samples = parseMetrics((await send(agent, 'GET', `${url}/metrics`)).text);
-    const errors = samples.find((s) => s.name === 'model_gitops_errors_total' && s.labels.model === CHAT && s.labels.version === '1.0.0');
+    const errors = samples.find(
+      (s) => s.name === 'model_gitops_errors_total' && s.labels.model === CHAT && s.labels.version === '1.0.0',
+    );
     expect(errors?.value).toBe(1);
   });
 
@@ -98,7 +188,9 @@ describe('OpenAI-compatible proxy loader', () => {
     const g = createGateway({ environment: 'production', source: new FolderVersionSource(tempDir()), log: () => {} });
     const m = manifest('missing-model');
     m.environments.production!.models = { [CHAT]: { version: '1.1.0' } };
-    await expect(g.applyManifest(m)).rejects.toThrow(/does not serve model "missing-model" \(it lists: tiny-llm, tiny-llm-2\)/);
+    await expect(g.applyManifest(m)).rejects.toThrow(
+      /does not serve model "missing-model" \(it lists: tiny-llm, tiny-llm-2\)/,
+    );
     await g.close();
   });
 });

@@ -2,7 +2,16 @@ import { Agent } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CanaryTracker, FolderVersionSource, type Gateway, type GatewayEvent, VersionWindow, bagOfBytesLoader, createGateway, evaluate } from '../../src/gateway/index.ts';
+import {
+  CanaryTracker,
+  FolderVersionSource,
+  type Gateway,
+  type GatewayEvent,
+  VersionWindow,
+  bagOfBytesLoader,
+  createGateway,
+  evaluate,
+} from '../../src/gateway/index.ts';
 import { createRouter } from '../../src/manifest/routing.ts';
 import type { Manifest } from '../../src/manifest/manifest.ts';
 import { tempDir } from '../helpers.ts';
@@ -10,25 +19,39 @@ import { demoManifest, demoWeightsDir, parseMetrics, predictBody, recordingLoade
 
 const M = 'intent-classifier';
 const open: { gw: Gateway; agent: Agent }[] = [];
-afterEach(async () => { for (const { gw, agent } of open.splice(0)) { agent.destroy(); await gw.close(); } });
+afterEach(async () => {
+  for (const { gw, agent } of open.splice(0)) {
+    agent.destroy();
+    await gw.close();
+  }
+});
 
-const canaryManifest = (sequence = 1, rollout: Manifest['environments'][string]['models'][string]['rollout'] = { failureLimit: 3 }) =>
-  demoManifest({ [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 40 }, rollout } }, { sequence });
+const canaryManifest = (
+  sequence = 1,
+  rollout: Manifest['environments'][string]['models'][string]['rollout'] = { failureLimit: 3 },
+) => demoManifest({ [M]: { version: '2.0.0', canary: { version: '2.1.0', weight: 40 }, rollout } }, { sequence });
 
-async function start(manifest: Manifest, options: { statePath?: string; failPredict?: (version: string, call: number) => boolean } = {}) {
+async function start(
+  manifest: Manifest,
+  options: { statePath?: string; failPredict?: (version: string, call: number) => boolean } = {},
+) {
   const events: GatewayEvent[] = [];
   const logLines: string[] = [];
   const { loader } = recordingLoader(bagOfBytesLoader, { failPredict: options.failPredict ?? ((v) => v === '2.1.0') });
   const gw = createGateway({
-    environment: 'production', source: new FolderVersionSource(demoWeightsDir()), loaderFor: () => loader,
-    onEvent: (e) => events.push(e), log: (l) => logLines.push(l),
+    environment: 'production',
+    source: new FolderVersionSource(demoWeightsDir()),
+    loaderFor: () => loader,
+    onEvent: (e) => events.push(e),
+    log: (l) => logLines.push(l),
     ...(options.statePath ? { statePath: options.statePath } : {}),
   });
   const applied = await gw.applyManifest(manifest);
   const { url } = await gw.listen();
   const agent = new Agent({ keepAlive: true });
   open.push({ gw, agent });
-  const predict = (key: string) => send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('hello'), { 'x-routing-key': key });
+  const predict = (key: string) =>
+    send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('hello'), { 'x-routing-key': key });
   return { gw, url, agent, events, logLines, predict, applied };
 }
 
@@ -54,21 +77,38 @@ describe('automated canary rollback', () => {
 
     const rb = events.filter((e) => e.type === 'canary-rolled-back');
     expect(rb).toHaveLength(1);
-    expect(rb[0]).toMatchObject({ model: M, canary: '2.1.0', champion: '2.0.0', failures: 3, requests: 3, reason: expect.stringMatching(/^failureLimit: 3 failed predictions reached the limit of 3/) });
+    expect(rb[0]).toMatchObject({
+      model: M,
+      canary: '2.1.0',
+      champion: '2.0.0',
+      failures: 3,
+      requests: 3,
+      reason: expect.stringMatching(/^failureLimit: 3 failed predictions reached the limit of 3/),
+    });
     expect(logLines.map((l) => JSON.parse(l)).filter((l) => l.type === 'canary-rolled-back')).toHaveLength(1);
 
     const samples = parseMetrics((await send(agent, 'GET', `${url}/metrics`)).text);
-    const v = (name: string, labels: Record<string, string> = {}) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, x]) => s.labels[k] === x))?.value;
+    const v = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, x]) => s.labels[k] === x))?.value;
     expect(v('model_gitops_canary_rolled_back', { model: M, version: '2.1.0' })).toBe(1);
     expect(v('model_gitops_canary_rollbacks_total')).toBe(1);
     expect(v('model_gitops_errors_total', { model: M, version: '2.1.0' })).toBe(3);
     expect(v('model_gitops_requests_total', { model: M, version: '2.0.0' })).toBe(17);
     const status = (await send(agent, 'GET', `${url}/status`)).json;
-    expect(status.models[M].canary).toMatchObject({ version: '2.1.0', state: 'rolled-back', rollback: { reason: expect.stringContaining('failureLimit') } });
+    expect(status.models[M].canary).toMatchObject({
+      version: '2.1.0',
+      state: 'rolled-back',
+      rollback: { reason: expect.stringContaining('failureLimit') },
+    });
     expect(status.rollbacks).toHaveLength(1);
     // Random traffic and overrides no longer reach the canary either.
-    for (let i = 0; i < 20; i++) expect((await send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('x'))).headers['x-served-version']).toBe('2.0.0');
-    const o = await send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('x'), { 'x-model-version': '2.1.0' });
+    for (let i = 0; i < 20; i++)
+      expect(
+        (await send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('x'))).headers['x-served-version'],
+      ).toBe('2.0.0');
+    const o = await send(agent, 'POST', `${url}/v1/models/${M}/predict`, predictBody('x'), {
+      'x-model-version': '2.1.0',
+    });
     expect(o.status).toBe(400);
     expect(o.json.error.code).toBe('rolled-back');
 
@@ -76,7 +116,10 @@ describe('automated canary rollback', () => {
     expect(gw.clearRollback(M)).toBe(true);
     expect(gw.clearRollback(M)).toBe(false);
     expect((await predict(canaryKeys[0]!)).status).toBe(502);
-    expect((await send(agent, 'GET', `${url}/status`)).json.models[M].canary).toMatchObject({ state: 'active', window: { requests: 1, failures: 1 } });
+    expect((await send(agent, 'GET', `${url}/status`)).json.models[M].canary).toMatchObject({
+      state: 'active',
+      window: { requests: 1, failures: 1 },
+    });
   });
 
   it('persists the rollback: a restart does not resume the canary until a new manifest changes it', async () => {
@@ -84,17 +127,24 @@ describe('automated canary rollback', () => {
     const first = await start(canaryManifest(), { statePath });
     for (const k of canaryKeys.slice(0, 3)) await first.predict(k);
     expect(existsSync(statePath)).toBe(true);
-    expect(JSON.parse(readFileSync(statePath, 'utf8')).rolledBack[M]).toMatchObject({ canaryVersion: '2.1.0', champion: '2.0.0' });
+    expect(JSON.parse(readFileSync(statePath, 'utf8')).rolledBack[M]).toMatchObject({
+      canaryVersion: '2.1.0',
+      champion: '2.0.0',
+    });
     await first.gw.close();
 
     // Restart with the same manifest (and a canary that would now work): still rolled back.
     const second = await start(canaryManifest(2), { statePath, failPredict: () => false });
     expect(second.applied.rolledBack).toEqual([M]);
-    for (const k of canaryKeys.slice(0, 10)) expect((await second.predict(k)).headers['x-served-version']).toBe('2.0.0');
+    for (const k of canaryKeys.slice(0, 10))
+      expect((await second.predict(k)).headers['x-served-version']).toBe('2.0.0');
     expect((await send(second.agent, 'GET', `${second.url}/status`)).json.models[M].canary.state).toBe('rolled-back');
 
     // A manifest that changes the canary version clears the record and routes to the new canary.
-    const next = demoManifest({ [M]: { version: '2.0.0', canary: { version: '1.1.0', weight: 40 }, rollout: { failureLimit: 3 } } }, { sequence: 3 });
+    const next = demoManifest(
+      { [M]: { version: '2.0.0', canary: { version: '1.1.0', weight: 40 }, rollout: { failureLimit: 3 } } },
+      { sequence: 3 },
+    );
     const r = await second.gw.applyManifest(next);
     expect(r.rolledBack).toEqual([]);
     expect(JSON.parse(readFileSync(statePath, 'utf8')).rolledBack).toEqual({});
@@ -106,11 +156,16 @@ describe('automated canary rollback', () => {
     const m = canaryManifest(1, { maxErrorRate: 20, minRequests: 10 });
     const { events, predict } = await start(m, { failPredict: (v, call) => v === '2.1.0' && call % 2 === 0 });
     const served: string[] = [];
-    for (const k of canaryKeys.slice(0, 14)) served.push(String((await predict(k)).headers['x-served-version'] ?? 'failed'));
+    for (const k of canaryKeys.slice(0, 14))
+      served.push(String((await predict(k)).headers['x-served-version'] ?? 'failed'));
     expect(served.slice(0, 10).filter((s) => s === '2.1.0')).toHaveLength(5);
     expect(served.slice(10)).toEqual(Array(4).fill('2.0.0'));
     const e = events.find((x) => x.type === 'canary-rolled-back');
-    expect(e).toMatchObject({ requests: 10, failures: 5, reason: expect.stringMatching(/^maxErrorRate: 50\.00% of 10 predictions failed, above 20%/) });
+    expect(e).toMatchObject({
+      requests: 10,
+      failures: 5,
+      reason: expect.stringMatching(/^maxErrorRate: 50\.00% of 10 predictions failed, above 20%/),
+    });
   });
 
   it('a canary that cannot load is applied as rolled back instead of blocking the manifest', async () => {
@@ -118,19 +173,27 @@ describe('automated canary rollback', () => {
     m.models[M]!.versions['2.1.0']!.files[0]!.size += 1;
     const { applied, events, predict } = await start(m);
     expect(applied.rolledBack).toEqual([M]);
-    expect(events.find((e) => e.type === 'canary-rolled-back')).toMatchObject({ reason: expect.stringMatching(/^canary failed to load: .*model\.safetensors is \d+ bytes/) });
+    expect(events.find((e) => e.type === 'canary-rolled-back')).toMatchObject({
+      reason: expect.stringMatching(/^canary failed to load: .*model\.safetensors is \d+ bytes/),
+    });
     expect((await predict(canaryKeys[0]!)).headers['x-served-version']).toBe('2.0.0');
   });
 
   it('evaluates the latency ratio only with minRequests successes on both sides', () => {
     const canary = new VersionWindow();
     const champion = new VersionWindow();
-    const add = (w: VersionWindow, n: number, seconds: number) => { for (let i = 0; i < n; i++) { w.requests++; w.successes++; w.latency.observe(seconds); } };
+    const add = (w: VersionWindow, n: number, seconds: number) => {
+      for (let i = 0; i < n; i++) {
+        w.requests++;
+        w.successes++;
+        w.latency.observe(seconds);
+      }
+    };
     const rule = { maxP99LatencyRatio: 1.5, minRequests: 20 };
-    add(canary, 30, 0.030);
-    add(champion, 19, 0.010);
+    add(canary, 30, 0.03);
+    add(champion, 19, 0.01);
     expect(evaluate(rule, canary, champion)).toBeUndefined();
-    add(champion, 1, 0.010);
+    add(champion, 1, 0.01);
     expect(evaluate(rule, canary, champion)).toMatch(/^maxP99LatencyRatio: canary p99 .* is 3\.\d+x the champion's/);
     const fine = new VersionWindow();
     add(fine, 30, 0.012);

@@ -7,4 +7,6 @@ process.stdin.setEncoding('utf8');
 for await (const chunk of process.stdin) input += chunk;
 const { manifest, environment, seed, model, keys } = JSON.parse(input);
 const router = createRouter(manifest, environment, seed === undefined ? {} : { seed });
-process.stdout.write(JSON.stringify(keys.map((k: string) => [router.bucket(model, k), router.route(model, k).version])));
+process.stdout.write(
+  JSON.stringify(keys.map((k: string) => [router.bucket(model, k), router.route(model, k).version])),
+);

@@ -1,6 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BUCKETS, RoutingError, createRouter, murmur3Utf8, murmur3_32, routingBucket } from '../../src/manifest/routing.ts';
+import {
+  BUCKETS,
+  RoutingError,
+  createRouter,
+  murmur3Utf8,
+  murmur3_32,
+  routingBucket,
+} from '../../src/manifest/routing.ts';
 import { NODE, ROOT } from '../helpers.ts';
 import { demoManifest } from './helpers.ts';
 
@@ -31,7 +38,10 @@ const sigma4 = (n: number, p: number) => 4 * Math.sqrt(n * p * (1 - p));
 
 describe('MurmurHash3_x86_32', () => {
   it('matches the published reference vectors', () => {
-    const h = (s: string | Buffer, seed: number) => murmur3_32(typeof s === 'string' ? Buffer.from(s) : s, seed).toString(16).padStart(8, '0');
+    const h = (s: string | Buffer, seed: number) =>
+      murmur3_32(typeof s === 'string' ? Buffer.from(s) : s, seed)
+        .toString(16)
+        .padStart(8, '0');
     expect(h('', 0)).toBe('00000000');
     expect(h('', 1)).toBe('514e28b7');
     expect(h('', 0xffffffff)).toBe('81f16f39');
@@ -47,7 +57,12 @@ describe('router', () => {
     const r5 = createRouter(manifest(5), 'production');
     const r25 = createRouter(manifest(25), 'production');
     for (const [key, hex, bucket] of VECTORS) {
-      expect(murmur3_32(Buffer.from(`production:${M}:${key}`)).toString(16).padStart(8, '0'), key).toBe(hex);
+      expect(
+        murmur3_32(Buffer.from(`production:${M}:${key}`))
+          .toString(16)
+          .padStart(8, '0'),
+        key,
+      ).toBe(hex);
       expect(r5.bucket(M, key), key).toBe(bucket);
       expect(r5.route(M, key).version, key).toBe(bucket < 500 ? '2.1.0' : '2.0.0');
       expect(r25.route(M, key).version, key).toBe(bucket < 2500 ? '2.1.0' : '2.0.0');
@@ -59,9 +74,27 @@ describe('router', () => {
 
   it('agrees with the byte-level specification for any string, including non-ASCII and lone surrogates', () => {
     const r = createRouter(manifest(5), 'production', { seed: 's3cr3t-é' });
-    const chars = ['a', 'Z', '0', '-', 'é', 'ß', '東', '🙂', '\ud800', '\udc00', '\u0000', '\u07ff', '\u0800', '\uffff'];
+    const chars = [
+      'a',
+      'Z',
+      '0',
+      '-',
+      'é',
+      'ß',
+      '東',
+      '🙂',
+      '\ud800',
+      '\udc00',
+      '\u0000',
+      '\u07ff',
+      '\u0800',
+      '\uffff',
+    ];
     let s = 1;
-    const rand = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 2 ** 32; };
+    const rand = () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s / 2 ** 32;
+    };
     for (let i = 0; i < 5000; i++) {
       let key = '';
       const len = Math.floor(rand() * 20);
@@ -74,7 +107,10 @@ describe('router', () => {
   it('is deterministic across processes: a child routes the same keys to the same buckets', () => {
     const keys = [...VECTORS.map((v) => v[0]), ...Array.from({ length: 2000 }, (_, i) => `session-${i * 7919}`)];
     const m = manifest(12.5);
-    const r = spawnSync(NODE, [`${ROOT}/test/gateway/route-child.ts`], { input: JSON.stringify({ manifest: m, environment: 'production', model: M, keys }), encoding: 'utf8' });
+    const r = spawnSync(NODE, [`${ROOT}/test/gateway/route-child.ts`], {
+      input: JSON.stringify({ manifest: m, environment: 'production', model: M, keys }),
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     const child = JSON.parse(r.stdout) as [number, string][];
     const router = createRouter(m, 'production');
@@ -102,7 +138,10 @@ describe('router', () => {
       const k = `user-${i}`;
       const a = r5.route(M, k).reason === 'canary';
       const b = r25.route(M, k).reason === 'canary';
-      if (a) { in5++; expect(b, `${k} left the canary when its weight rose`).toBe(true); }
+      if (a) {
+        in5++;
+        expect(b, `${k} left the canary when its weight rose`).toBe(true);
+      }
       if (!a && b) added++;
     }
     expect(in5).toBeGreaterThan(4000);
@@ -139,8 +178,16 @@ describe('router', () => {
 
   it('accepts overrides to versions the environment references and refuses the rest', () => {
     const r = createRouter(manifest(5, { rollbackWindow: ['1.1.0'] }), 'production');
-    for (const v of ['2.0.0', '2.1.0', '1.1.0']) expect(r.route(M, 'alice', { override: v })).toEqual({ version: v, reason: 'override' });
-    const refused = (fn: () => unknown) => { try { fn(); } catch (e) { return e as RoutingError; } throw new Error('not refused'); };
+    for (const v of ['2.0.0', '2.1.0', '1.1.0'])
+      expect(r.route(M, 'alice', { override: v })).toEqual({ version: v, reason: 'override' });
+    const refused = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as RoutingError;
+      }
+      throw new Error('not refused');
+    };
     const e = refused(() => r.route(M, 'alice', { override: '1.0.0' }));
     expect(e).toBeInstanceOf(RoutingError);
     expect(e.code).toBe('unknown-version');

@@ -23,15 +23,35 @@ describe('StateStore', () => {
   });
 
   it.each([
-    ['truncated JSON', '{"schemaVersion": 1, "environ', /gateway\.state\.json: not a gateway state file \(invalid JSON: /],
+    [
+      'truncated JSON',
+      '{"schemaVersion": 1, "environ',
+      /gateway\.state\.json: not a gateway state file \(invalid JSON: /,
+    ],
     ['JSON null', 'null', /gateway\.state\.json: not a gateway state file \(schemaVersion 1\)/],
-    ['another schema version', '{"schemaVersion": 2, "environment": "production", "rolledBack": {}}', /not a gateway state file \(schemaVersion 1\)/],
-    ['rolledBack not an object', '{"schemaVersion": 1, "environment": "production", "rolledBack": 3}', /not a gateway state file/],
-    ['another environment', '{"schemaVersion": 1, "environment": "staging", "rolledBack": {}}', /holds the state of environment "staging", not "production"/],
+    [
+      'another schema version',
+      '{"schemaVersion": 2, "environment": "production", "rolledBack": {}}',
+      /not a gateway state file \(schemaVersion 1\)/,
+    ],
+    [
+      'rolledBack not an object',
+      '{"schemaVersion": 1, "environment": "production", "rolledBack": 3}',
+      /not a gateway state file/,
+    ],
+    [
+      'another environment',
+      '{"schemaVersion": 1, "environment": "staging", "rolledBack": {}}',
+      /holds the state of environment "staging", not "production"/,
+    ],
   ])('refuses %s with a UserError naming the file', (_, text, message) => {
     const p = stateFile(text);
     let error: unknown;
-    try { new StateStore(p, 'production'); } catch (e) { error = e; }
+    try {
+      new StateStore(p, 'production');
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(UserError);
     expect((error as Error).message).toContain(p);
     expect((error as Error).message).toMatch(message);

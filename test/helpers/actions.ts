@@ -51,16 +51,37 @@ export async function runAction(script: string, o: RunActionOptions): Promise<Ac
   const summary = join(dir, 'summary');
   writeFileSync(output, '');
   writeFileSync(summary, '');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, GITHUB_WORKSPACE: o.cwd, ...o.env };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '',
+    GITHUB_OUTPUT: output,
+    GITHUB_STEP_SUMMARY: summary,
+    GITHUB_WORKSPACE: o.cwd,
+    ...o.env,
+  };
   if (o.event !== undefined) {
     env.GITHUB_EVENT_PATH = join(dir, 'event.json');
     writeFileSync(env.GITHUB_EVENT_PATH, JSON.stringify(o.event));
   }
   for (const [k, v] of Object.entries(o.inputs ?? {})) env[inputVariable(k)] = v;
   const child = spawn(NODE, [isAbsolute(script) ? script : join(ROOT, script)], { cwd: o.cwd, env });
-  let stdout = '', stderr = '', log = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); log += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); log += d.toString(); });
+  let stdout = '',
+    stderr = '',
+    log = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    log += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    log += d.toString();
+  });
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { status, stdout, stderr, log, outputs: parseOutputs(readFileSync(output, 'utf8')), summary: readFileSync(summary, 'utf8') };
+  return {
+    status,
+    stdout,
+    stderr,
+    log,
+    outputs: parseOutputs(readFileSync(output, 'utf8')),
+    summary: readFileSync(summary, 'utf8'),
+  };
 }

@@ -4,8 +4,17 @@
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface RecordedRequest { method: string; url: string; auth: string | undefined; body: unknown }
-export interface FakeComment { id: number; body: string; user: { login: string; type?: string } }
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  auth: string | undefined;
+  body: unknown;
+}
+export interface FakeComment {
+  id: number;
+  body: string;
+  user: { login: string; type?: string };
+}
 
 export class FakeGitHub {
   readonly requests: RecordedRequest[] = [];
@@ -24,21 +33,26 @@ export class FakeGitHub {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req).then(([status, body]) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    }));
+    this.server = createServer(
+      (req, res) =>
+        void this.handle(req).then(([status, body]) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        }),
+    );
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
-  stop(): Promise<void> { return new Promise((resolve) => this.server.close(() => resolve())); }
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
 
   private async handle(req: IncomingMessage): Promise<[number, unknown]> {
     let raw = '';
     for await (const chunk of req) raw += chunk;
-    const body = raw ? JSON.parse(raw) as { body?: string } : undefined;
+    const body = raw ? (JSON.parse(raw) as { body?: string }) : undefined;
     this.requests.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body });
     const path = new URL(req.url!, this.url).pathname;
     if (path.startsWith('/forbidden/')) return [403, { message: 'Resource not accessible by integration' }];

@@ -2,7 +2,18 @@
 // test/fixtures/valid-base/ (files at the same relative paths), an optional delete.txt listing base
 // paths to remove, optional generated files (too big to commit) and expect.json with the diagnostics
 // the validator must report. This module builds a case into a temporary registry folder.
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,7 +83,10 @@ export function loadCases(): InvalidCase[] {
       const spec = JSON.parse(readFileSync(join(dir, 'expect.json'), 'utf8')) as CaseSpec;
       const deletePath = join(dir, 'delete.txt');
       const deletions = existsSync(deletePath)
-        ? readFileSync(deletePath, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+        ? readFileSync(deletePath, 'utf8')
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l !== '' && !l.startsWith('#'))
         : [];
       return { name, dir, spec, overlay: listFiles(dir), deletions };
     });
@@ -81,7 +95,8 @@ export function loadCases(): InvalidCase[] {
 function safeJoin(root: string, rel: string): string {
   const abs = join(root, rel);
   const back = relative(root, abs);
-  if (back === '' || back.startsWith('..') || back.split(sep).includes('..')) throw new Error(`fixture path leaves the registry: ${rel}`);
+  if (back === '' || back.startsWith('..') || back.split(sep).includes('..'))
+    throw new Error(`fixture path leaves the registry: ${rel}`);
   return abs;
 }
 
@@ -123,7 +138,8 @@ export function buildCase(c: InvalidCase): string {
     // verbatimSymlinks: a committed symlink is copied as the link itself, target unchanged.
     cpSync(join(c.dir, f), abs, { verbatimSymlinks: true });
   }
-  const gens = c.spec.generate === undefined ? [] : Array.isArray(c.spec.generate) ? c.spec.generate : [c.spec.generate];
+  const gens =
+    c.spec.generate === undefined ? [] : Array.isArray(c.spec.generate) ? c.spec.generate : [c.spec.generate];
   for (const g of gens) generate(root, g);
   return root;
 }

@@ -1,6 +1,12 @@
 // Per-file S3 fixture: the endpoint and credentials come from the environment (set by
 // test/setup/s3.ts or by the caller); each test file makes its own bucket and empties it after.
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { s3ClientConfig } from '../../src/store/s3-store.ts';
 

@@ -53,14 +53,21 @@ export async function s3Base(): Promise<string> {
 }
 
 export async function storeUrlFor(kind: 'folder' | 's3', label: string): Promise<string> {
-  return kind === 'folder' ? join(tempDir('mg-pubstore-'), 'store') : `${await s3Base()}/${label}-${Math.random().toString(36).slice(2, 8)}`;
+  return kind === 'folder'
+    ? join(tempDir('mg-pubstore-'), 'store')
+    : `${await s3Base()}/${label}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 export async function makeFixture(kind: 'folder' | 's3', label = 'fx'): Promise<Fixture> {
   const repo = tempDir('mg-pubrepo-');
   cpSync(join(ROOT, 'models'), join(repo, 'models'), { recursive: true });
   cpSync(join(ROOT, 'environments'), join(repo, 'environments'), { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+    }).trim();
   git('init', '-q', '-b', 'main');
   git('config', 'user.email', 'test@example.com');
   git('config', 'user.name', 'test');
@@ -79,13 +86,28 @@ export async function makeFixture(kind: 'folder' | 's3', label = 'fx'): Promise<
   writeKeyFile(keyFile(keysDir, 'targets'), keys.targets);
   writeKeyFile(keyFile(keysDir, 'snapshot'), keys.snapshot);
   writeKeyFile(keyFile(keysDir, 'timestamp'), keys.timestamp);
-  const { rootBytes } = await initRepository({ io: new BlobTrustStore(store), rootKeys: [root], rootThreshold: 1, targetsKeys: [keys.targets], snapshotKey: keys.snapshot, timestampKey: keys.timestamp });
+  const { rootBytes } = await initRepository({
+    io: new BlobTrustStore(store),
+    rootKeys: [root],
+    rootThreshold: 1,
+    targetsKeys: [keys.targets],
+    snapshotKey: keys.snapshot,
+    timestampKey: keys.timestamp,
+  });
   const rootFile = join(repo, 'trust', 'root.json');
   mkdirSync(join(repo, 'trust'), { recursive: true });
   writeFileSync(rootFile, rootBytes);
 
   const fx: Fixture = {
-    kind, repo, storeUrl, store, keysDir, keys, rootBytes, rootFile, git,
+    kind,
+    repo,
+    storeUrl,
+    store,
+    keysDir,
+    keys,
+    rootBytes,
+    rootFile,
+    git,
     head: () => git('rev-parse', 'HEAD'),
     commitEdit: (path, from, to, message = `edit ${path}`) => {
       const p = join(repo, path);
@@ -102,7 +124,12 @@ export async function makeFixture(kind: 'folder' | 's3', label = 'fx'): Promise<
 
 /** Verify as a device would, from the pinned root, with a fresh state folder unless one is given. */
 export async function verified(fx: Fixture, target?: string, stateDir = tempDir('mg-devstate-')) {
-  const v = await fetchVerifiedManifest({ trustedRoot: fx.rootBytes, stateDir, source: fx.trustSource(), ...(target ? { target } : {}) });
+  const v = await fetchVerifiedManifest({
+    trustedRoot: fx.rootBytes,
+    stateDir,
+    source: fx.trustSource(),
+    ...(target ? { target } : {}),
+  });
   return { ...v, manifest: v.manifest as Manifest };
 }
 
@@ -121,30 +148,61 @@ export async function missingBlobs(store: BlobStore, m: Manifest): Promise<strin
   return out;
 }
 
-export interface Run { status: number | null; stdout: string; stderr: string }
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** The real CLI in a child process. */
 export function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'model-gitops.js'), ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'model-gitops.js'), ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (status) => { clearTimeout(timer); resolvePromise({ status, stdout, stderr }); });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolvePromise({ status, stdout, stderr });
+    });
   });
 }
 
 /** A publisher process (test/publish/publish-child.ts): prints the PublishResult as JSON. */
-export function publisher(fx: Fixture, commit: string, env: Record<string, string> = {}, recover = false): Promise<Run> {
+export function publisher(
+  fx: Fixture,
+  commit: string,
+  env: Record<string, string> = {},
+  recover = false,
+): Promise<Run> {
   return new Promise((resolvePromise) => {
-    const args = [join(ROOT, 'test/publish/publish-child.ts'), fx.storeUrl, fx.repo, fx.keysDir, commit, ...(recover ? ['--recover'] : [])];
+    const args = [
+      join(ROOT, 'test/publish/publish-child.ts'),
+      fx.storeUrl,
+      fx.repo,
+      fx.keysDir,
+      commit,
+      ...(recover ? ['--recover'] : []),
+    ];
     const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     child.on('close', (status) => resolvePromise({ status, stdout, stderr }));
   });
 }

@@ -1,22 +1,44 @@
 // publishRegistry and the publishing commands against a folder store and a real radosgw.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONVENIENCE_MANIFEST_KEY, MissingBlobsError, listManifestSequences, publicationHistory, publishRegistry, resignStore } from '../../src/publish/index.ts';
+import {
+  CONVENIENCE_MANIFEST_KEY,
+  MissingBlobsError,
+  listManifestSequences,
+  publicationHistory,
+  publishRegistry,
+  resignStore,
+} from '../../src/publish/index.ts';
 import { manifestSequenceKey } from '../../src/store/keys.ts';
 import { TIMESTAMP_KEY, environmentTarget } from '../../src/trust/repository.ts';
 import { cli, makeFixture, missingBlobs, verified, type Fixture } from './helpers.ts';
 import { NotFoundError } from '../../src/lib/errors.ts';
 
 const publish = (fx: Fixture, extra: Partial<Parameters<typeof publishRegistry>[0]> = {}) =>
-  publishRegistry({ repo: fx.repo, store: fx.store, keys: fx.keys, source: { repository: 'acme/models', commit: fx.head() }, ...extra });
+  publishRegistry({
+    repo: fx.repo,
+    store: fx.store,
+    keys: fx.keys,
+    source: { repository: 'acme/models', commit: fx.head() },
+    ...extra,
+  });
 
-const timestampBytes = (fx: Fixture) => fx.store.getBytes(TIMESTAMP_KEY).catch((e: unknown) => { if (e instanceof NotFoundError) return undefined; throw e; });
+const timestampBytes = (fx: Fixture) =>
+  fx.store.getBytes(TIMESTAMP_KEY).catch((e: unknown) => {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  });
 
 describe.concurrent.each(['folder', 's3'] as const)('publish to a %s store', (kind) => {
   it('publishes a verifiable manifest and one slice per environment; manifest verify shows it', async () => {
     const fx = await makeFixture(kind, 'happy');
     const r = await publish(fx);
-    expect(r).toMatchObject({ status: 'published', sequence: 1, source: { repository: 'acme/models', commit: fx.head() }, environments: ['dev', 'production', 'staging'] });
+    expect(r).toMatchObject({
+      status: 'published',
+      sequence: 1,
+      source: { repository: 'acme/models', commit: fx.head() },
+      environments: ['dev', 'production', 'staging'],
+    });
     const v = await verified(fx);
     expect(v.sha256).toBe(r.sha256);
     expect(v.manifest).toMatchObject({ sequence: 1, source: { commit: fx.head() } });
@@ -28,10 +50,25 @@ describe.concurrent.each(['folder', 's3'] as const)('publish to a %s store', (ki
     expect(Object.keys(slice.manifest.environments)).toEqual(['production']);
     expect(Object.keys(slice.manifest.models['pii-scrubber']!.versions)).toEqual(['1.4.1']);
 
-    const cmd = await cli(['manifest', 'verify', fx.storeUrl, '--trust', fx.rootFile, '--environment', 'production', '--json']);
+    const cmd = await cli([
+      'manifest',
+      'verify',
+      fx.storeUrl,
+      '--trust',
+      fx.rootFile,
+      '--environment',
+      'production',
+      '--json',
+    ]);
     expect(cmd.status, cmd.stderr).toBe(0);
     const out = JSON.parse(cmd.stdout);
-    expect(out).toMatchObject({ ok: true, sequence: 1, source: { commit: fx.head() }, target: 'environments/production.json', environments: { production: { 'pii-scrubber': '1.4.1' } } });
+    expect(out).toMatchObject({
+      ok: true,
+      sequence: 1,
+      source: { commit: fx.head() },
+      target: 'environments/production.json',
+      environments: { production: { 'pii-scrubber': '1.4.1' } },
+    });
     expect(Date.parse(out.expires)).toBeGreaterThan(Date.now());
 
     // publishing the same content again changes nothing
@@ -51,7 +88,9 @@ describe.concurrent.each(['folder', 's3'] as const)('publish to a %s store', (ki
     fx.commitEdit('environments/production.yaml', 'rollbackWindow: [1.1.0]', 'rollbackWindow: [1.1.0, 1.0.0]');
     const e = await publish(fx).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(MissingBlobsError);
-    expect((e as MissingBlobsError).message).toContain(`intent-classifier@1.0.0/model.safetensors: blobs/sha256/${sha} (missing`);
+    expect((e as MissingBlobsError).message).toContain(
+      `intent-classifier@1.0.0/model.safetensors: blobs/sha256/${sha} (missing`,
+    );
     expect((await timestampBytes(fx))!.equals(before!)).toBe(true);
     expect(await listManifestSequences(fx.store)).toEqual([1]);
     expect((await verified(fx)).manifest.sequence).toBe(1);
@@ -69,7 +108,11 @@ describe.concurrent.each(['folder', 's3'] as const)('publish to a %s store', (ki
     const c2 = fx.commitEdit('environments/production.yaml', 'pii-scrubber: 1.4.1', 'pii-scrubber: 1.4.2');
     const second = await publish(fx, { now: t0, source: { repository: 'acme/models', commit: c2 } });
     expect(second.sequence).toBe(2);
-    expect(second.changes.find((c) => c.environment === 'production')).toEqual({ environment: 'production', status: 'changed', changes: [{ model: 'pii-scrubber', before: '1.4.1', after: '1.4.2' }] });
+    expect(second.changes.find((c) => c.environment === 'production')).toEqual({
+      environment: 'production',
+      status: 'changed',
+      changes: [{ model: 'pii-scrubber', before: '1.4.1', after: '1.4.2' }],
+    });
     const before = await verified(fx);
     const r = await resignStore({ store: fx.store, keys: fx.keys, now: new Date(t0.getTime() + 3600_000) });
     expect(r.sequence).toBe(2);
@@ -80,11 +123,22 @@ describe.concurrent.each(['folder', 's3'] as const)('publish to a %s store', (ki
     expect(Date.parse(after.expires)).toBeGreaterThan(Date.parse(before.expires));
 
     const h = await publicationHistory(fx.store);
-    expect(h.map((e) => [e.sequence, e.source?.commit, e.signed, e.current])).toEqual([[1, first.source.commit, true, false], [2, c2, true, true]]);
-    expect(h[1]!.changes).toEqual([{ environment: 'production', status: 'changed', changes: [{ model: 'pii-scrubber', before: '1.4.1', after: '1.4.2' }] }]);
+    expect(h.map((e) => [e.sequence, e.source?.commit, e.signed, e.current])).toEqual([
+      [1, first.source.commit, true, false],
+      [2, c2, true, true],
+    ]);
+    expect(h[1]!.changes).toEqual([
+      {
+        environment: 'production',
+        status: 'changed',
+        changes: [{ model: 'pii-scrubber', before: '1.4.1', after: '1.4.2' }],
+      },
+    ]);
     const cmd = await cli(['history', '--store', fx.storeUrl]);
     expect(cmd.status, cmd.stderr).toBe(0);
-    expect(cmd.stdout).toMatch(new RegExp(`^2 +\\S+ +${c2.slice(0, 12)} +current +production: pii-scrubber 1.4.1 -> 1.4.2$`, 'm'));
+    expect(cmd.stdout).toMatch(
+      new RegExp(`^2 +\\S+ +${c2.slice(0, 12)} +current +production: pii-scrubber 1.4.1 -> 1.4.2$`, 'm'),
+    );
     expect(cmd.stdout).toMatch(new RegExp(`^1 +\\S+ +${first.source.commit.slice(0, 12)} +signed`, 'm'));
   });
 });

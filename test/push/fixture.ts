@@ -57,16 +57,32 @@ export function folderStoreKeys(root: string): string[] {
 }
 
 /** Flags that make a new card complete. */
-export const CARD_FLAGS = ['--summary', 'Retrained on July intents.', '--parent', '2.1.0', '--code-repo', 'acme/slm-training', '--code-commit', COMMIT];
+export const CARD_FLAGS = [
+  '--summary',
+  'Retrained on July intents.',
+  '--parent',
+  '2.1.0',
+  '--code-repo',
+  'acme/slm-training',
+  '--code-commit',
+  COMMIT,
+];
 
 /** Like runCli, but asynchronous, so independent runs can go in parallel. */
 export function runCliAsync(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(NODE, [join(ROOT, 'bin', 'model-gitops.js'), ...args], { cwd, env: { ...process.env, NO_COLOR: '1', MODEL_GITOPS_STORE: '', ...env } });
+    const child = spawn(NODE, [join(ROOT, 'bin', 'model-gitops.js'), ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', MODEL_GITOPS_STORE: '', ...env },
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
@@ -78,13 +94,32 @@ export function runCliAsync(args: string[], cwd: string, env: Record<string, str
 export async function runInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const saved = { log: console.log, error: console.error, warn: console.warn, out: process.stdout.write, err: process.stderr.write };
+  const saved = {
+    log: console.log,
+    error: console.error,
+    warn: console.warn,
+    out: process.stdout.write,
+    err: process.stderr.write,
+  };
   const savedEnv: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries({ NO_COLOR: '1', ...env })) { savedEnv[k] = process.env[k]; process.env[k] = v; }
-  console.log = (...a: unknown[]) => { stdout += `${format(...a)}\n`; };
-  console.error = console.warn = (...a: unknown[]) => { stderr += `${format(...a)}\n`; };
-  process.stdout.write = ((chunk: string | Uint8Array) => { stdout += String(chunk); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof process.stderr.write;
+  for (const [k, v] of Object.entries({ NO_COLOR: '1', ...env })) {
+    savedEnv[k] = process.env[k];
+    process.env[k] = v;
+  }
+  console.log = (...a: unknown[]) => {
+    stdout += `${format(...a)}\n`;
+  };
+  console.error = console.warn = (...a: unknown[]) => {
+    stderr += `${format(...a)}\n`;
+  };
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
   try {
     const status = await main(args);
     return { status, stdout, stderr };
@@ -92,6 +127,9 @@ export async function runInProcess(args: string[], env: Record<string, string> =
     Object.assign(console, { log: saved.log, error: saved.error, warn: saved.warn });
     process.stdout.write = saved.out;
     process.stderr.write = saved.err;
-    for (const [k, v] of Object.entries(savedEnv)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    for (const [k, v] of Object.entries(savedEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }

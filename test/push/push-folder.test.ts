@@ -22,10 +22,16 @@ describe('push to the default folder store', () => {
     expect(card.split('\n')[0]).toBe('# yaml-language-server: $schema=../../../schemas/model-version.schema.json');
     expect(card).toContain('summary: Retrained on July intents.');
     // interface copied from the parent, layout kept; architecture from the safetensors header and config.json
-    expect(card).toContain('  outputs: [{name: label, dtype: string, shape: [batch], labels: [greet, order, cancel_order, other]}]');
+    expect(card).toContain(
+      '  outputs: [{name: label, dtype: string, shape: [batch], labels: [greet, order, cancel_order, other]}]',
+    );
     expect(card).toContain('architecture: {family: mlp, parameters: 9344, format: safetensors, dtype: f32}');
-    expect(card).toContain('  - {path: model.safetensors, sha256: 7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180, size: 37640}');
-    expect(card).toContain(`  parent: intent-classifier@2.1.0\n  code: {repository: acme/slm-training, commit: ${COMMIT}}`);
+    expect(card).toContain(
+      '  - {path: model.safetensors, sha256: 7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180, size: 37640}',
+    );
+    expect(card).toContain(
+      `  parent: intent-classifier@2.1.0\n  code: {repository: acme/slm-training, commit: ${COMMIT}}`,
+    );
     expect(f.cli(['validate']).status).toBe(0);
     const keys = folderStoreKeys(join(f.repo, '.model-gitops/store'));
     expect(keys.filter((k) => k.startsWith('blobs/'))).toHaveLength(3);
@@ -65,7 +71,9 @@ describe('push to the default folder store', () => {
     const b = after.split('\n');
     const removed = a.filter((l) => !b.includes(l));
     const added = b.filter((l) => !a.includes(l));
-    expect(removed).toEqual(['  - {path: model.safetensors, sha256: 7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180, size: 37640}']);
+    expect(removed).toEqual([
+      '  - {path: model.safetensors, sha256: 7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180, size: 37640}',
+    ]);
     expect(added).toEqual([
       '  - {path: model.safetensors, sha256: 8f0cf9aeb20fc941c914aeba5ccfee3450d4fc45039ad0a37bfce44bae20dd94, size: 37640}',
       expect.stringMatching(/^ {2}- \{path: generation_config\.json, sha256: [0-9a-f]{64}, size: 22\}$/),
@@ -78,7 +86,8 @@ describe('push to the default folder store', () => {
     const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), '--summary', 'x']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${CARD} would be a new card, and these fields are still missing:`);
-    for (const field of ['interface', 'lineage.code.repository', 'lineage.code.commit']) expect(r.stderr).toMatch(new RegExp(`^  ${field.replace('.', '\\.')} +--`, 'm'));
+    for (const field of ['interface', 'lineage.code.repository', 'lineage.code.commit'])
+      expect(r.stderr).toMatch(new RegExp(`^  ${field.replace('.', '\\.')} +--`, 'm'));
     expect(r.stderr).not.toMatch(/^ {2}summary /m);
     expect(r.stderr).toContain('Nothing was uploaded or written.');
     expect(existsSync(join(f.repo, CARD))).toBe(false);
@@ -99,7 +108,15 @@ describe('push to the default folder store', () => {
 
   it('does not write a card that would leave the registry invalid, and says the uploaded blobs are harmless', async () => {
     const f = fixture();
-    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--interface-from', '2.1.0', '--parent', '9.9.9']);
+    const r = await f.run([
+      ...push,
+      f.dir('intent-classifier', '2.1.0'),
+      ...CARD_FLAGS,
+      '--interface-from',
+      '2.1.0',
+      '--parent',
+      '9.9.9',
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${CARD}:`);
     expect(r.stderr).toContain('parent intent-classifier@9.9.9 does not exist');
@@ -124,14 +141,63 @@ describe('push to the default folder store', () => {
     const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), ...CARD_FLAGS, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(Object.keys(j).sort()).toEqual(['card', 'diagnostics', 'dryRun', 'errors', 'files', 'model', 'notes', 'seconds', 'store', 'throughputBytesPerSecond', 'totals', 'valid', 'version']);
-    expect(j.files).toEqual([
-      { path: 'config.json', size: 220, sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113', sent: 220, deduplicated: false, resumed: 0 },
-      { path: 'model.safetensors', size: 37640, sha256: '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180', sent: 37640, deduplicated: false, resumed: 0 },
-      { path: 'tokenizer.json', size: 34, sha256: '85212ec527f609e6a30ef6348cdcfe87e5ec1ae844db83cf6df63b331c662e2f', sent: 34, deduplicated: false, resumed: 0 },
+    expect(Object.keys(j).sort()).toEqual([
+      'card',
+      'diagnostics',
+      'dryRun',
+      'errors',
+      'files',
+      'model',
+      'notes',
+      'seconds',
+      'store',
+      'throughputBytesPerSecond',
+      'totals',
+      'valid',
+      'version',
     ]);
-    expect(j.card).toEqual({ path: CARD, status: 'created', written: true, draft: false, changes: [], placeholders: [] });
-    expect(j.totals).toEqual({ files: 3, bytes: 37894, sentBytes: 37894, deduplicatedBytes: 0, resumedBytes: 0, toSendBytes: 0 });
+    expect(j.files).toEqual([
+      {
+        path: 'config.json',
+        size: 220,
+        sha256: 'd7a9ad12c7df7be0d6ceefcc121cddae615ddef4f5bc4d6a0e83d318f357e113',
+        sent: 220,
+        deduplicated: false,
+        resumed: 0,
+      },
+      {
+        path: 'model.safetensors',
+        size: 37640,
+        sha256: '7266898845682a57d939be5f302105d01437cfce1b2c54e0f68dbba7972ad180',
+        sent: 37640,
+        deduplicated: false,
+        resumed: 0,
+      },
+      {
+        path: 'tokenizer.json',
+        size: 34,
+        sha256: '85212ec527f609e6a30ef6348cdcfe87e5ec1ae844db83cf6df63b331c662e2f',
+        sent: 34,
+        deduplicated: false,
+        resumed: 0,
+      },
+    ]);
+    expect(j.card).toEqual({
+      path: CARD,
+      status: 'created',
+      written: true,
+      draft: false,
+      changes: [],
+      placeholders: [],
+    });
+    expect(j.totals).toEqual({
+      files: 3,
+      bytes: 37894,
+      sentBytes: 37894,
+      deduplicatedBytes: 0,
+      resumedBytes: 0,
+      toSendBytes: 0,
+    });
     expect(j.throughputBytesPerSecond).toBeGreaterThan(0);
     expect(j).toMatchObject({ model: 'intent-classifier', version: '2.2.0', dryRun: false, valid: true, errors: 0 });
   });
@@ -146,7 +212,16 @@ describe('push to the default folder store', () => {
     g('add', '.');
     g('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'x');
     const head = g('rev-parse', 'HEAD').trim();
-    const r = await f.run([...push, f.dir('intent-classifier', '2.1.0'), '--summary', 's', '--parent', '2.1.0', '--code-dir', code]);
+    const r = await f.run([
+      ...push,
+      f.dir('intent-classifier', '2.1.0'),
+      '--summary',
+      's',
+      '--parent',
+      '2.1.0',
+      '--code-dir',
+      code,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(f.repo, CARD), 'utf8')).toContain(`code: {repository: acme/trainer, commit: ${head}}`);
   });
@@ -168,16 +243,42 @@ describe('push to the default folder store', () => {
   it('reads dtype and parameters of a bf16 checkpoint and the family from config.json', async () => {
     const f = fixture();
     const dir = tempDir('mg-bf16-');
-    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors([
-      { name: 'w', dtype: 'BF16', shape: [4, 8], data: new Uint8Array(64) },
-      { name: 'b', dtype: 'F32', shape: [2], data: new Uint8Array(8) },
-    ]));
+    writeFileSync(
+      join(dir, 'model.safetensors'),
+      encodeSafetensors([
+        { name: 'w', dtype: 'BF16', shape: [4, 8], data: new Uint8Array(64) },
+        { name: 'b', dtype: 'F32', shape: [2], data: new Uint8Array(8) },
+      ]),
+    );
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert' }));
     mkdirSync(join(f.repo, 'models/new-model/versions'), { recursive: true });
-    writeFileSync(join(f.repo, 'models/new-model/model.yaml'), readFileSync(join(f.repo, 'models/intent-classifier/model.yaml'), 'utf8').replace(/^name: .*$/m, 'name: new-model'));
-    const r = await f.run(['push', dir, '--model', 'new-model', '--version', '0.1.0', '--summary', 's', '--interface-from', 'intent-classifier@2.1.0', '--code-repo', 'a/b', '--code-commit', COMMIT]);
+    writeFileSync(
+      join(f.repo, 'models/new-model/model.yaml'),
+      readFileSync(join(f.repo, 'models/intent-classifier/model.yaml'), 'utf8').replace(
+        /^name: .*$/m,
+        'name: new-model',
+      ),
+    );
+    const r = await f.run([
+      'push',
+      dir,
+      '--model',
+      'new-model',
+      '--version',
+      '0.1.0',
+      '--summary',
+      's',
+      '--interface-from',
+      'intent-classifier@2.1.0',
+      '--code-repo',
+      'a/b',
+      '--code-commit',
+      COMMIT,
+    ]);
     expect(r.status, r.stderr).toBe(0);
-    expect(readFileSync(join(f.repo, 'models/new-model/versions/0.1.0.yaml'), 'utf8')).toContain('architecture: {family: bert, parameters: 34, format: safetensors, dtype: bf16}');
+    expect(readFileSync(join(f.repo, 'models/new-model/versions/0.1.0.yaml'), 'utf8')).toContain(
+      'architecture: {family: bert, parameters: 34, format: safetensors, dtype: bf16}',
+    );
   });
 
   it('usage errors exit 2', async () => {
@@ -190,9 +291,28 @@ describe('push to the default folder store', () => {
       [['push', dir, '--model', 'intent-classifier', '--version', 'v1'], 'is not a semantic version'],
       [['push', dir, '--model', 'Bad_Name', '--version', '1.0.0'], 'is not a valid model name'],
       [['push', dir, '--model', 'intent-classifier', '--version', '1.0.0', '--bogus'], "Unknown option '--bogus'"],
-      [['push', join(dir, 'nope'), '--model', 'intent-classifier', '--version', '3.0.0', ...CARD_FLAGS], 'does not exist'],
-      [['push', dir, '--model', 'intent-classifier', '--version', '3.0.0', '--code-commit', 'abc', ...CARD_FLAGS.slice(0, 6)], '--code-commit "abc" must be a full commit id'],
-      [['push', dir, '--model', 'intent-classifier', '--version', '3.0.0', '--store', 's3://AKIA:hunter2@bucket/p'], 'carries credentials'],
+      [
+        ['push', join(dir, 'nope'), '--model', 'intent-classifier', '--version', '3.0.0', ...CARD_FLAGS],
+        'does not exist',
+      ],
+      [
+        [
+          'push',
+          dir,
+          '--model',
+          'intent-classifier',
+          '--version',
+          '3.0.0',
+          '--code-commit',
+          'abc',
+          ...CARD_FLAGS.slice(0, 6),
+        ],
+        '--code-commit "abc" must be a full commit id',
+      ],
+      [
+        ['push', dir, '--model', 'intent-classifier', '--version', '3.0.0', '--store', 's3://AKIA:hunter2@bucket/p'],
+        'carries credentials',
+      ],
       [['verify', 'extra'], 'unexpected argument'],
       [['verify', '--model', 'nope'], 'no model "nope"'],
       [['verify', '--store', 'ftp://x/y'], 'unsupported store URL'],

@@ -10,8 +10,12 @@ import { adminClient, createBucket, removeBucket } from '../helpers/s3.ts';
 import { CARD_FLAGS, fixture } from './fixture.ts';
 
 let bucket: string;
-beforeAll(async () => { bucket = await createBucket('push'); });
-afterAll(async () => { if (bucket) await removeBucket(bucket); });
+beforeAll(async () => {
+  bucket = await createBucket('push');
+});
+afterAll(async () => {
+  if (bucket) await removeBucket(bucket);
+});
 
 async function keys(prefix: string): Promise<string[]> {
   const out: string[] = [];
@@ -30,7 +34,12 @@ describe('push to S3', () => {
     const dry = await f.run([...push, dir, ...CARD_FLAGS, '--store', store, '--dry-run', '--json']);
     expect(dry.status, dry.stderr).toBe(0);
     const dj = JSON.parse(dry.stdout);
-    expect(dj).toMatchObject({ dryRun: true, store, card: { status: 'created', written: false }, totals: { sentBytes: 0, toSendBytes: 37894 } });
+    expect(dj).toMatchObject({
+      dryRun: true,
+      store,
+      card: { status: 'created', written: false },
+      totals: { sentBytes: 0, toSendBytes: 37894 },
+    });
     expect(await keys('p1')).toEqual([]);
 
     const r = await f.run([...push, dir, ...CARD_FLAGS, '--store', store, '--json']);
@@ -64,7 +73,10 @@ describe('verify against S3', () => {
   beforeAll(async () => {
     f = fixture();
     const store = openStore(`s3://${bucket}/${prefix}`, { s3: { stateDir: tempDir('mg-s3state-') } });
-    for (const id of demoWeights().keys()) { const [model, version] = id.split('/') as [string, string]; await pushFolder({ dir: f.dir(model, version), store, stateDir: tempDir('mg-cache-') }); }
+    for (const id of demoWeights().keys()) {
+      const [model, version] = id.split('/') as [string, string];
+      await pushFolder({ dir: f.dir(model, version), store, stateDir: tempDir('mg-cache-') });
+    }
   });
   const verify = (...extra: string[]) => f.run(['verify', '--store', `s3://${bucket}/${prefix}`, ...extra]);
 
@@ -88,15 +100,33 @@ describe('verify against S3', () => {
     };
     const head = await openStore(`s3://${bucket}/${prefix}`).head(blobKey(sha.bytes));
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${prefix}/${blobKey(sha.missing)}` }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${blobKey(sha.size)}`, Body: Buffer.alloc(10), Metadata: { sha256: sha.size } }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}/${blobKey(sha.size)}`,
+        Body: Buffer.alloc(10),
+        Metadata: { sha256: sha.size },
+      }),
+    );
     // Same size, same sha256 metadata, different bytes: only a re-hash can tell.
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${blobKey(sha.bytes)}`, Body: Buffer.alloc(head!.size, 7), Metadata: { sha256: sha.bytes } }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}/${blobKey(sha.bytes)}`,
+        Body: Buffer.alloc(head!.size, 7),
+        Metadata: { sha256: sha.bytes },
+      }),
+    );
 
     const plain = await verify();
     const rehash = await verify('--rehash', '--json');
     expect(plain.status).toBe(1);
-    expect(plain.stdout).toMatch(/^intent-classifier +1\.0\.0 +model\.safetensors +missing +s3:\/\/.* has no "blobs\/sha256\/6a9878cc/m);
-    expect(plain.stdout).toMatch(/^pii-scrubber +1\.4\.1 +model\.safetensors +wrong-size +store has 10 bytes, expected 27528$/m);
+    expect(plain.stdout).toMatch(
+      /^intent-classifier +1\.0\.0 +model\.safetensors +missing +s3:\/\/.* has no "blobs\/sha256\/6a9878cc/m,
+    );
+    expect(plain.stdout).toMatch(
+      /^pii-scrubber +1\.4\.1 +model\.safetensors +wrong-size +store has 10 bytes, expected 27528$/m,
+    );
     expect(plain.stdout).not.toContain('wrong-bytes');
     expect(plain.stdout).toContain('2 problems: 24 artifacts of 8 cards');
     expect(rehash.status).toBe(1);

@@ -10,10 +10,13 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
   if (process.env.S3_ENDPOINT) return;
   if (!(await radosgwInstalled()) && process.getuid?.() === 0) {
     console.log('installing Ceph radosgw for the S3 tests (scripts/s3-server.sh install)...');
-    spawnSync('bash', [new URL('../../scripts/s3-server.sh', import.meta.url).pathname, 'install'], { stdio: 'inherit' });
+    spawnSync('bash', [new URL('../../scripts/s3-server.sh', import.meta.url).pathname, 'install'], {
+      stdio: 'inherit',
+    });
   }
   if (!(await radosgwInstalled())) {
-    process.env.S3_UNAVAILABLE = 'Ceph radosgw is not installed: run `scripts/s3-server.sh install` (root), or set S3_ENDPOINT and AWS credentials';
+    process.env.S3_UNAVAILABLE =
+      'Ceph radosgw is not installed: run `scripts/s3-server.sh install` (root), or set S3_ENDPOINT and AWS credentials';
     return;
   }
   return startPrivateS3();

@@ -16,7 +16,10 @@ import { NotFoundError } from '../../src/lib/errors.ts';
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-export function storeContract(label: string, makeStore: () => Promise<{ store: BlobStore; tamper: (key: string, data: Buffer) => Promise<void> }>): void {
+export function storeContract(
+  label: string,
+  makeStore: () => Promise<{ store: BlobStore; tamper: (key: string, data: Buffer) => Promise<void> }>,
+): void {
   describe(`${label}: BlobStore contract`, () => {
     let store: BlobStore;
     let tamper: (key: string, data: Buffer) => Promise<void>;
@@ -29,14 +32,21 @@ export function storeContract(label: string, makeStore: () => Promise<{ store: B
     it('puts, heads, gets (whole and ranged), lists and deletes small objects', async () => {
       await store.putObject('reports/m/1.0.0/cpu.json', '{"ok":true}', { contentType: 'application/json' });
       await store.putObject('reports/m/1.0.0/gpu.json', '0123456789');
-      expect(await store.head('reports/m/1.0.0/cpu.json')).toEqual({ key: 'reports/m/1.0.0/cpu.json', size: 11, ...(label === 'folder' ? {} : { sha256: sha('{"ok":true}') }) });
+      expect(await store.head('reports/m/1.0.0/cpu.json')).toEqual({
+        key: 'reports/m/1.0.0/cpu.json',
+        size: 11,
+        ...(label === 'folder' ? {} : { sha256: sha('{"ok":true}') }),
+      });
       expect((await store.getBytes('reports/m/1.0.0/cpu.json')).toString()).toBe('{"ok":true}');
       expect(await text(await store.get('reports/m/1.0.0/gpu.json', { start: 2, end: 6 }))).toBe('2345');
       expect(await text(await store.get('reports/m/1.0.0/gpu.json', { start: 7 }))).toBe('789');
       expect(await text(await store.get('reports/m/1.0.0/gpu.json', { start: 3, end: 3 }))).toBe('');
       const listed = [];
       for await (const o of store.list('reports/m/')) listed.push([o.key, o.size]);
-      expect(listed).toEqual([['reports/m/1.0.0/cpu.json', 11], ['reports/m/1.0.0/gpu.json', 10]]);
+      expect(listed).toEqual([
+        ['reports/m/1.0.0/cpu.json', 11],
+        ['reports/m/1.0.0/gpu.json', 10],
+      ]);
       const none = [];
       for await (const o of store.list('reports/zzz/')) none.push(o);
       expect(none).toEqual([]);
@@ -70,14 +80,23 @@ export function storeContract(label: string, makeStore: () => Promise<{ store: B
       const dir = join(work, 'model');
       await mkdir(join(dir, 'sub'), { recursive: true });
       const weights = new Uint8Array(4096).map((_, i) => i % 251);
-      await writeSafetensors(join(dir, 'model.safetensors'), [{ name: 'w', dtype: 'F32', shape: [32, 32], data: weights }]);
+      await writeSafetensors(join(dir, 'model.safetensors'), [
+        { name: 'w', dtype: 'F32', shape: [32, 32], data: weights },
+      ]);
       const tok = await randomFile(join(dir, 'tokenizer.json'), 1000);
       await writeFile(join(dir, 'sub', 'empty.txt'), '');
       const stateDir = join(work, 'state');
       const first = await pushFolder({ dir, store, stateDir });
       expect(first.map((r) => r.path)).toEqual(['model.safetensors', 'sub/empty.txt', 'tokenizer.json']);
       const t = first.find((r) => r.path === 'tokenizer.json')!;
-      expect(t).toMatchObject({ size: 1000, sha256: sha(tok), blobKey: blobKey(sha(tok)), sentBytes: 1000, deduplicated: false, hashCached: false });
+      expect(t).toMatchObject({
+        size: 1000,
+        sha256: sha(tok),
+        blobKey: blobKey(sha(tok)),
+        sentBytes: 1000,
+        deduplicated: false,
+        hashCached: false,
+      });
       expect(t.indexKey).toBeUndefined();
       expect((await store.getBytes(t.blobKey)).equals(tok)).toBe(true);
       expect(await store.head(t.blobKey)).toMatchObject({ size: 1000, sha256: sha(tok) });
@@ -85,7 +104,9 @@ export function storeContract(label: string, makeStore: () => Promise<{ store: B
       const m = first.find((r) => r.path === 'model.safetensors')!;
       expect(m.indexKey).toBe(indexKey(m.sha256));
       const index = JSON.parse((await store.getBytes(m.indexKey!)).toString()) as SafetensorsIndex;
-      expect(index.tensors).toEqual([expect.objectContaining({ name: 'w', dtype: 'F32', shape: [32, 32], sha256: sha(weights) })]);
+      expect(index.tensors).toEqual([
+        expect.objectContaining({ name: 'w', dtype: 'F32', shape: [32, 32], sha256: sha(weights) }),
+      ]);
       expect(first.find((r) => r.path === 'sub/empty.txt')!.sha256).toBe(sha(''));
 
       const progress: string[] = [];
@@ -97,13 +118,21 @@ export function storeContract(label: string, makeStore: () => Promise<{ store: B
       // Same bytes under a new name, from a cold cache: deduplicated by content.
       await writeFile(join(dir, 'copy.json'), tok);
       const third = await pushFolder({ dir, store, stateDir: join(work, 'fresh-state') });
-      expect(third.find((r) => r.path === 'copy.json')).toMatchObject({ deduplicated: true, sentBytes: 0, hashCached: false });
+      expect(third.find((r) => r.path === 'copy.json')).toMatchObject({
+        deduplicated: true,
+        sentBytes: 0,
+        hashCached: false,
+      });
 
       // A touched file is re-hashed (the cache is keyed by mtime), still not re-sent.
       const later = new Date(Date.now() + 5000);
       await utimes(join(dir, 'tokenizer.json'), later, later);
       const fourth = await pushFolder({ dir, store, stateDir });
-      expect(fourth.find((r) => r.path === 'tokenizer.json')).toMatchObject({ hashCached: false, deduplicated: true, sentBytes: 0 });
+      expect(fourth.find((r) => r.path === 'tokenizer.json')).toMatchObject({
+        hashCached: false,
+        deduplicated: true,
+        sentBytes: 0,
+      });
     });
 
     it('dry run hashes and checks but sends nothing', async () => {
@@ -111,7 +140,9 @@ export function storeContract(label: string, makeStore: () => Promise<{ store: B
       await mkdir(dir, { recursive: true });
       const data = await randomFile(join(dir, 'new.bin'), 2048);
       const r = await pushFolder({ dir, store, stateDir: join(work, 'state-dry'), dryRun: true });
-      expect(r).toEqual([expect.objectContaining({ path: 'new.bin', sha256: sha(data), deduplicated: false, sentBytes: 0 })]);
+      expect(r).toEqual([
+        expect.objectContaining({ path: 'new.bin', sha256: sha(data), deduplicated: false, sentBytes: 0 }),
+      ]);
       expect(await store.exists(blobKey(sha(data)))).toBe(false);
     });
 

@@ -49,8 +49,9 @@ describe('folder store specifics', () => {
     const dir = await tempDir('fs-mismatch');
     const data = await randomFile(join(dir, 'f.bin'), 500);
     const claimed = createHash('sha256').update('something else').digest('hex');
-    await expect(store.putFile(blobKey(claimed), join(dir, 'f.bin'), { sha256: claimed, size: data.length }))
-      .rejects.toThrow(/changed while it was being pushed/);
+    await expect(
+      store.putFile(blobKey(claimed), join(dir, 'f.bin'), { sha256: claimed, size: data.length }),
+    ).rejects.toThrow(/changed while it was being pushed/);
     expect(await store.exists(blobKey(claimed))).toBe(false);
   });
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { blobKey, indexKey, manifestSequenceKey, reportKey, sha256OfBlobKey, validateKey, validatePrefix } from '../../src/store/keys.ts';
+import {
+  blobKey,
+  indexKey,
+  manifestSequenceKey,
+  reportKey,
+  sha256OfBlobKey,
+  validateKey,
+  validatePrefix,
+} from '../../src/store/keys.ts';
 import { openStore } from '../../src/store/open.ts';
 import { FolderStore } from '../../src/store/fs-store.ts';
 import { S3Store } from '../../src/store/s3-store.ts';

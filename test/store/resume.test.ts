@@ -28,7 +28,8 @@ afterAll(async () => {
 /** Run the child until it pauses after `parts` parts, then SIGKILL it. Returns what it printed. */
 async function pushAndKill(url: string, dir: string, stateDir: string, parts: number): Promise<string[]> {
   const proc = spawn(process.execPath, [child, url, dir, stateDir], {
-    env: { ...process.env, PAUSE_AFTER_PARTS: String(parts) }, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PAUSE_AFTER_PARTS: String(parts) },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
   const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
@@ -56,22 +57,35 @@ it('resumes a killed push: finished blobs and finished parts are not sent again'
   expect(Object.keys(saved!.parts).sort()).toEqual(['1', '2', '3']);
 
   const events: PushProgress[] = [];
-  const results = await pushFolder({ dir, store: openStore(url, { s3: { partSize: PART, stateDir } }), stateDir, onProgress: (p) => events.push(p) });
+  const results = await pushFolder({
+    dir,
+    store: openStore(url, { s3: { partSize: PART, stateDir } }),
+    stateDir,
+    onProgress: (p) => events.push(p),
+  });
   const [a, b] = results;
   expect(a).toMatchObject({ path: 'a-config.json', deduplicated: true, sentBytes: 0, hashCached: true });
   expect(b).toMatchObject({
-    path: 'b-weights.bin', deduplicated: false, hashCached: true,
-    resumedParts: 3, resumedBytes: 3 * PART, sentBytes: big.length - 3 * PART,
+    path: 'b-weights.bin',
+    deduplicated: false,
+    hashCached: true,
+    resumedParts: 3,
+    resumedBytes: 3 * PART,
+    sentBytes: big.length - 3 * PART,
   });
   const sentParts = events.flatMap((e) => (e.kind === 'part' ? [e.partNumber] : [])).sort((x, y) => x - y);
   expect(sentParts).toEqual([4, 5, 6, 7, 8, 9]);
   expect(events).toContainEqual(expect.objectContaining({ kind: 'resumed', parts: 3, bytes: 3 * PART }));
 
   const store = openStore(url);
-  const checks = await verifyArtifacts(store, [
-    { path: 'a-config.json', sha256: a!.sha256, size: small.length },
-    { path: 'b-weights.bin', sha256: bigSha, size: big.length },
-  ], { rehash: true });
+  const checks = await verifyArtifacts(
+    store,
+    [
+      { path: 'a-config.json', sha256: a!.sha256, size: small.length },
+      { path: 'b-weights.bin', sha256: bigSha, size: big.length },
+    ],
+    { rehash: true },
+  );
   expect(checks.map((c) => c.status)).toEqual(['ok', 'ok']);
   expect(await store.exists(blobKey(bigSha))).toBe(true);
   expect(await readdir(join(stateDir, 'uploads'))).toEqual([]);
@@ -89,9 +103,14 @@ it('starts over when the saved multipart upload no longer exists on the server',
   const state = (await loadUploadState(uploadStatePath(stateDir, sha)))!;
   const { S3Client, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
   const { s3ClientConfig } = await import('../../src/store/s3-store.ts');
-  await new S3Client(s3ClientConfig()).send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: `gone/${blobKey(sha)}`, UploadId: state.uploadId }));
+  await new S3Client(s3ClientConfig()).send(
+    new AbortMultipartUploadCommand({ Bucket: bucket, Key: `gone/${blobKey(sha)}`, UploadId: state.uploadId }),
+  );
 
   const [r] = await pushFolder({ dir, store: openStore(url, { s3: { partSize: PART, stateDir } }), stateDir });
   expect(r).toMatchObject({ resumedParts: 0, sentBytes: big.length, deduplicated: false });
-  expect((await verifyArtifacts(openStore(url), [{ path: 'w.bin', sha256: sha, size: big.length }], { rehash: true }))[0]!.status).toBe('ok');
+  expect(
+    (await verifyArtifacts(openStore(url), [{ path: 'w.bin', sha256: sha, size: big.length }], { rehash: true }))[0]!
+      .status,
+  ).toBe('ok');
 });

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay as libBackoffDelay } from '../../src/lib/backoff.ts';
 import { isRetryable, withRetry } from '../../src/store/retry.ts';
 
-const backoffDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number) => libBackoffDelay(attempt, { baseDelayMs, maxDelayMs });
+const backoffDelay = (attempt: number, baseDelayMs: number, maxDelayMs: number) =>
+  libBackoffDelay(attempt, { baseDelayMs, maxDelayMs });
 
-const httpError = (status: number, name = 'Error') => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+const httpError = (status: number, name = 'Error') =>
+  Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
 describe('retry policy', () => {
   it('classifies throttling, 5xx and network errors as transient, the rest as final', () => {
@@ -12,7 +14,9 @@ describe('retry policy', () => {
     expect(isRetryable(httpError(500, 'InternalError'))).toBe(true);
     expect(isRetryable(httpError(429))).toBe(true);
     expect(isRetryable(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true);
-    expect(isRetryable(new Error('wrapped', { cause: Object.assign(new Error('y'), { code: 'ECONNREFUSED' }) }))).toBe(true);
+    expect(isRetryable(new Error('wrapped', { cause: Object.assign(new Error('y'), { code: 'ECONNREFUSED' }) }))).toBe(
+      true,
+    );
     expect(isRetryable(httpError(403, 'AccessDenied'))).toBe(false);
     expect(isRetryable(httpError(404, 'NoSuchKey'))).toBe(false);
     expect(isRetryable(httpError(412, 'PreconditionFailed'))).toBe(false);
@@ -33,26 +37,39 @@ describe('retry policy', () => {
   it('retries transient failures until success, and stops at once on a final error', async () => {
     let calls = 0;
     const waits: number[] = [];
-    const v = await withRetry(async () => {
-      if (++calls < 3) throw httpError(503, 'SlowDown');
-      return 'ok';
-    }, { baseDelayMs: 1, onRetry: (_e, _a, d) => waits.push(d) });
+    const v = await withRetry(
+      async () => {
+        if (++calls < 3) throw httpError(503, 'SlowDown');
+        return 'ok';
+      },
+      { baseDelayMs: 1, onRetry: (_e, _a, d) => waits.push(d) },
+    );
     expect(v).toBe('ok');
     expect(calls).toBe(3);
     expect(waits).toHaveLength(2);
 
     calls = 0;
-    await expect(withRetry(async () => {
-      calls++;
-      throw httpError(403, 'AccessDenied');
-    }, { baseDelayMs: 1 })).rejects.toThrow('AccessDenied');
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw httpError(403, 'AccessDenied');
+        },
+        { baseDelayMs: 1 },
+      ),
+    ).rejects.toThrow('AccessDenied');
     expect(calls).toBe(1);
 
     calls = 0;
-    await expect(withRetry(async () => {
-      calls++;
-      throw httpError(500, 'InternalError');
-    }, { attempts: 4, baseDelayMs: 1 })).rejects.toThrow('InternalError');
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw httpError(500, 'InternalError');
+        },
+        { attempts: 4, baseDelayMs: 1 },
+      ),
+    ).rejects.toThrow('InternalError');
     expect(calls).toBe(4);
   });
 });

@@ -20,30 +20,61 @@ beforeAll(async () => {
   store.put('manifest-2.json', store.manifest(2, { m: '1.1.0' }, { write: false }).bytes);
   server = await new StoreServer(store.dir).start();
 });
-afterAll(async () => { await server.close(); });
+afterAll(async () => {
+  await server.close();
+});
 
 async function acceptedNow(dir: string) {
   const accepted = await acceptedForProvider(dir);
   return accepted ? { accepted } : {};
 }
 
-const STEPS: CrashStep[] = ['after-header-fetch', 'mid-range-download', 'after-staging-verify', 'before-symlink-swap', 'after-swap-before-state', 'during-gc'];
+const STEPS: CrashStep[] = [
+  'after-header-fetch',
+  'mid-range-download',
+  'after-staging-verify',
+  'before-symlink-swap',
+  'after-swap-before-state',
+  'during-gc',
+];
 
 describe.concurrent('crash at every step of a sync', () => {
   it.each(STEPS)('%s: old or new version active and verified, then a fresh sync completes', async (step) => {
     const dir = tempDir('mg-crash-');
     // The first install runs in this process (what the CLI runs, minus argument parsing), to keep the suite fast.
     const source = new HttpSource(server.url);
-    const inProcess = async (key: string) => pollAndSync({ provider: new SourceManifestProvider({ source, key, ...(await acceptedNow(dir)) }), source, environment: 'production', dir, keepVersions: 1 });
+    const inProcess = async (key: string) =>
+      pollAndSync({
+        provider: new SourceManifestProvider({ source, key, ...(await acceptedNow(dir)) }),
+        source,
+        environment: 'production',
+        dir,
+        keepVersions: 1,
+      });
     await inProcess('manifest-1.json');
     expect(verifyCurrent(dir, 'm', store.versions)).toBe('1.0.0');
 
-    const crashed = await cli(['sync', '--manifest', `${server.url}manifest-2.json`, '--environment', 'production', '--dir', dir, '--keep', '1', '--json'], { MG_SYNC_CRASH_AT: step });
+    const crashed = await cli(
+      [
+        'sync',
+        '--manifest',
+        `${server.url}manifest-2.json`,
+        '--environment',
+        'production',
+        '--dir',
+        dir,
+        '--keep',
+        '1',
+        '--json',
+      ],
+      { MG_SYNC_CRASH_AT: step },
+    );
     expect(crashed.stderr).toContain(`MG_SYNC_CRASH_AT: exiting at ${step}`); // the step was really reached
     expect(crashed.status).toBe(97);
     const after = verifyCurrent(dir, 'm', store.versions);
     expect(['1.0.0', '1.1.0']).toContain(after);
-    if (['after-header-fetch', 'mid-range-download', 'after-staging-verify', 'before-symlink-swap'].includes(step)) expect(after).toBe('1.0.0');
+    if (['after-header-fetch', 'mid-range-download', 'after-staging-verify', 'before-symlink-swap'].includes(step))
+      expect(after).toBe('1.0.0');
     else expect(after).toBe('1.1.0');
 
     // The fresh sync: a new process in real life; here a new provider and engine over the same folder

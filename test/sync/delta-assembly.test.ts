@@ -18,17 +18,27 @@ import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, noise, StoreServer, TestStore } from './helpers.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => { for (const f of cleanup.splice(0)) await f(); });
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
+});
 
 /** Files under `dir` this process holds open (Linux: /proc/self/fd). */
 function openFilesUnder(dir: string): string[] {
-  return readdirSync('/proc/self/fd').flatMap((fd) => { try { return [readlinkSync(`/proc/self/fd/${fd}`)]; } catch { return []; } }).filter((p) => p.startsWith(dir));
+  return readdirSync('/proc/self/fd')
+    .flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/self/fd/${fd}`)];
+      } catch {
+        return [];
+      }
+    })
+    .filter((p) => p.startsWith(dir));
 }
 
 /** Feeds `bytes` in random-sized chunks (1 byte up to `max`), seeded. */
 function feedChunked(bytes: Buffer, seed: number, max: number, feed: (c: Buffer, p: number) => void): void {
   let x = seed;
-  for (let pos = 0; pos < bytes.length;) {
+  for (let pos = 0; pos < bytes.length; ) {
     x = (x * 1103515245 + 12345) >>> 0;
     const n = Math.min(bytes.length - pos, 1 + (x % max));
     feed(bytes.subarray(pos, pos + n), pos);
@@ -38,7 +48,13 @@ function feedChunked(bytes: Buffer, seed: number, max: number, feed: (c: Buffer,
 
 describe('RangeHasher and RangeProver', () => {
   const bytes = noise(7, 10_000);
-  const ranges = [{ start: 0, end: 1 }, { start: 1, end: 1 }, { start: 5, end: 4_000 }, { start: 4_000, end: 4_001 }, { start: 6_000, end: 10_000 }];
+  const ranges = [
+    { start: 0, end: 1 },
+    { start: 1, end: 1 },
+    { start: 5, end: 4_000 },
+    { start: 4_000, end: 4_001 },
+    { start: 6_000, end: 10_000 },
+  ];
   const truth = ranges.map((r) => sha256Hex(bytes.subarray(r.start, r.end)));
 
   it('gives every range its sha256 however the stream is chunked', () => {
@@ -60,8 +76,20 @@ describe('RangeHasher and RangeProver', () => {
   });
 
   it('refuses overlapping or unsorted ranges', () => {
-    expect(() => new RangeHasher([{ start: 0, end: 10 }, { start: 5, end: 20 }])).toThrow(/sorted and must not overlap/);
-    expect(() => new RangeHasher([{ start: 10, end: 20 }, { start: 0, end: 5 }])).toThrow(/sorted and must not overlap/);
+    expect(
+      () =>
+        new RangeHasher([
+          { start: 0, end: 10 },
+          { start: 5, end: 20 },
+        ]),
+    ).toThrow(/sorted and must not overlap/);
+    expect(
+      () =>
+        new RangeHasher([
+          { start: 10, end: 20 },
+          { start: 0, end: 5 },
+        ]),
+    ).toThrow(/sorted and must not overlap/);
   });
 
   it('proves claims in any order and rejects a false one', () => {
@@ -77,7 +105,16 @@ describe('RangeHasher and RangeProver', () => {
   });
 
   it('an empty claim sharing a start with another is fine in either order', () => {
-    for (const claims of [[{ start: 5, end: 4_000, sha256: truth[2]! }, { start: 5, end: 5, sha256: sha256Hex('') }], [{ start: 5, end: 5, sha256: sha256Hex('') }, { start: 5, end: 4_000, sha256: truth[2]! }]]) {
+    for (const claims of [
+      [
+        { start: 5, end: 4_000, sha256: truth[2]! },
+        { start: 5, end: 5, sha256: sha256Hex('') },
+      ],
+      [
+        { start: 5, end: 5, sha256: sha256Hex('') },
+        { start: 5, end: 4_000, sha256: truth[2]! },
+      ],
+    ]) {
       const p = new RangeProver(claims);
       p.feed(bytes, 0);
       expect(p.result()).toEqual([true, true]);
@@ -88,7 +125,10 @@ describe('RangeHasher and RangeProver', () => {
     const dir = tempDir();
     const f = join(dir, 'x.bin');
     writeFileSync(f, bytes);
-    const r = await proveFile(f, [{ start: 5, end: 4_000, sha256: truth[2]! }, { start: 6_000, end: 10_000, sha256: truth[2]! }]);
+    const r = await proveFile(f, [
+      { start: 5, end: 4_000, sha256: truth[2]! },
+      { start: 6_000, end: 10_000, sha256: truth[2]! },
+    ]);
     expect(r).toEqual({ sha256: sha256Hex(bytes), size: bytes.length, proven: [true, false] });
   });
 });
@@ -103,13 +143,18 @@ describe('assembleDelta', () => {
     store.add('m', '1.1.0', { 'model.safetensors': v2 });
     const server = await new StoreServer(store.dir).start();
     const source = new HttpSource(server.url, { idleTimeoutMs: 1_000 });
-    cleanup.push(() => source.close(), () => server.close());
+    cleanup.push(
+      () => source.close(),
+      () => server.close(),
+    );
     const dir = tempDir('mg-delta-');
     const local = join(dir, 'v1.blob');
     writeFileSync(local, v1);
     chmodSync(local, 0o644);
     const idx1 = indexSafetensorsBytes('v1', v1);
-    const localTensors: LocalTensors = new Map(idx1.tensors.map((t) => [t.sha256, { path: local, start: t.start, end: t.end }]));
+    const localTensors: LocalTensors = new Map(
+      idx1.tensors.map((t) => [t.sha256, { path: local, start: t.start, end: t.end }]),
+    );
     const index = indexSafetensorsBytes('v2', v2);
     const plan = planDelta(index, v2.length, localTensors, 0);
     // The real HttpSource, counting bodies not yet ended or destroyed: what is still in flight.
@@ -122,14 +167,24 @@ describe('assembleDelta', () => {
         const r = await source.get(k, o);
         open.bodies++;
         let done = false;
-        const settle = () => { if (!done) { done = true; open.bodies--; } };
+        const settle = () => {
+          if (!done) {
+            done = true;
+            open.bodies--;
+          }
+        };
         r.body.once('end', settle).once('close', settle).once('error', settle);
         return r;
       },
     };
-    const ctx: FetchContext = { source: counted, retry: FAST_RETRY, stats: { bytesFetched: 0, requests: 0, retries: 0 } };
+    const ctx: FetchContext = {
+      source: counted,
+      retry: FAST_RETRY,
+      stats: { bytesFetched: 0, requests: 0, retries: 0 },
+    };
     const partial = join(dir, 'v2.partial');
-    const run = (opts: { chunkBytes?: number; concurrency?: number } = { chunkBytes: 50_000 }) => assembleDelta(ctx, blobKey(sha256Hex(v2)), v2.length, index, plan, partial, opts);
+    const run = (opts: { chunkBytes?: number; concurrency?: number } = { chunkBytes: 50_000 }) =>
+      assembleDelta(ctx, blobKey(sha256Hex(v2)), v2.length, index, plan, partial, opts);
     return { v1, v2, server, dir, local, index, plan, ctx, partial, run, open };
   }
 
@@ -152,7 +207,12 @@ describe('assembleDelta', () => {
     const t1 = index.tensors[1]!;
     const bad = Buffer.from(v2);
     bad[t1.start + 10]! ^= 0xff;
-    server.hook = (h) => { if (!h.req.headers.range?.startsWith(`bytes=${t1.start}-`)) return false; h.file = bad; h.serve({ body: bad }); return true; };
+    server.hook = (h) => {
+      if (!h.req.headers.range?.startsWith(`bytes=${t1.start}-`)) return false;
+      h.file = bad;
+      h.serve({ body: bad });
+      return true;
+    };
     const proof = await run();
     expect(proof.sha256).toBe(createHash('sha256').update(bad).digest('hex'));
     expect(proof.sha256).not.toBe(sha256Hex(v2));
@@ -182,7 +242,11 @@ describe('assembleDelta', () => {
     truncateSync(local, 500_000); // the pass fails at tensor 3, a local one
     const t4 = index.tensors[4]!;
     // Tensor 4's range stalls after a few bytes: without cancelling, the 1 s idle timeout and retries follow.
-    server.hook = (h) => { if (!h.req.headers.range?.startsWith(`bytes=${t4.start}-`)) return false; h.serve({ stallAfter: 1_000 }); return true; };
+    server.hook = (h) => {
+      if (!h.req.headers.range?.startsWith(`bytes=${t4.start}-`)) return false;
+      h.serve({ stallAfter: 1_000 });
+      return true;
+    };
     const err = await run().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeltaUnusable);
     expect(open.bodies).toBe(0); // nothing of ours still reading (or about to write into the closed file)
@@ -200,7 +264,11 @@ describe('assembleDelta', () => {
   it('a range that keeps failing ends the pass with a NetworkError, not a half-verified file', async () => {
     const { server, index, dir, run } = await setup();
     const t4 = index.tensors[4]!;
-    server.hook = (h) => { if (!h.req.headers.range?.startsWith(`bytes=${t4.start}-`)) return false; h.serve({ status: 500, body: Buffer.from('boom') }); return true; };
+    server.hook = (h) => {
+      if (!h.req.headers.range?.startsWith(`bytes=${t4.start}-`)) return false;
+      h.serve({ status: 500, body: Buffer.from('boom') });
+      return true;
+    };
     const err = await run().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetworkError);
     expect((err as Error).message).toMatch(new RegExp(`bytes ${t4.start}-`));

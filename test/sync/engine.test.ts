@@ -16,7 +16,9 @@ import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, StoreServer, TestStore, verifyCurrent } from './helpers.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => { for (const f of cleanup.splice(0)) await f(); });
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
+});
 
 async function setup() {
   const store = new TestStore();
@@ -27,10 +29,22 @@ async function setup() {
   store.add('tok', '1.0.0', { 'tokenizer/vocab.json': Buffer.from('{"a":1}\n') });
   const server = await new StoreServer(store.dir).start();
   const source = new HttpSource(server.url, { idleTimeoutMs: 400 });
-  cleanup.push(() => source.close(), () => server.close());
+  cleanup.push(
+    () => source.close(),
+    () => server.close(),
+  );
   const dir = tempDir('mg-device-');
   const events: SyncEvent[] = [];
-  const sync = (manifest: Manifest, extra: Partial<SyncOptions> = {}) => syncEnvironment({ manifest, environment: 'production', dir, source, retry: FAST_RETRY, onEvent: (e) => events.push(e), ...extra });
+  const sync = (manifest: Manifest, extra: Partial<SyncOptions> = {}) =>
+    syncEnvironment({
+      manifest,
+      environment: 'production',
+      dir,
+      source,
+      retry: FAST_RETRY,
+      onEvent: (e) => events.push(e),
+      ...extra,
+    });
   return { store, server, source, dir, events, sync, v1, v2 };
 }
 
@@ -59,7 +73,9 @@ describe('syncEnvironment', () => {
     expect(verifyCurrent(dir, 'm', store.versions)).toBe('1.1.0');
     const idx = indexSafetensorsBytes('v2', v2);
     const header = 8 + idx.headerSize; // length field + JSON header: where tensor bytes start
-    const changed = idx.tensors.filter((t) => t.name === 'layer.1.weight' || t.name === 'layer.4.weight').reduce((n, t) => n + t.end - t.start, 0);
+    const changed = idx.tensors
+      .filter((t) => t.name === 'layer.1.weight' || t.name === 'layer.4.weight')
+      .reduce((n, t) => n + t.end - t.start, 0);
     const indexBytes = server.bytesServed((s) => s.key.startsWith('indexes/'));
     const blobBytes = server.bytesServed((s) => s.key.startsWith('blobs/'));
     const config = Buffer.from('{"v":2}\n').length;
@@ -68,7 +84,9 @@ describe('syncEnvironment', () => {
     expect(r.bytesFetched).toBe(blobBytes + indexBytes);
     expect(r.bytesReused).toBe(v2.length - header - changed);
     // The header travelled as a Range request of its own, like the tensors.
-    expect(server.log.filter((s) => s.key.startsWith('blobs/') && s.range).map((s) => s.range)).toContain(`bytes=0-${header - 1}`);
+    expect(server.log.filter((s) => s.key.startsWith('blobs/') && s.range).map((s) => s.range)).toContain(
+      `bytes=0-${header - 1}`,
+    );
     expect(events.find((e) => e.type === 'file' && e.path === 'model.safetensors' && e.how === 'delta')).toBeTruthy();
   });
 
@@ -89,7 +107,11 @@ describe('syncEnvironment', () => {
     await sync(store.manifest(1, { m: '1.0.0' }).manifest);
     const loaded: string[] = [];
     const err = await sync(store.manifest(2, { m: '1.1.0' }).manifest, {
-      loadHook: (m, v, folder) => { loaded.push(`${m}@${v}`); expect(readFileSync(join(folder, 'config.json'), 'utf8')).toBe('{"v":2}\n'); throw new Error('CUDA out of memory'); },
+      loadHook: (m, v, folder) => {
+        loaded.push(`${m}@${v}`);
+        expect(readFileSync(join(folder, 'config.json'), 'utf8')).toBe('{"v":2}\n');
+        throw new Error('CUDA out of memory');
+      },
     }).catch((e: unknown) => e);
     expect(loaded).toEqual(['m@1.1.0']);
     expect((err as Error).message).toMatch(/m@1\.1\.0 failed to load \(CUDA out of memory\); rolled back to 1\.0\.0/);
@@ -99,7 +121,10 @@ describe('syncEnvironment', () => {
 
   it('keeps the last N versions per model and deletes blobs nothing uses', async () => {
     const { store, dir, sync } = await setup();
-    store.add('m', '1.2.0', { 'model.safetensors': model([1, 2, 3, 4, 5, 6, 7, 9]), 'config.json': Buffer.from('{"v":4}\n') });
+    store.add('m', '1.2.0', {
+      'model.safetensors': model([1, 2, 3, 4, 5, 6, 7, 9]),
+      'config.json': Buffer.from('{"v":4}\n'),
+    });
     await sync(store.manifest(1, { m: '1.0.0' }).manifest, { keepVersions: 2 });
     await sync(store.manifest(2, { m: '1.1.0' }).manifest, { keepVersions: 2 });
     expect(readdirSync(join(dir, 'models/m/versions')).sort()).toEqual(['1.0.0', '1.1.0']);
@@ -116,13 +141,17 @@ describe('syncEnvironment', () => {
     writeFileSync(join(dir, 'state.json'), '{"schema":1,"models":{"m":{"hist');
     const r = await sync(store.manifest(1, { m: '1.0.0' }).manifest);
     expect(r.changed).toBe(false);
-    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringContaining('rebuilt from the files on disk') }));
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'warning', message: expect.stringContaining('rebuilt from the files on disk') }),
+    );
     expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).models.m.active).toBe('1.0.0');
   });
 
   it('checks free disk space before downloading, with a clear error', async () => {
     const { store, dir, sync, server } = await setup();
-    const err = await sync(store.manifest(1, { m: '1.0.0' }).manifest, { diskReserve: Number.MAX_SAFE_INTEGER }).catch((e: unknown) => e);
+    const err = await sync(store.manifest(1, { m: '1.0.0' }).manifest, { diskReserve: Number.MAX_SAFE_INTEGER }).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toMatch(/not enough disk space in .*: the update needs [\d.]+ MiB/);
     expect(server.bytesServed((s) => s.key.startsWith('blobs/'))).toBe(0);
     expect(existsSync(join(dir, 'models/m/current'))).toBe(false);
@@ -146,11 +175,22 @@ describe('canary routing', () => {
     const share = picks.filter((v) => v === '1.1.0').length / keys.length;
     expect(share).toBeGreaterThan(0.22);
     expect(share).toBeLessThan(0.28);
-    for (const k of keys.slice(0, 200)) expect(pickVersion(d, { ...dev, deviceKey: k }).version === '1.1.0').toBe(canaryBucket('production', 'm', k) < 2500);
+    for (const k of keys.slice(0, 200))
+      expect(pickVersion(d, { ...dev, deviceKey: k }).version === '1.1.0').toBe(
+        canaryBucket('production', 'm', k) < 2500,
+      );
     // Without opting in, every device runs the champion.
-    expect(keys.every((k) => pickVersion(d, { environment: 'production', model: 'm', deviceKey: k }).version === '1.0.0')).toBe(true);
+    expect(
+      keys.every((k) => pickVersion(d, { environment: 'production', model: 'm', deviceKey: k }).version === '1.0.0'),
+    ).toBe(true);
     // The device's bucket is the gateway's: same seed (the environment), model and key, same canary.
-    const router = createRouter({ environments: { production: { models: { m: d } } }, models: { m: { versions: { '1.0.0': {}, '1.1.0': {} } } } } as never, 'production');
+    const router = createRouter(
+      {
+        environments: { production: { models: { m: d } } },
+        models: { m: { versions: { '1.0.0': {}, '1.1.0': {} } } },
+      } as never,
+      'production',
+    );
     for (const k of keys.slice(0, 500)) {
       expect(canaryBucket('production', 'm', k)).toBe(router.bucket('m', k));
       expect(pickVersion(d, { ...dev, deviceKey: k }).version).toBe(router.route('m', k).version);
@@ -159,8 +199,12 @@ describe('canary routing', () => {
 
   it('installs the canary on an opted-in device whose bucket it owns, and the champion otherwise', async () => {
     const { store, dir, sync } = await setup();
-    const inCanary = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket('production', 'm', k) < 1000)!;
-    const outside = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => canaryBucket('production', 'm', k) >= 1000)!;
+    const inCanary = Array.from({ length: 100 }, (_, i) => `k${i}`).find(
+      (k) => canaryBucket('production', 'm', k) < 1000,
+    )!;
+    const outside = Array.from({ length: 100 }, (_, i) => `k${i}`).find(
+      (k) => canaryBucket('production', 'm', k) >= 1000,
+    )!;
     const { manifest } = store.manifest(1, { m: { version: '1.0.0', canary: { version: '1.1.0', weight: 10 } } });
     const r = await sync(manifest, { canary: true, deviceKey: inCanary });
     expect(r.models[0]).toMatchObject({ version: '1.1.0', role: 'canary' });
@@ -172,16 +216,38 @@ describe('canary routing', () => {
 
 describe('planDelta', () => {
   it('coalesces near remote ranges and copies far local tensors', () => {
-    const T = (name: string, start: number, end: number) => ({ name, dtype: 'F32', shape: [1], start, end, sha256: name.repeat(64) });
+    const T = (name: string, start: number, end: number) => ({
+      name,
+      dtype: 'F32',
+      shape: [1],
+      start,
+      end,
+      sha256: name.repeat(64),
+    });
     // headerSize is the JSON header length: tensor bytes start at 8 + 92 = 100.
-    const index = { format: 'safetensors' as const, headerSize: 92, tensors: [T('a', 100, 200_000), T('b', 200_000, 300_000), T('c', 300_000, 310_000), T('d', 310_000, 600_000)] };
+    const index = {
+      format: 'safetensors' as const,
+      headerSize: 92,
+      tensors: [T('a', 100, 200_000), T('b', 200_000, 300_000), T('c', 300_000, 310_000), T('d', 310_000, 600_000)],
+    };
     const L = (end: number) => ({ path: '/blob', start: 0, end });
-    const local = new Map([['a'.repeat(64), L(199_900)], ['c'.repeat(64), L(10_000)], ['d'.repeat(64), L(9)]]); // d: wrong length, not used
+    const local = new Map([
+      ['a'.repeat(64), L(199_900)],
+      ['c'.repeat(64), L(10_000)],
+      ['d'.repeat(64), L(9)],
+    ]); // d: wrong length, not used
     const plan = planDelta(index, 600_000, local);
     // a is large and local: copied. c (10 KB, local) sits between two remote ranges: fetched with them.
-    expect(plan.remote).toEqual([[0, 100], [200_000, 600_000]]);
+    expect(plan.remote).toEqual([
+      [0, 100],
+      [200_000, 600_000],
+    ]);
     expect(plan.local.map((l) => [l.start, l.end])).toEqual([[100, 200_000]]);
-    expect(planDelta(index, 600_000, local, 1).remote).toEqual([[0, 100], [200_000, 300_000], [310_000, 600_000]]);
+    expect(planDelta(index, 600_000, local, 1).remote).toEqual([
+      [0, 100],
+      [200_000, 300_000],
+      [310_000, 600_000],
+    ]);
     expect(plan.remoteBytes + plan.localBytes).toBe(600_000);
   });
 });
@@ -196,8 +262,16 @@ describe('pollAndSync', () => {
     };
     await pollAndSync({ provider: await provider(), environment: 'production', dir, source, retry: FAST_RETRY });
     server.log.length = 0;
-    const r = await pollAndSync({ provider: await provider(), environment: 'production', dir, source, retry: FAST_RETRY });
+    const r = await pollAndSync({
+      provider: await provider(),
+      environment: 'production',
+      dir,
+      source,
+      retry: FAST_RETRY,
+    });
     expect(r).toMatchObject({ manifestChanged: false, changed: false, bytesFetched: 0 });
-    expect(server.log).toEqual([expect.objectContaining({ key: 'manifest.json', status: 304, bodyBytes: 0, ifNoneMatch: expect.any(String) })]);
+    expect(server.log).toEqual([
+      expect.objectContaining({ key: 'manifest.json', status: 304, bodyBytes: 0, ifNoneMatch: expect.any(String) }),
+    ]);
   });
 });

@@ -14,13 +14,16 @@ import { sha256Hex as sha256 } from '../../src/lib/hash.ts';
 
 export { sha256 };
 
-
 /** Deterministic pseudo-random bytes (xorshift), fast enough for MBs. */
 export function noise(seed: number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < n; i += 4) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     b.writeUInt32LE(x, i);
   }
   return b;
@@ -28,7 +31,10 @@ export function noise(seed: number, n: number): Buffer {
 
 /** A safetensors file of `seeds.length` tensors of `floats` f32 each; tensor i's bytes come from seeds[i]. */
 export function model(seeds: number[], floats = 64 * 1024): Buffer {
-  return encodeSafetensors(seeds.map((s, i) => ({ name: `layer.${i}.weight`, dtype: 'F32', shape: [floats], data: noise(s, floats * 4) })), { format: 'pt' });
+  return encodeSafetensors(
+    seeds.map((s, i) => ({ name: `layer.${i}.weight`, dtype: 'F32', shape: [floats], data: noise(s, floats * 4) })),
+    { format: 'pt' },
+  );
 }
 
 export class TestStore {
@@ -58,7 +64,11 @@ export class TestStore {
   }
 
   /** A manifest whose `env` runs the given deployments; writes it to manifest.json unless told not to. */
-  manifest(sequence: number, deployments: Record<string, string | { version: string; canary?: { version: string; weight: number } }>, options: { env?: string; expiresAt?: Date; write?: boolean } = {}): { manifest: Manifest; bytes: Buffer } {
+  manifest(
+    sequence: number,
+    deployments: Record<string, string | { version: string; canary?: { version: string; weight: number } }>,
+    options: { env?: string; expiresAt?: Date; write?: boolean } = {},
+  ): { manifest: Manifest; bytes: Buffer } {
     const env = options.env ?? 'production';
     const models: Manifest['models'] = {};
     const envModels: Manifest['environments'][string]['models'] = {};
@@ -66,7 +76,19 @@ export class TestStore {
       const dep = typeof d === 'string' ? { version: d } : d;
       envModels[m] = dep;
       const vs = [dep.version, ...(dep.canary ? [dep.canary.version] : [])];
-      models[m] = { versions: Object.fromEntries(vs.map((v) => [v, { files: this.versions.get(`${m}@${v}`)!, interface: { inputs: [], outputs: [] }, architecture: { family: 'mlp', parameters: 1, format: 'safetensors', dtype: 'f32' }, lineageDigest: `sha256:${'0'.repeat(64)}` } as never])) };
+      models[m] = {
+        versions: Object.fromEntries(
+          vs.map((v) => [
+            v,
+            {
+              files: this.versions.get(`${m}@${v}`)!,
+              interface: { inputs: [], outputs: [] },
+              architecture: { family: 'mlp', parameters: 1, format: 'safetensors', dtype: 'f32' },
+              lineageDigest: `sha256:${'0'.repeat(64)}`,
+            } as never,
+          ]),
+        ),
+      };
     }
     const manifest: Manifest = {
       schemaVersion: 1,
@@ -84,14 +106,28 @@ export class TestStore {
   }
 }
 
-export interface Served { method: string; key: string; range?: string; ifRange?: string; ifNoneMatch?: string; status: number; bodyBytes: number }
+export interface Served {
+  method: string;
+  key: string;
+  range?: string;
+  ifRange?: string;
+  ifNoneMatch?: string;
+  status: number;
+  bodyBytes: number;
+}
 
 export interface Hook {
   req: http.IncomingMessage;
   res: http.ServerResponse;
   key: string;
   /** Answer normally, optionally overriding status/headers/body, or cutting the body after n bytes. */
-  serve(over?: { status?: number; headers?: Record<string, string>; body?: Buffer; cutAfter?: number; stallAfter?: number }): void;
+  serve(over?: {
+    status?: number;
+    headers?: Record<string, string>;
+    body?: Buffer;
+    cutAfter?: number;
+    stallAfter?: number;
+  }): void;
   file?: Buffer;
 }
 
@@ -128,14 +164,35 @@ export class StoreServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const key = decodeURIComponent(new URL(req.url!, 'http://x').pathname.slice(1));
     let file: Buffer | undefined;
-    try { file = readFileSync(join(this.root, key)); } catch { file = undefined; }
-    const entry: Served = { method: req.method!, key, status: 0, bodyBytes: 0, ...(req.headers.range ? { range: req.headers.range } : {}), ...(req.headers['if-range'] ? { ifRange: String(req.headers['if-range']) } : {}), ...(req.headers['if-none-match'] ? { ifNoneMatch: String(req.headers['if-none-match']) } : {}) };
+    try {
+      file = readFileSync(join(this.root, key));
+    } catch {
+      file = undefined;
+    }
+    const entry: Served = {
+      method: req.method!,
+      key,
+      status: 0,
+      bodyBytes: 0,
+      ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(req.headers['if-range'] ? { ifRange: String(req.headers['if-range']) } : {}),
+      ...(req.headers['if-none-match'] ? { ifNoneMatch: String(req.headers['if-none-match']) } : {}),
+    };
     this.log.push(entry);
     const etag = this.etags.get(key) ?? (file ? `"${sha256(file).slice(0, 16)}"` : '');
-    const send = (status: number, headers: Record<string, string>, body: Buffer | undefined, cutAfter?: number, stallAfter?: number) => {
+    const send = (
+      status: number,
+      headers: Record<string, string>,
+      body: Buffer | undefined,
+      cutAfter?: number,
+      stallAfter?: number,
+    ) => {
       entry.status = status;
       res.writeHead(status, headers);
-      if (!body || req.method === 'HEAD') { res.end(); return; }
+      if (!body || req.method === 'HEAD') {
+        res.end();
+        return;
+      }
       if (stallAfter !== undefined) {
         const part = body.subarray(0, stallAfter);
         entry.bodyBytes += part.length;
@@ -152,8 +209,14 @@ export class StoreServer {
       res.end(body);
     };
     const serve: Hook['serve'] = (over = {}) => {
-      if (!file) { send(404, {}, Buffer.from('not found')); return; }
-      if (req.headers['if-none-match'] && req.headers['if-none-match'] === etag && over.status === undefined) { send(304, { etag }, undefined); return; }
+      if (!file) {
+        send(404, {}, Buffer.from('not found'));
+        return;
+      }
+      if (req.headers['if-none-match'] && req.headers['if-none-match'] === etag && over.status === undefined) {
+        send(304, { etag }, undefined);
+        return;
+      }
       let status = 200;
       let body = over.body ?? file;
       const headers: Record<string, string> = { etag, 'accept-ranges': 'bytes' };
@@ -162,7 +225,10 @@ export class StoreServer {
       if (m && (!ifRange || ifRange === etag)) {
         const start = Number(m[1]);
         const end = m[2] ? Math.min(Number(m[2]) + 1, file.length) : file.length;
-        if (start >= file.length) { send(416, { 'content-range': `bytes */${file.length}` }, undefined); return; }
+        if (start >= file.length) {
+          send(416, { 'content-range': `bytes */${file.length}` }, undefined);
+          return;
+        }
         status = 206;
         body = body.subarray(start, end);
         headers['content-range'] = `bytes ${start}-${end - 1}/${file.length}`;
@@ -183,8 +249,11 @@ export function verifyCurrent(dir: string, modelName: string, versions: Map<stri
   const files = versions.get(`${modelName}@${version}`);
   if (!files) throw new Error(`current points at unknown version ${version}`);
   const root = join(dir, 'models', modelName, 'current');
-  const present = walk(root).map((p) => relative(root, p)).sort();
-  if (JSON.stringify(present) !== JSON.stringify(files.map((f) => f.path).sort())) throw new Error(`current/ holds ${present.join(', ')}`);
+  const present = walk(root)
+    .map((p) => relative(root, p))
+    .sort();
+  if (JSON.stringify(present) !== JSON.stringify(files.map((f) => f.path).sort()))
+    throw new Error(`current/ holds ${present.join(', ')}`);
   for (const f of files) {
     const b = readFileSync(join(root, f.path));
     if (sha256(b) !== f.sha256) throw new Error(`${modelName}@${version}/${f.path} does not match its sha256`);
@@ -198,17 +267,31 @@ function walk(d: string): string[] {
 
 export const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
 
-export interface Run { status: number | null; stdout: string; stderr: string }
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the real CLI in a child process without blocking this process (the test server lives here). */
 export function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'model-gitops.js'), ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'model-gitops.js'), ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (status) => { clearTimeout(timer); resolvePromise({ status, stdout, stderr }); });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolvePromise({ status, stdout, stderr });
+    });
   });
 }

@@ -24,9 +24,16 @@ describe('S3Source', () => {
       const meta = await source.head('blobs/x');
       expect(meta.size).toBe(16);
       const part = await source.get('blobs/x', { range: [4, 10], ifRange: meta.etag! });
-      expect(part).toMatchObject({ status: 206, size: 16, contentRange: { start: 4, end: 10, total: 16 }, etag: meta.etag });
+      expect(part).toMatchObject({
+        status: 206,
+        size: 16,
+        contentRange: { start: 4, end: 10, total: 16 },
+        etag: meta.etag,
+      });
       expect((await readAll(part.body, 100, 'x')).toString()).toBe('456789');
-      await expect(source.get('blobs/x', { range: [0, 4], ifRange: '"not-the-etag"' })).rejects.toMatchObject({ code: 'changed' });
+      await expect(source.get('blobs/x', { range: [0, 4], ifRange: '"not-the-etag"' })).rejects.toMatchObject({
+        code: 'changed',
+      });
       const whole = await source.getConditional('blobs/x', undefined);
       expect(whole).toMatchObject({ notModified: false, etag: meta.etag });
       expect(await source.getConditional('blobs/x', meta.etag)).toEqual({ notModified: true, etag: meta.etag });

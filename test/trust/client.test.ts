@@ -9,7 +9,19 @@ import { generateSigningKey } from '../../src/trust/keys.ts';
 import { publishManifest, resign } from '../../src/trust/repository.ts';
 import { tempDir } from '../helpers.ts';
 import {
-  craft, DAY_MS, expectRefused, file, makeRepo, manifestOf, overwrite, publish, readMeta, serveFolder, sha256Hex, verify, type FolderServer,
+  craft,
+  DAY_MS,
+  expectRefused,
+  file,
+  makeRepo,
+  manifestOf,
+  overwrite,
+  publish,
+  readMeta,
+  serveFolder,
+  sha256Hex,
+  verify,
+  type FolderServer,
 } from './helpers.ts';
 
 describe('happy path', () => {
@@ -20,9 +32,18 @@ describe('happy path', () => {
     const r = await verify(repo, state);
     expect(r.manifestBytes.equals(manifestOf(1))).toBe(true);
     expect(r.manifest).toEqual(JSON.parse(manifestOf(1).toString()));
-    expect(r).toMatchObject({ sha256: pub.sha256, length: pub.length, targetsVersion: 1, snapshotVersion: 1, timestampVersion: 1, rootVersion: 1, rebootstrapped: false });
+    expect(r).toMatchObject({
+      sha256: pub.sha256,
+      length: pub.length,
+      targetsVersion: 1,
+      snapshotVersion: 1,
+      timestampVersion: 1,
+      rootVersion: 1,
+      rebootstrapped: false,
+    });
     expect(new Date(r.expires).getTime()).toBeGreaterThan(Date.now());
-    for (const f of ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json']) expect(readFileSync(join(state, f)).length).toBeGreaterThan(0);
+    for (const f of ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json'])
+      expect(readFileSync(join(state, f)).length).toBeGreaterThan(0);
 
     // State files are replaced by rename (a new inode), never rewritten in place, and no temp file is left.
     const inode = statSync(join(state, 'timestamp.json')).ino;
@@ -53,7 +74,11 @@ describe('happy path', () => {
 
   test('nothing published yet: a clear not-found', async () => {
     const repo = await makeRepo();
-    await expectRefused(verify(repo, tempDir()), 'not-found', /metadata\/timestamp\.json .*missing.*nothing has been published/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'not-found',
+      /metadata\/timestamp\.json .*missing.*nothing has been published/,
+    );
   });
 });
 
@@ -63,7 +88,11 @@ describe('attacks', () => {
     const pub = await publish(repo, 1);
     const key = `targets/${pub.sha256}.manifest.json`;
     overwrite(repo, key, file(repo, key).toString().replace('1.0.1', '6.6.6'));
-    await expectRefused(verify(repo, tempDir()), 'tampered', /manifest\.json.*vouches for .* \(tampered or corrupted\)/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'tampered',
+      /manifest\.json.*vouches for .* \(tampered or corrupted\)/,
+    );
   });
 
   test('a manifest larger than its recorded length is cut off (endless data)', async () => {
@@ -71,17 +100,29 @@ describe('attacks', () => {
     const pub = await publish(repo, 1);
     const key = `targets/${pub.sha256}.manifest.json`;
     overwrite(repo, key, Buffer.concat([file(repo, key), Buffer.alloc(1_000_000, 0x20)]));
-    await expectRefused(verify(repo, tempDir()), 'endless-data', new RegExp(`${key} .*larger than the ${pub.length} bytes`));
+    await expectRefused(
+      verify(repo, tempDir()),
+      'endless-data',
+      new RegExp(`${key} .*larger than the ${pub.length} bytes`),
+    );
   });
 
   test('tampered targets.json is refused (hash recorded by snapshot)', async () => {
     const repo = await makeRepo();
     await publish(repo, 1);
     const t = readMeta(repo, MetadataKind.Targets, 'metadata/1.targets.json');
-    overwrite(repo, 'metadata/1.targets.json', craft(MetadataKind.Targets, t, (s) => {
-      (s['targets'] as Record<string, { length: number }>)['manifest.json']!.length += 1;
-    }));
-    await expectRefused(verify(repo, tempDir()), 'tampered', /1\.targets\.json.*do not match the hash and length snapshot recorded/);
+    overwrite(
+      repo,
+      'metadata/1.targets.json',
+      craft(MetadataKind.Targets, t, (s) => {
+        (s['targets'] as Record<string, { length: number }>)['manifest.json']!.length += 1;
+      }),
+    );
+    await expectRefused(
+      verify(repo, tempDir()),
+      'tampered',
+      /1\.targets\.json.*do not match the hash and length snapshot recorded/,
+    );
   });
 
   test('tampered targets.json with a compromised online key is refused (bad signature)', async () => {
@@ -98,39 +139,96 @@ describe('attacks', () => {
     }); // keeps the real targets signature, which no longer matches
     overwrite(repo, 'metadata/2.targets.json', targets);
     const sn = readMeta(repo, MetadataKind.Snapshot, 'metadata/1.snapshot.json');
-    const snapshot = craft(MetadataKind.Snapshot, sn, (s) => {
-      s['version'] = 2;
-      s['meta'] = { 'targets.json': { version: 2, length: targets.length, hashes: { sha256: sha256Hex(targets) } } };
-    }, [repo.snapshot]);
+    const snapshot = craft(
+      MetadataKind.Snapshot,
+      sn,
+      (s) => {
+        s['version'] = 2;
+        s['meta'] = { 'targets.json': { version: 2, length: targets.length, hashes: { sha256: sha256Hex(targets) } } };
+      },
+      [repo.snapshot],
+    );
     overwrite(repo, 'metadata/2.snapshot.json', snapshot);
     const ts = readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json');
-    overwrite(repo, 'metadata/timestamp.json', craft(MetadataKind.Timestamp, ts, (s) => {
-      s['version'] = 2;
-      s['meta'] = { 'snapshot.json': { version: 2, length: snapshot.length, hashes: { sha256: sha256Hex(snapshot) } } };
-    }, [repo.timestamp]));
-    await expectRefused(verify(repo, tempDir()), 'tampered', /2\.targets\.json.*targets is signed by 0 of the 1 .*a signature by a trusted key does not match the content/);
+    overwrite(
+      repo,
+      'metadata/timestamp.json',
+      craft(
+        MetadataKind.Timestamp,
+        ts,
+        (s) => {
+          s['version'] = 2;
+          s['meta'] = {
+            'snapshot.json': { version: 2, length: snapshot.length, hashes: { sha256: sha256Hex(snapshot) } },
+          };
+        },
+        [repo.timestamp],
+      ),
+    );
+    await expectRefused(
+      verify(repo, tempDir()),
+      'tampered',
+      /2\.targets\.json.*targets is signed by 0 of the 1 .*a signature by a trusted key does not match the content/,
+    );
 
     // The same, signed by a key of the attacker's own: unknown key.
     const intruder = generateSigningKey();
     const t2 = readMeta(repo, MetadataKind.Targets, 'metadata/2.targets.json');
     const targets2 = craft(MetadataKind.Targets, t2, () => undefined, [intruder]);
     overwrite(repo, 'metadata/2.targets.json', targets2);
-    overwrite(repo, 'metadata/2.snapshot.json', craft(MetadataKind.Snapshot, readMeta(repo, MetadataKind.Snapshot, 'metadata/2.snapshot.json'), (s) => {
-      s['meta'] = { 'targets.json': { version: 2, length: targets2.length, hashes: { sha256: sha256Hex(targets2) } } };
-    }, [repo.snapshot]));
+    overwrite(
+      repo,
+      'metadata/2.snapshot.json',
+      craft(
+        MetadataKind.Snapshot,
+        readMeta(repo, MetadataKind.Snapshot, 'metadata/2.snapshot.json'),
+        (s) => {
+          s['meta'] = {
+            'targets.json': { version: 2, length: targets2.length, hashes: { sha256: sha256Hex(targets2) } },
+          };
+        },
+        [repo.snapshot],
+      ),
+    );
     const snapshot2 = file(repo, 'metadata/2.snapshot.json');
-    overwrite(repo, 'metadata/timestamp.json', craft(MetadataKind.Timestamp, readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json'), (s) => {
-      s['version'] = 3;
-      s['meta'] = { 'snapshot.json': { version: 2, length: snapshot2.length, hashes: { sha256: sha256Hex(snapshot2) } } };
-    }, [repo.timestamp]));
-    await expectRefused(verify(repo, tempDir()), 'unsigned', /2\.targets\.json.*no valid signature by a key the trusted root lists for targets/);
+    overwrite(
+      repo,
+      'metadata/timestamp.json',
+      craft(
+        MetadataKind.Timestamp,
+        readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json'),
+        (s) => {
+          s['version'] = 3;
+          s['meta'] = {
+            'snapshot.json': { version: 2, length: snapshot2.length, hashes: { sha256: sha256Hex(snapshot2) } },
+          };
+        },
+        [repo.timestamp],
+      ),
+    );
+    await expectRefused(
+      verify(repo, tempDir()),
+      'unsigned',
+      /2\.targets\.json.*no valid signature by a key the trusted root lists for targets/,
+    );
   });
 
   test('a timestamp signed by an unknown key is refused', async () => {
     const repo = await makeRepo();
     await publish(repo, 1);
     const ts = readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json');
-    overwrite(repo, 'metadata/timestamp.json', craft(MetadataKind.Timestamp, ts, (s) => { s['version'] = 5; }, [generateSigningKey()]));
+    overwrite(
+      repo,
+      'metadata/timestamp.json',
+      craft(
+        MetadataKind.Timestamp,
+        ts,
+        (s) => {
+          s['version'] = 5;
+        },
+        [generateSigningKey()],
+      ),
+    );
     await expectRefused(verify(repo, tempDir()), 'unsigned', /timestamp\.json.*timestamp is signed by 0 of the 1/);
   });
 
@@ -142,7 +240,11 @@ describe('attacks', () => {
     const state = tempDir();
     expect((await verify(repo, state)).targetsVersion).toBe(2);
     overwrite(repo, 'metadata/timestamp.json', oldTimestamp);
-    await expectRefused(verify(repo, state), 'rollback', /metadata\/timestamp\.json.*goes back to older metadata than this device already trusts.*timestamp version 1 is less than current version 2.*rollback attack/);
+    await expectRefused(
+      verify(repo, state),
+      'rollback',
+      /metadata\/timestamp\.json.*goes back to older metadata than this device already trusts.*timestamp version 1 is less than current version 2.*rollback attack/,
+    );
     // A fresh device, with no memory, cannot tell; this is why the state folder must persist.
     expect((await verify(repo, tempDir())).targetsVersion).toBe(1);
   });
@@ -154,17 +256,32 @@ describe('attacks', () => {
     const state = tempDir();
     await verify(repo, state);
     const snapshot1 = file(repo, 'metadata/1.snapshot.json');
-    overwrite(repo, 'metadata/timestamp.json', craft(MetadataKind.Timestamp, readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json'), (s) => {
-      s['version'] = 3;
-      s['meta'] = { 'snapshot.json': { version: 1, length: snapshot1.length, hashes: { sha256: sha256Hex(snapshot1) } } };
-    }, [repo.timestamp]));
+    overwrite(
+      repo,
+      'metadata/timestamp.json',
+      craft(
+        MetadataKind.Timestamp,
+        readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json'),
+        (s) => {
+          s['version'] = 3;
+          s['meta'] = {
+            'snapshot.json': { version: 1, length: snapshot1.length, hashes: { sha256: sha256Hex(snapshot1) } },
+          };
+        },
+        [repo.timestamp],
+      ),
+    );
     await expectRefused(verify(repo, state), 'rollback', /snapshot version 1 is less than current version 2/);
   });
 
   test('freeze: expired timestamp is refused', async () => {
     const repo = await makeRepo();
     await publish(repo, 1, new Date(Date.now() - 3 * DAY_MS)); // timestamp lives 1 day: expired 2 days ago
-    await expectRefused(verify(repo, tempDir()), 'freeze', /metadata\/timestamp\.json from .*: it expired at \d{4}-.*freeze attack/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'freeze',
+      /metadata\/timestamp\.json from .*: it expired at \d{4}-.*freeze attack/,
+    );
   });
 
   test('freeze: expired targets behind a fresh timestamp and snapshot is refused', async () => {
@@ -172,24 +289,40 @@ describe('attacks', () => {
     const past = new Date(Date.now() - 10 * DAY_MS);
     await publishManifest({ io: repo.io, manifestBytes: manifestOf(1), keys: repo.keys, now: past });
     // Re-sign only the online roles: targets (7 days) stays expired.
-    await resign({ io: repo.io, keys: { snapshot: repo.snapshot, timestamp: repo.timestamp }, renewTargetsWithin: -1e9 });
-    await expectRefused(verify(repo, tempDir()), 'freeze', /metadata\/1\.targets\.json from .*: it expired at \d{4}-.*freeze attack/);
+    await resign({
+      io: repo.io,
+      keys: { snapshot: repo.snapshot, timestamp: repo.timestamp },
+      renewTargetsWithin: -1e9,
+    });
+    await expectRefused(
+      verify(repo, tempDir()),
+      'freeze',
+      /metadata\/1\.targets\.json from .*: it expired at \d{4}-.*freeze attack/,
+    );
   });
 
-  test('mix-and-match: the snapshot file served is another publication\'s', async () => {
+  test("mix-and-match: the snapshot file served is another publication's", async () => {
     const repo = await makeRepo();
     await publish(repo, 1);
     await publish(repo, 2);
     overwrite(repo, 'metadata/2.snapshot.json', file(repo, 'metadata/1.snapshot.json'));
-    await expectRefused(verify(repo, tempDir()), 'mix-and-match', /2\.snapshot\.json.*timestamp names snapshot version 2 but the repository served version 1 \(mix-and-match/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'mix-and-match',
+      /2\.snapshot\.json.*timestamp names snapshot version 2 but the repository served version 1 \(mix-and-match/,
+    );
   });
 
-  test('mix-and-match: the targets file served is another publication\'s', async () => {
+  test("mix-and-match: the targets file served is another publication's", async () => {
     const repo = await makeRepo();
     await publish(repo, 1);
     await publish(repo, 2);
     overwrite(repo, 'metadata/2.targets.json', file(repo, 'metadata/1.targets.json'));
-    await expectRefused(verify(repo, tempDir()), 'mix-and-match', /2\.targets\.json.*snapshot names targets version 2 but the repository served version 1/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'mix-and-match',
+      /2\.targets\.json.*snapshot names targets version 2 but the repository served version 1/,
+    );
   });
 
   test('mix-and-match: a timestamp pointing at a snapshot that lists a different targets version', async () => {
@@ -197,17 +330,37 @@ describe('attacks', () => {
     const repo = await makeRepo();
     await publish(repo, 1);
     await publish(repo, 2);
-    const snapshot = craft(MetadataKind.Snapshot, readMeta(repo, MetadataKind.Snapshot, 'metadata/2.snapshot.json'), (s) => {
-      s['version'] = 3;
-      s['meta'] = { 'targets.json': { version: 2 } };
-    }, [repo.snapshot]);
+    const snapshot = craft(
+      MetadataKind.Snapshot,
+      readMeta(repo, MetadataKind.Snapshot, 'metadata/2.snapshot.json'),
+      (s) => {
+        s['version'] = 3;
+        s['meta'] = { 'targets.json': { version: 2 } };
+      },
+      [repo.snapshot],
+    );
     overwrite(repo, 'metadata/3.snapshot.json', snapshot);
-    overwrite(repo, 'metadata/timestamp.json', craft(MetadataKind.Timestamp, readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json'), (s) => {
-      s['version'] = 3;
-      s['meta'] = { 'snapshot.json': { version: 3, length: snapshot.length, hashes: { sha256: sha256Hex(snapshot) } } };
-    }, [repo.timestamp]));
+    overwrite(
+      repo,
+      'metadata/timestamp.json',
+      craft(
+        MetadataKind.Timestamp,
+        readMeta(repo, MetadataKind.Timestamp, 'metadata/timestamp.json'),
+        (s) => {
+          s['version'] = 3;
+          s['meta'] = {
+            'snapshot.json': { version: 3, length: snapshot.length, hashes: { sha256: sha256Hex(snapshot) } },
+          };
+        },
+        [repo.timestamp],
+      ),
+    );
     overwrite(repo, 'metadata/2.targets.json', file(repo, 'metadata/1.targets.json'));
-    await expectRefused(verify(repo, tempDir()), 'mix-and-match', /2\.targets\.json.*Version 1 of targets does not match snapshot version 2.*mix-and-match/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'mix-and-match',
+      /2\.targets\.json.*Version 1 of targets does not match snapshot version 2.*mix-and-match/,
+    );
   });
 
   test('endless data: a huge timestamp.json (folder)', async () => {
@@ -215,7 +368,11 @@ describe('attacks', () => {
     await publish(repo, 1);
     const ts = file(repo, 'metadata/timestamp.json').toString();
     overwrite(repo, 'metadata/timestamp.json', ts.replace('{', `{"padding":"${'x'.repeat(200_000)}",`));
-    await expectRefused(verify(repo, tempDir()), 'endless-data', /metadata\/timestamp\.json .*larger than the 16384 bytes/);
+    await expectRefused(
+      verify(repo, tempDir()),
+      'endless-data',
+      /metadata\/timestamp\.json .*larger than the 16384 bytes/,
+    );
   });
 
   describe('over HTTP', () => {
@@ -232,13 +389,21 @@ describe('attacks', () => {
       server.overrides.set('/metadata/timestamp.json', (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         const chunk = Buffer.alloc(64 * 1024, 0x20);
-        const pump = (): void => { while (res.write(chunk)) { /* until the buffer is full */ } };
+        const pump = (): void => {
+          while (res.write(chunk)) {
+            /* until the buffer is full */
+          }
+        };
         res.on('drain', pump);
         res.on('close', () => res.off('drain', pump));
         pump();
       });
       try {
-        await expectRefused(verify(repo, tempDir(), server.url), 'endless-data', /metadata\/timestamp\.json from http:\/\/127\.0\.0\.1:\d+\/: it is larger than the 16384 bytes/);
+        await expectRefused(
+          verify(repo, tempDir(), server.url),
+          'endless-data',
+          /metadata\/timestamp\.json from http:\/\/127\.0\.0\.1:\d+\/: it is larger than the 16384 bytes/,
+        );
       } finally {
         server.overrides.delete('/metadata/timestamp.json');
       }
@@ -258,9 +423,15 @@ describe('attacks', () => {
     });
 
     test('a server error is "unavailable", not an attack', async () => {
-      server.overrides.set('/metadata/timestamp.json', (_req, res) => { res.writeHead(503).end('busy'); });
+      server.overrides.set('/metadata/timestamp.json', (_req, res) => {
+        res.writeHead(503).end('busy');
+      });
       try {
-        await expectRefused(verify(repo, tempDir(), server.url), 'unavailable', /cannot fetch metadata\/timestamp\.json .*HTTP 503/);
+        await expectRefused(
+          verify(repo, tempDir(), server.url),
+          'unavailable',
+          /cannot fetch metadata\/timestamp\.json .*HTTP 503/,
+        );
       } finally {
         server.overrides.delete('/metadata/timestamp.json');
       }
@@ -277,7 +448,11 @@ describe('attacks', () => {
       'invalid-root',
       /pinned trusted root is not valid.*signed by 1\/2 keys/,
     );
-    await expectRefused(fetchVerifiedManifest({ trustedRoot: 'not json', stateDir: tempDir(), source: repo.dir }), 'invalid-root', /pinned trusted root/);
+    await expectRefused(
+      fetchVerifiedManifest({ trustedRoot: 'not json', stateDir: tempDir(), source: repo.dir }),
+      'invalid-root',
+      /pinned trusted root/,
+    );
   });
 });
 
@@ -297,7 +472,8 @@ describe('local trusted state', () => {
     expect(r.manifestBytes.equals(manifestOf(2))).toBe(true);
     // The state is whole again, and the next run starts from it.
     expect(readFileSync(join(state, 'root.json')).equals(repo.rootBytes)).toBe(true);
-    for (const f of ['timestamp.json', 'snapshot.json', 'targets.json']) expect(() => JSON.parse(readFileSync(join(state, f), 'utf8'))).not.toThrow();
+    for (const f of ['timestamp.json', 'snapshot.json', 'targets.json'])
+      expect(() => JSON.parse(readFileSync(join(state, f), 'utf8'))).not.toThrow();
     expect((await verify(repo, state)).rebootstrapped).toBe(false);
   });
 

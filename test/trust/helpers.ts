@@ -7,14 +7,22 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { Metadata, MetadataKind, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
 import { expect } from 'vitest';
-import { fetchVerifiedManifest, TrustVerificationError, type TrustFailure, type TrustSource, type VerifiedManifest } from '../../src/trust/client.ts';
+import {
+  fetchVerifiedManifest,
+  TrustVerificationError,
+  type TrustFailure,
+  type TrustSource,
+  type VerifiedManifest,
+} from '../../src/trust/client.ts';
 import { generateSigningKey, type SigningKey } from '../../src/trust/keys.ts';
 import { FolderTrustStore } from '../../src/trust/repository-io.ts';
 import { initRepository, publishManifest, serializeMetadata, type PublishKeys } from '../../src/trust/repository.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 
 /** A Node that runs TypeScript (the `node` devDependency), whatever Node runs vitest. */
-export const NODE_TS = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath;
+export const NODE_TS = existsSync(join(ROOT, 'node_modules/.bin/node'))
+  ? join(ROOT, 'node_modules/.bin/node')
+  : process.execPath;
 
 export const DAY_MS = 86_400_000;
 
@@ -60,7 +68,11 @@ export function verify(repo: TestRepo, stateDir: string, source: TrustSource = r
 }
 
 /** Expect `p` to be refused with `reason`, and a message matching `message`. Returns the error. */
-export async function expectRefused(p: Promise<unknown>, reason: TrustFailure, message: RegExp): Promise<TrustVerificationError> {
+export async function expectRefused(
+  p: Promise<unknown>,
+  reason: TrustFailure,
+  message: RegExp,
+): Promise<TrustVerificationError> {
   const e = await p.then(
     () => undefined,
     (err: unknown) => err,

@@ -14,25 +14,57 @@ describe('environment slices as signed targets', () => {
     const repo = await makeRepo();
     const full = Buffer.from('{"sequence":1,"environments":{"dev":{},"production":{}}}');
     const prod = Buffer.from('{"sequence":1,"environments":{"production":{}}}');
-    await publishManifest({ io: repo.io, manifestBytes: full, keys: repo.keys, extraTargets: { [environmentTarget('production')]: prod } });
-    expect(targetObjectKey('environments/production.json', sha(prod))).toBe(`targets/environments/${sha(prod)}.production.json`);
+    await publishManifest({
+      io: repo.io,
+      manifestBytes: full,
+      keys: repo.keys,
+      extraTargets: { [environmentTarget('production')]: prod },
+    });
+    expect(targetObjectKey('environments/production.json', sha(prod))).toBe(
+      `targets/environments/${sha(prod)}.production.json`,
+    );
 
     const state = tempDir('mg-trust-state-');
-    const r = await fetchVerifiedManifest({ trustedRoot: repo.rootBytes, stateDir: state, source: repo.io, target: environmentTarget('production') });
+    const r = await fetchVerifiedManifest({
+      trustedRoot: repo.rootBytes,
+      stateDir: state,
+      source: repo.io,
+      target: environmentTarget('production'),
+    });
     expect(r.manifestBytes.equals(prod)).toBe(true);
     expect(r.sha256).toBe(sha(prod));
 
-    const missing = fetchVerifiedManifest({ trustedRoot: repo.rootBytes, stateDir: tempDir('mg-trust-state-'), source: repo.io, target: environmentTarget('qa') });
+    const missing = fetchVerifiedManifest({
+      trustedRoot: repo.rootBytes,
+      stateDir: tempDir('mg-trust-state-'),
+      source: repo.io,
+      target: environmentTarget('qa'),
+    });
     await expect(missing).rejects.toThrow('does not list environments/qa.json');
 
-    writeFileSync(repo.io.pathOf(targetObjectKey('environments/production.json', sha(prod))), Buffer.from('{"sequence":1,"environments":{"production":{"x":1}}}'.slice(0, prod.length)));
-    const tampered = fetchVerifiedManifest({ trustedRoot: repo.rootBytes, stateDir: tempDir('mg-trust-state-'), source: repo.io, target: environmentTarget('production') });
+    writeFileSync(
+      repo.io.pathOf(targetObjectKey('environments/production.json', sha(prod))),
+      Buffer.from('{"sequence":1,"environments":{"production":{"x":1}}}'.slice(0, prod.length)),
+    );
+    const tampered = fetchVerifiedManifest({
+      trustedRoot: repo.rootBytes,
+      stateDir: tempDir('mg-trust-state-'),
+      source: repo.io,
+      target: environmentTarget('production'),
+    });
     await expect(tampered).rejects.toBeInstanceOf(TrustVerificationError);
     await expect(tampered).rejects.toMatchObject({ code: 'tampered' });
   });
 
   test('target names that would escape the targets folder are refused', async () => {
     const repo = await makeRepo();
-    await expect(publishManifest({ io: repo.io, manifestBytes: Buffer.from('{}'), keys: repo.keys, extraTargets: { '../evil.json': Buffer.from('{}') } })).rejects.toThrow();
+    await expect(
+      publishManifest({
+        io: repo.io,
+        manifestBytes: Buffer.from('{}'),
+        keys: repo.keys,
+        extraTargets: { '../evil.json': Buffer.from('{}') },
+      }),
+    ).rejects.toThrow();
   });
 });

@@ -14,7 +14,13 @@ import { booleanInput, optionalInput, stringInput } from '../../shared/inputs.ts
 import { runAction } from '../../shared/run.ts';
 
 /** The inputs of action.yml. */
-const INPUT = { repo: 'repo', base: 'base', githubToken: 'github-token', evidenceStore: 'evidence-store', comment: 'comment' } as const;
+const INPUT = {
+  repo: 'repo',
+  base: 'base',
+  githubToken: 'github-token',
+  evidenceStore: 'evidence-store',
+  comment: 'comment',
+} as const;
 
 export const MARKER = '<!-- model-gitops:check-semver -->';
 const MAX_COMMENT = 60_000; // GitHub refuses comments over 65,536 characters
@@ -24,18 +30,28 @@ const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 /** The pull-request comment (and job summary); `prefix` is the registry's folder in the workspace (see workspacePrefix). */
 export function report(r: CheckResult, prefix: string): string {
   const out: string[] = [MARKER, `## model-gitops check ${r.errors === 0 ? 'passed' : 'failed'}`, ''];
-  out.push(`Compared with \`${r.base.commit.slice(0, 12)}\` (${r.base.ref}): ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, ${r.errors} error${r.errors === 1 ? '' : 's'}, ${r.warnings} warning${r.warnings === 1 ? '' : 's'}.`, '');
+  out.push(
+    `Compared with \`${r.base.commit.slice(0, 12)}\` (${r.base.ref}): ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, ${r.errors} error${r.errors === 1 ? '' : 's'}, ${r.warnings} warning${r.warnings === 1 ? '' : 's'}.`,
+    '',
+  );
   if (r.diagnostics.length > 0) {
     out.push('### Violations', '', '| | File | Rule | Problem |', '|---|---|---|---|');
     for (const d of r.diagnostics) {
       const first = d.message.split('\n')[0]!;
-      out.push(`| ${d.severity === 'error' ? 'error' : 'warning'} | \`${prefix ? posix.join(prefix, d.file) : d.file}:${d.line}\` | \`${d.rule}\` | ${esc(d.field ? `${d.field}: ${first}` : first)} |`);
+      out.push(
+        `| ${d.severity === 'error' ? 'error' : 'warning'} | \`${prefix ? posix.join(prefix, d.file) : d.file}:${d.line}\` | \`${d.rule}\` | ${esc(d.field ? `${d.field}: ${first}` : first)} |`,
+      );
     }
     out.push('');
   }
   const refused = r.semver.filter((v) => !v.ok && !v.duplicateOf);
   for (const v of refused) {
-    out.push(`#### ${v.model} ${v.version}: ${v.actual} bump over ${v.previous}, needs ${v.required}`, '', '| Field | Change | Needs | Why |', '|---|---|---|---|');
+    out.push(
+      `#### ${v.model} ${v.version}: ${v.actual} bump over ${v.previous}, needs ${v.required}`,
+      '',
+      '| Field | Change | Needs | Why |',
+      '|---|---|---|---|',
+    );
     for (const row of v.rows) out.push(`| \`${row.field}\` | ${esc(row.change)} | ${row.needs} | ${esc(row.why)} |`);
     out.push('');
   }
@@ -50,16 +66,25 @@ export function report(r: CheckResult, prefix: string): string {
     if (r.changes.length > 200) out.push(`- ... and ${r.changes.length - 200} more`);
   }
   let body = out.join('\n');
-  if (body.length > MAX_COMMENT) body = `${body.slice(0, MAX_COMMENT)}\n\n(report cut; the job summary and the \`report\` output hold everything)`;
+  if (body.length > MAX_COMMENT)
+    body = `${body.slice(0, MAX_COMMENT)}\n\n(report cut; the job summary and the \`report\` output hold everything)`;
   return body;
 }
 
 async function upsertComment(token: string, body: string): Promise<number | undefined> {
   const pr = github.context.payload.pull_request;
-  if (!pr) { core.info('not a pull_request event: no comment'); return undefined; }
+  if (!pr) {
+    core.info('not a pull_request event: no comment');
+    return undefined;
+  }
   const octokit = github.getOctokit(token);
   const { owner, repo } = github.context.repo;
-  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: pr.number, per_page: 100 });
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+    owner,
+    repo,
+    issue_number: pr.number,
+    per_page: 100,
+  });
   const mine = comments.find((c) => c.body?.includes(MARKER));
   if (mine) {
     await octokit.rest.issues.updateComment({ owner, repo, comment_id: mine.id, body });
@@ -78,7 +103,10 @@ async function run(): Promise<void> {
   const evidence = optionalInput(INPUT.evidenceStore);
   const comment = booleanInput(INPUT.comment, true);
   const comparison = compareWithBase(repoDir, base);
-  const result = evidence === undefined ? comparison.result : await addProductionEvidence(comparison, storeReportSource(openStore(evidence)));
+  const result =
+    evidence === undefined
+      ? comparison.result
+      : await addProductionEvidence(comparison, storeReportSource(openStore(evidence)));
   // Annotations must name files relative to the workspace root, where GitHub shows the diff.
   const prefix = workspacePrefix(repoDir);
   const title = (d: Diagnostic) => `model-gitops ${d.rule}${d.field ? `: ${d.field}` : ''}`;

@@ -13,19 +13,41 @@ import { runAction } from '../../shared/run.ts';
 
 /** The inputs of action.yml. */
 const INPUT = {
-  model: 'model', version: 'version', champion: 'champion', testbed: 'testbed', repo: 'repo', cardsRepo: 'cards-repo',
-  weightsRoot: 'weights-root', reportStore: 'report-store', reportPath: 'report-path', runs: 'runs', warmupRuns: 'warmup-runs',
-  githubToken: 'github-token', comment: 'comment',
+  model: 'model',
+  version: 'version',
+  champion: 'champion',
+  testbed: 'testbed',
+  repo: 'repo',
+  cardsRepo: 'cards-repo',
+  weightsRoot: 'weights-root',
+  reportStore: 'report-store',
+  reportPath: 'report-path',
+  runs: 'runs',
+  warmupRuns: 'warmup-runs',
+  githubToken: 'github-token',
+  comment: 'comment',
 } as const;
 
 async function upsertComment(token: string, model: string, body: string): Promise<void> {
-  const number = github.context.payload.pull_request?.number ?? (github.context.payload.issue?.pull_request ? github.context.payload.issue.number : undefined);
-  if (number === undefined) { core.info('not a pull-request event: no comment'); return; }
+  const number =
+    github.context.payload.pull_request?.number ??
+    (github.context.payload.issue?.pull_request ? github.context.payload.issue.number : undefined);
+  if (number === undefined) {
+    core.info('not a pull-request event: no comment');
+    return;
+  }
   const octokit = github.getOctokit(token);
   const { owner, repo } = github.context.repo;
-  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: number, per_page: 100 });
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+    owner,
+    repo,
+    issue_number: number,
+    per_page: 100,
+  });
   // Only a bot's comment is ours to edit: anyone can paste the marker into their own comment.
-  const ours = comments.find((c) => c.user?.type === 'Bot' && c.body?.includes(COMMENT_MARKER) && c.body.includes(commentKey(model)));
+  const ours = comments.find(
+    (c) => c.user?.type === 'Bot' && c.body?.includes(COMMENT_MARKER) && c.body.includes(commentKey(model)),
+  );
   if (ours) {
     await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body });
     core.info(`updated benchmark comment ${ours.id} on #${number}`);
@@ -51,11 +73,15 @@ async function run(): Promise<void> {
   const repository = process.env.GITHUB_REPOSITORY;
   const pr = github.context.payload.pull_request?.number ?? github.context.payload.issue?.number;
   const result = await runBenchmark({
-    model, version, champion: stringInput(INPUT.champion, 'production'),
-    trustedRepo, ...(cardsRepo ? { cardsRepo: resolve(cardsRepo) } : {}),
+    model,
+    version,
+    champion: stringInput(INPUT.champion, 'production'),
+    trustedRepo,
+    ...(cardsRepo ? { cardsRepo: resolve(cardsRepo) } : {}),
     materializer: new FolderMaterializer(weightsRoot),
     ...(testbed ? { testbed } : {}),
-    ...(runs !== undefined ? { runs } : {}), warmupRuns,
+    ...(runs !== undefined ? { runs } : {}),
+    warmupRuns,
     ...(store ? { sink: new FolderReportSink(resolve(store)) } : {}),
     reportPath,
     source: {
@@ -76,9 +102,15 @@ async function run(): Promise<void> {
   if (comment) {
     const token = stringInput(INPUT.githubToken);
     if (!token) core.warning('comment is true but github-token is empty: no pull-request comment');
-    else await upsertComment(token, model, renderMarkdown(result.report, { marker: true, ...(runUrl ? { reportUrl: runUrl } : {}) }));
+    else
+      await upsertComment(
+        token,
+        model,
+        renderMarkdown(result.report, { marker: true, ...(runUrl ? { reportUrl: runUrl } : {}) }),
+      );
   }
-  if (verdict !== 'pass') core.setFailed(`benchmark ${verdict} for ${model}@${version}: ${result.report.decision.reasons[0] ?? ''}`);
+  if (verdict !== 'pass')
+    core.setFailed(`benchmark ${verdict} for ${model}@${version}: ${result.report.decision.reasons[0] ?? ''}`);
 }
 
 void runAction(run);

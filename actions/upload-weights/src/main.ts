@@ -10,8 +10,19 @@ import { runAction } from '../../shared/run.ts';
 
 /** The inputs of action.yml. */
 const INPUT = {
-  path: 'path', model: 'model', version: 'version', store: 'store', repo: 'repo', summary: 'summary', codeRepo: 'code-repo',
-  codeCommit: 'code-commit', parent: 'parent', interfaceFrom: 'interface-from', family: 'family', dryRun: 'dry-run', commitCard: 'commit-card',
+  path: 'path',
+  model: 'model',
+  version: 'version',
+  store: 'store',
+  repo: 'repo',
+  summary: 'summary',
+  codeRepo: 'code-repo',
+  codeCommit: 'code-commit',
+  parent: 'parent',
+  interfaceFrom: 'interface-from',
+  family: 'family',
+  dryRun: 'dry-run',
+  commitCard: 'commit-card',
 } as const;
 
 /**
@@ -41,7 +52,9 @@ async function run(): Promise<void> {
   let codeCommit = optionalInput(INPUT.codeCommit);
   if (!codeRepository && process.env.GITHUB_REPOSITORY) {
     codeRepository = process.env.GITHUB_REPOSITORY;
-    core.info(`code-repo not set: a new card records GITHUB_REPOSITORY (${codeRepository}) as the training code; set code-repo and code-commit if the training code lives elsewhere`);
+    core.info(
+      `code-repo not set: a new card records GITHUB_REPOSITORY (${codeRepository}) as the training code; set code-repo and code-commit if the training code lives elsewhere`,
+    );
   }
   if (!codeCommit && process.env.GITHUB_SHA) {
     codeCommit = process.env.GITHUB_SHA;
@@ -68,9 +81,25 @@ async function run(): Promise<void> {
   if (commitCard && r.card.written) {
     // A fresh runner has no git identity; commit as the Actions bot unless one is configured.
     const configured = runGit(repo, ['config', '--get', 'user.email']).stdout.toString('utf8').trim() !== '';
-    const identity = configured ? [] : ['-c', 'user.name=github-actions[bot]', '-c', 'user.email=41898282+github-actions[bot]@users.noreply.github.com'];
+    const identity = configured
+      ? []
+      : [
+          '-c',
+          'user.name=github-actions[bot]',
+          '-c',
+          'user.email=41898282+github-actions[bot]@users.noreply.github.com',
+        ];
     git(repo, ['add', '--', r.card.path]);
-    git(repo, [...identity, 'commit', '-m', `${model} ${version}: ${r.card.status} card from upload-weights`, '-m', `Artifacts recorded by model-gitops push (${r.totals.files} files, ${formatBytes(r.totals.bytes)}).`, '--', r.card.path]);
+    git(repo, [
+      ...identity,
+      'commit',
+      '-m',
+      `${model} ${version}: ${r.card.status} card from upload-weights`,
+      '-m',
+      `Artifacts recorded by model-gitops push (${r.totals.files} files, ${formatBytes(r.totals.bytes)}).`,
+      '--',
+      r.card.path,
+    ]);
     commit = git(repo, ['rev-parse', 'HEAD']).trim();
   }
   await writeSummary(r, commit);
@@ -82,7 +111,9 @@ async function run(): Promise<void> {
   core.setOutput('throughput', String(r.throughputBytesPerSecond));
   if (commit) core.setOutput('commit', commit);
   if (!r.valid && !r.card.draft) {
-    core.setFailed(`${r.card.path} would leave the registry invalid (${r.errors} error(s), see the annotations); the card was not written. Uploaded blobs stay in the store, which is harmless: they are content-addressed.`);
+    core.setFailed(
+      `${r.card.path} would leave the registry invalid (${r.errors} error(s), see the annotations); the card was not written. Uploaded blobs stay in the store, which is harmless: they are content-addressed.`,
+    );
   }
 }
 
@@ -90,16 +121,45 @@ async function writeSummary(r: PushModelResult, commit: string | undefined): Pro
   const t = r.totals;
   core.summary.addHeading(`Weights: ${escapeHtml(r.model)} ${escapeHtml(r.version)}${r.dryRun ? ' (dry run)' : ''}`, 2);
   core.summary.addTable([
-    [{ data: 'Files', header: true }, { data: 'Bytes', header: true }, { data: r.dryRun ? 'Would send' : 'Bytes sent', header: true }, { data: 'Bytes deduplicated', header: true }, { data: 'Throughput', header: true }],
-    [String(t.files), formatBytes(t.bytes), formatBytes(r.dryRun ? t.toSendBytes : t.sentBytes), formatBytes(t.deduplicatedBytes), t.sentBytes > 0 ? formatRate(r.throughputBytesPerSecond) : '-'],
+    [
+      { data: 'Files', header: true },
+      { data: 'Bytes', header: true },
+      { data: r.dryRun ? 'Would send' : 'Bytes sent', header: true },
+      { data: 'Bytes deduplicated', header: true },
+      { data: 'Throughput', header: true },
+    ],
+    [
+      String(t.files),
+      formatBytes(t.bytes),
+      formatBytes(r.dryRun ? t.toSendBytes : t.sentBytes),
+      formatBytes(t.deduplicatedBytes),
+      t.sentBytes > 0 ? formatRate(r.throughputBytesPerSecond) : '-',
+    ],
   ]);
   core.summary.addTable([
-    [{ data: 'File', header: true }, { data: 'Size', header: true }, { data: 'sha256', header: true }, { data: 'Sent', header: true }],
-    ...r.files.map((f) => [escapeHtml(f.path), formatBytes(f.size), `<code>${f.sha256.slice(0, 16)}…</code>`, f.deduplicated ? 'deduplicated' : r.dryRun ? 'would send' : formatBytes(f.sent)]),
+    [
+      { data: 'File', header: true },
+      { data: 'Size', header: true },
+      { data: 'sha256', header: true },
+      { data: 'Sent', header: true },
+    ],
+    ...r.files.map((f) => [
+      escapeHtml(f.path),
+      formatBytes(f.size),
+      `<code>${f.sha256.slice(0, 16)}…</code>`,
+      f.deduplicated ? 'deduplicated' : r.dryRun ? 'would send' : formatBytes(f.sent),
+    ]),
   ]);
-  const verdict = !r.valid && !r.card.draft ? `not written: it would leave the registry invalid (${r.errors} error(s))`
-    : r.dryRun ? `would be ${r.card.status}` : r.card.status;
-  core.summary.addRaw(`<p>Card <code>${escapeHtml(r.card.path)}</code>: ${escapeHtml(verdict)}${commit ? `, committed ${commit.slice(0, 12)}` : ''}. Store: <code>${escapeHtml(r.store)}</code>.</p>`, true);
+  const verdict =
+    !r.valid && !r.card.draft
+      ? `not written: it would leave the registry invalid (${r.errors} error(s))`
+      : r.dryRun
+        ? `would be ${r.card.status}`
+        : r.card.status;
+  core.summary.addRaw(
+    `<p>Card <code>${escapeHtml(r.card.path)}</code>: ${escapeHtml(verdict)}${commit ? `, committed ${commit.slice(0, 12)}` : ''}. Store: <code>${escapeHtml(r.store)}</code>.</p>`,
+    true,
+  );
   await core.summary.write();
 }
 

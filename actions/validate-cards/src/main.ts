@@ -28,7 +28,8 @@ async function run(): Promise<void> {
   core.setOutput('valid', String(result.errors === 0));
   core.setOutput('errors', String(result.errors));
   core.setOutput('warnings', String(result.warnings));
-  if (result.errors > 0) core.setFailed(`${result.errors} model card error(s); see the annotations and the job summary`);
+  if (result.errors > 0)
+    core.setFailed(`${result.errors} model card error(s); see the annotations and the job summary`);
 }
 
 void runAction(run);
