@@ -9,7 +9,7 @@
 // synchronously with the routing decision, so no request can pick a version that is already closed).
 import type { Server } from 'node:http';
 import { UserError } from '../lib/errors.ts';
-import type { Manifest, ManifestVersion } from '../manifest/manifest.ts';
+import type { Manifest } from '../manifest/manifest.ts';
 import { type RouteDecision, type Router, RoutingError, createRouter } from '../manifest/routing.ts';
 import { type ApplyPlan, planApply, planRollbacks, slotKey } from './apply-plan.ts';
 import { GATEWAY_DEFAULTS } from './defaults.ts';
@@ -22,75 +22,15 @@ import {
   createRequestHandler,
   listenHttp,
 } from './http.ts';
-import { InputError, type LoadedModel, type Loader, defaultLoaderFor } from './loaders.ts';
+import { EventLog } from './events.ts';
+import { InputError, type LoadedModel, defaultLoaderFor } from './loaders.ts';
 import { VersionMetrics, renderGatewayMetrics } from './metrics.ts';
 import { CanaryTracker, type RollbackRecord, type RolloutRule, StateStore } from './rollout.ts';
-import type { VersionSource } from './source.ts';
+import { type Slot, Slots } from './slots.ts';
 import { type GatewayStatus, type RollbackEvent, describeStatus } from './status.ts';
+import type { ApplyResult, GatewayEvent, GatewayOptions } from './types.ts';
 
-export interface GatewayOptions {
-  environment: string;
-  source: VersionSource;
-  loaderFor?: (model: string, version: string, entry: ManifestVersion) => Loader;
-  /** Routing seed; default the environment name (see src/manifest/routing.ts). */
-  seed?: string;
-  /** Where rollback decisions persist across restarts; without it they live in memory only. */
-  statePath?: string;
-  /** Rule for deployments whose manifest entry has no `rollout`. */
-  defaultRollout?: RolloutRule;
-  /** Request bodies above this are refused with 413. Default GATEWAY_DEFAULTS.maxBodyBytes (1 MiB). */
-  maxBodyBytes?: number;
-  onEvent?: (event: GatewayEvent) => void;
-  /** One JSON line per event; default: standard error. */
-  log?: (line: string) => void;
-}
-
-export type GatewayEvent =
-  | { type: 'manifest-applied'; environment: string; sequence: number; loaded: string[]; retired: string[]; at: string }
-  | {
-      type: 'canary-rolled-back';
-      environment: string;
-      model: string;
-      canary: string;
-      champion: string;
-      reason: string;
-      requests: number;
-      failures: number;
-      at: string;
-    }
-  | { type: 'version-closed'; environment: string; model: string; version: string; at: string }
-  | { type: 'close-failed'; environment: string; model: string; version: string; error: string; at: string }
-  | { type: 'prune-failed'; environment: string; error: string; at: string };
-
-export interface ApplyResult {
-  sequence: number;
-  loaded: string[];
-  retired: string[];
-  rolledBack: string[];
-}
-
-/** Events kept in memory (Gateway.events), and how many of the latest rollbacks status() lists. */
-const EVENT_HISTORY = 1000;
-const STATUS_ROLLBACKS = 20;
-
-interface Slot {
-  model: string;
-  version: string;
-  loaded: LoadedModel;
-  inflight: number;
-  retired: boolean;
-  closed?: Promise<void>;
-  /** Set by close() while the slot still drains. */
-  onClosed?: () => void;
-}
-
-const newSlot = (model: string, version: string, loaded: LoadedModel): Slot => ({
-  model,
-  version,
-  loaded,
-  inflight: 0,
-  retired: false,
-});
+export type { ApplyResult, GatewayEvent, GatewayOptions } from './types.ts';
 
 /** What one applied manifest serves; replaced whole, never edited in place (except router suppression). */
 interface Generation {
@@ -108,9 +48,12 @@ interface Loaded {
   canaryFailures: Map<string, string>;
 }
 
+/** How many of the latest rollbacks status() lists. */
+const STATUS_ROLLBACKS = 20;
+
 export class Gateway {
   readonly environment: string;
-  readonly events: GatewayEvent[] = [];
+  readonly events: GatewayEvent[];
   /** The node:http request listener. */
   readonly handle: RequestHandler;
   private readonly options: GatewayOptions;
@@ -122,12 +65,16 @@ export class Gateway {
   private server: Server | undefined;
   private rollbacksTotal = 0;
   private closing = false;
-  /** Every slot not closed yet, including retired ones still draining. */
-  private readonly live = new Set<Slot>();
+  private readonly eventLog: EventLog;
+  /** Every loaded version not closed yet, including retired ones still draining. */
+  private readonly pool: Slots;
 
   constructor(options: GatewayOptions) {
     this.options = options;
     this.environment = options.environment;
+    this.eventLog = new EventLog(options);
+    this.events = this.eventLog.events;
+    this.pool = new Slots((slot, error) => this.versionClosed(slot, error));
     this.loaderFor = options.loaderFor ?? defaultLoaderFor();
     this.state = new StateStore(options.statePath, options.environment);
     this.handle = createRequestHandler(
@@ -293,11 +240,7 @@ export class Gateway {
         continue;
       }
       const model = loaded.get(w.key);
-      if (model) {
-        const slot = newSlot(w.model, w.version, model);
-        slots.set(w.key, slot);
-        this.live.add(slot);
-      }
+      if (model) slots.set(w.key, this.pool.add(w.model, w.version, model));
     }
     return slots;
   }
@@ -305,7 +248,7 @@ export class Gateway {
   /** The switch: one assignment, after everything new is warm; then the old generation's leftovers retire. */
   private switchTo(next: Generation, old: Generation | undefined, plan: ApplyPlan): string[] {
     this.current = next;
-    for (const key of plan.retire) this.retire(old!.slots.get(key)!);
+    for (const key of plan.retire) this.pool.retire(old!.slots.get(key)!);
     return plan.retire;
   }
 
@@ -313,36 +256,14 @@ export class Gateway {
     return createRouter(manifest, this.environment, this.options.seed === undefined ? {} : { seed: this.options.seed });
   }
 
-  private retire(slot: Slot): void {
-    slot.retired = true;
-    if (slot.inflight === 0) this.closeSlot(slot);
-  }
-
-  private closeSlot(slot: Slot): Promise<void> {
-    this.live.delete(slot);
-    slot.closed ??= slot.loaded
-      .close()
-      .then(
-        () =>
-          this.emit({
-            type: 'version-closed',
-            environment: this.environment,
-            model: slot.model,
-            version: slot.version,
-            at: new Date().toISOString(),
-          }),
-        (e: unknown) =>
-          this.emit({
-            type: 'close-failed',
-            environment: this.environment,
-            model: slot.model,
-            version: slot.version,
-            error: String((e as Error)?.message ?? e),
-            at: new Date().toISOString(),
-          }),
-      )
-      .finally(() => slot.onClosed?.());
-    return slot.closed;
+  private versionClosed(slot: Slot, error?: unknown): void {
+    const at = new Date().toISOString();
+    const { model, version } = slot;
+    if (error === undefined) this.emit({ type: 'version-closed', environment: this.environment, model, version, at });
+    else {
+      const message = String((error as Error)?.message ?? error);
+      this.emit({ type: 'close-failed', environment: this.environment, model, version, error: message, at });
+    }
   }
 
   /** Forget a recorded rollback and route to the model's canary again (an operator's decision). */
@@ -400,20 +321,11 @@ export class Gateway {
   }
 
   private emit(event: GatewayEvent): void {
-    this.events.push(event);
-    if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY);
-    this.log(event);
-    try {
-      this.options.onEvent?.(event);
-    } catch {
-      /* a listener's bug must not break serving */
-    }
+    this.eventLog.emit(event);
   }
 
   private log(obj: object): void {
-    const line = JSON.stringify(obj);
-    if (this.options.log) this.options.log(line);
-    else process.stderr.write(`${line}\n`);
+    this.eventLog.log(obj);
   }
 
   // ---- serving ----------------------------------------------------------------------------------
@@ -469,7 +381,7 @@ export class Gateway {
       const seconds = (performance.now() - t0) / 1000;
       slot.inflight--;
       m.inflight--;
-      if (slot.retired && slot.inflight === 0) void this.closeSlot(slot);
+      this.pool.release(slot);
       if (inputError) m.rejected++;
       else {
         m.requests++;
@@ -543,15 +455,7 @@ export class Gateway {
     await this.applying;
     if (this.server) await closeHttp(this.server);
     // Slots still running in-process predictions close when those finish.
-    await Promise.all(
-      [...this.live].map((s) => {
-        s.retired = true;
-        if (s.inflight === 0) return this.closeSlot(s);
-        return new Promise<void>((resolve) => {
-          s.onClosed = resolve;
-        });
-      }),
-    );
+    await this.pool.closeAll();
   }
 }
 

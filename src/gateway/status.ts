@@ -1,7 +1,7 @@
 // GET /status (and Gateway.status()): per deployment, its versions with their live counters, the
 // canary's state and rollback window, and the latest automated rollbacks.
 import type { Manifest, ManifestDeployment } from '../manifest/manifest.ts';
-import type { GatewayEvent } from './gateway.ts';
+import type { GatewayEvent } from './types.ts';
 import type { VersionMetrics } from './metrics.ts';
 import type { CanaryTracker, RollbackRecord, RolloutRule } from './rollout.ts';
 
