@@ -1,4 +1,4 @@
-// Demo piece for `check --base`: a throwaway git repository holding the example registry as `main`,
+// Demo piece for `check --base`: a throwaway git repository holding the example fleet (examples/fleet) as `main`,
 // then one pull request the check refuses (a patch bump that hides a removed label) and one it
 // accepts (promoting intent-classifier 2.1.0, already in staging, to champion in production).
 // `node scripts/demo-check.ts` runs it alone; the main demo imports demoCheck.
@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkAgainstBase } from '../src/review/check.ts';
 import { formatCheck } from '../src/cli/check.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { copyExampleFleet } from './demo-fleet.ts';
 
 export async function demoCheck(log: (line: string) => void = console.log): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'model-gitops-demo-check-'));
@@ -26,11 +25,10 @@ export async function demoCheck(log: (line: string) => void = console.log): Prom
     writeFileSync(join(dir, path), text.replace(from, to));
   };
   try {
-    cpSync(join(ROOT, 'models'), join(dir, 'models'), { recursive: true });
-    cpSync(join(ROOT, 'environments'), join(dir, 'environments'), { recursive: true });
+    copyExampleFleet(dir);
     git('init', '-q', '-b', 'main');
     git('add', '-A');
-    git('-c', 'user.name=demo', '-c', 'user.email=demo@example.com', 'commit', '-q', '-m', 'example registry');
+    git('-c', 'user.name=demo', '-c', 'user.email=demo@example.com', 'commit', '-q', '-m', 'example fleet');
 
     log('$ # PR 1: intent-classifier 2.1.1, new weights... and the "other" label quietly dropped');
     const card = 'models/intent-classifier/versions/2.1.1.yaml';

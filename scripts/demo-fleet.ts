@@ -2,10 +2,13 @@
 // a local-folder store, a generated demo key signing the manifest, a device folder synced from it, a
 // fine-tune that changes one tensor synced as a delta, and a gateway serving the environment with a
 // canary ramp and an automated rollback. Workspace: .model-gitops/demo/ (recreated on every run, kept
-// afterwards so you can look at the store, the signed metadata and the device folder).
+// afterwards so you can look at the store, the signed metadata and the device folder). Its registry is a
+// copy of the toolkit's example fleet (examples/fleet): the demo never reads the checkout's own models/
+// and environments/, which are the user's registry and may hold anything, or nothing.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main as cli } from '../src/cli/main.ts';
 import { modelFiles, loadModelDir } from '../src/demo-model/model.ts';
 import { createGateway, FolderVersionSource, bagOfBytesLoader, type Loader } from '../src/gateway/index.ts';
@@ -13,6 +16,32 @@ import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
 import { writeDemoWeights } from './demo-weights.ts';
+
+/** The toolkit's example fleet: examples/fleet/{models,environments}. */
+export const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet', import.meta.url));
+
+/** Copies the example fleet's models/ and environments/ into `dir` (created if missing). */
+export function copyExampleFleet(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(EXAMPLE_FLEET, 'models'), join(dir, 'models'), { recursive: true });
+  cpSync(join(EXAMPLE_FLEET, 'environments'), join(dir, 'environments'), { recursive: true });
+}
+
+export interface DemoWorkspace {
+  /** <checkout>/.model-gitops/demo */
+  ws: string;
+  /** $DEMO/registry: the demo's registry, a copy of the example fleet. */
+  repo: string;
+}
+
+/** Recreates the demo workspace under `root` (the checkout) with a fresh copy of the example fleet. */
+export function prepareDemoWorkspace(root: string): DemoWorkspace {
+  const ws = join(root, '.model-gitops', 'demo');
+  rmSync(ws, { recursive: true, force: true });
+  const repo = join(ws, 'registry');
+  copyExampleFleet(repo);
+  return { ws, repo };
+}
 
 /** Runs a CLI command, capturing what it prints; returns its exit code and output. */
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
@@ -46,7 +75,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string }> {
 }
 
 export async function demoFleet(
-  root: string,
+  { ws, repo }: DemoWorkspace,
   step: (n: number, title: string) => void,
   first: number,
 ): Promise<number> {
@@ -68,16 +97,10 @@ export async function demoFleet(
     return r.out;
   };
 
-  const ws = join(root, '.model-gitops', 'demo');
-  rmSync(ws, { recursive: true, force: true });
-  const repo = join(ws, 'registry');
   const store = join(ws, 'store');
   const keys = join(ws, 'keys');
   const device = join(ws, 'device');
   const weights = join(ws, 'weights');
-  mkdirSync(repo, { recursive: true });
-  cpSync(join(root, 'models'), join(repo, 'models'), { recursive: true });
-  cpSync(join(root, 'environments'), join(repo, 'environments'), { recursive: true });
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: repo,
@@ -93,7 +116,6 @@ export async function demoFleet(
       },
     }).trim();
   git('init', '-q', '-b', 'main');
-  console.log(`   workspace: ${ws} ($DEMO below)`);
 
   step(
     first,

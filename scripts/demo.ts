@@ -1,7 +1,9 @@
-// `npm run demo`: the main job of model-gitops on the example registry, end to end on this machine,
-// with nothing to install or configure (local-folder store, generated demo key). Each step prints what
-// it checked; the demo exits non-zero if any step does not behave as it should.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `npm run demo`: the main job of model-gitops on the example fleet, end to end on this machine, with
+// nothing to install or configure (local-folder store, generated demo key). Each step prints what it
+// checked; the demo exits non-zero if any step does not behave as it should.
+// The demo brings its own fleet: it copies examples/fleet into its workspace (.model-gitops/demo) and
+// never reads this checkout's models/ and environments/, which are your registry and may hold anything.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../src/registry/diagnostics.ts';
@@ -9,7 +11,7 @@ import { WorkingTreeSource } from '../src/registry/source.ts';
 import { validateRegistry } from '../src/registry/validate.ts';
 import { main as cli } from '../src/cli/main.ts';
 import { demoCheck } from './demo-check.ts';
-import { demoFleet } from './demo-fleet.ts';
+import { copyExampleFleet, demoFleet, prepareDemoWorkspace } from './demo-fleet.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const step = (n: number, title: string) => console.log(`\n\u001b[1m${n}. ${title}\u001b[0m`);
@@ -21,17 +23,19 @@ const expectThat = (ok: boolean, what: string) => {
   }
 };
 
+const workspace = prepareDemoWorkspace(root);
+console.log(`workspace: ${workspace.ws} ($DEMO below); its registry, $DEMO/registry, is a copy of examples/fleet`);
+
 step(1, 'Validate the example registry (schemas, identity, references, dependencies, requires chains)');
-expectThat((await cli(['validate', '--repo', root])) === 0, 'the example registry is valid');
+expectThat((await cli(['validate', '--repo', workspace.repo])) === 0, 'the example registry is valid');
 
 step(2, 'List models, versions and where each runs');
-expectThat((await cli(['ls', '--repo', root])) === 0, 'ls succeeds');
+expectThat((await cli(['ls', '--repo', workspace.repo])) === 0, 'ls succeeds');
 
 step(3, 'A broken pull request: a card that hides a typo, a bad hash and a version that does not exist');
 const scratch = mkdtempSync(join(tmpdir(), 'model-gitops-demo-'));
 try {
-  cpSync(join(root, 'models'), join(scratch, 'models'), { recursive: true });
-  cpSync(join(root, 'environments'), join(scratch, 'environments'), { recursive: true });
+  copyExampleFleet(scratch);
   const card = join(scratch, 'models/intent-classifier/versions/2.1.0.yaml');
   writeFileSync(
     card,
@@ -57,7 +61,7 @@ try {
 }
 
 try {
-  failures += await demoFleet(root, step, 5);
+  failures += await demoFleet(workspace, step, 5);
 } catch (e) {
   expectThat(false, `fleet demo: ${(e as Error).stack ?? String(e)}`);
 }

@@ -1,14 +1,14 @@
-// The example registry's cards pin the exact bytes scripts/demo-weights.ts generates, so the demo can
+// The example fleet's cards (examples/fleet) pin the exact bytes scripts/demo-weights.ts generates, so the demo can
 // push, publish and sync them and every sha256 check is real.
 import { describe, expect, it } from 'vitest';
 import { demoWeights, sha256 } from '../scripts/demo-weights.ts';
 import { WorkingTreeSource } from '../src/registry/source.ts';
 import { validateRegistry } from '../src/registry/validate.ts';
-import { ROOT } from './helpers.ts';
+import { FLEET } from './helpers.ts';
 
 describe('example weights', () => {
   it('every version card lists exactly the generated files, sha256 and size', () => {
-    const reg = validateRegistry(new WorkingTreeSource(ROOT, { maxFileBytes: 1 << 20 })).registry;
+    const reg = validateRegistry(new WorkingTreeSource(FLEET, { maxFileBytes: 1 << 20 })).registry;
     const weights = demoWeights();
     const cards = [...reg.models.values()].flatMap((m) => [...m.versions.values()].map((v) => v.card));
     expect(cards.map((c) => `${c.name}/${c.version}`).sort()).toEqual([...weights.keys()].sort());

@@ -1,12 +1,16 @@
-// Test helpers: temporary copies of the example registry and a way to run the real CLI.
+// Test helpers: temporary copies of the example fleet and a way to run the real CLI. Tests never read
+// the repository's own models/ and environments/: those are the user's registry (a team replaces the
+// examples there), so every test starts from examples/fleet, the toolkit's own copy.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll } from 'vitest';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 export const NODE = process.execPath;
+/** The toolkit's example fleet (examples/fleet/models, examples/fleet/environments). */
+export const FLEET = join(ROOT, 'examples', 'fleet');
 
 const made: string[] = [];
 afterAll(() => {
@@ -19,11 +23,16 @@ export function tempDir(prefix = 'mg-test-'): string {
   return d;
 }
 
-/** A temporary copy of the example registry (models/ and environments/). */
+/** Copies the example fleet's models/ and environments/ into `dir`. */
+export function copyFleet(dir: string): void {
+  cpSync(join(FLEET, 'models'), join(dir, 'models'), { recursive: true });
+  cpSync(join(FLEET, 'environments'), join(dir, 'environments'), { recursive: true });
+}
+
+/** A temporary copy of the example fleet (models/ and environments/). */
 export function exampleRepo(): string {
   const d = tempDir('mg-repo-');
-  cpSync(join(ROOT, 'models'), join(d, 'models'), { recursive: true });
-  cpSync(join(ROOT, 'environments'), join(d, 'environments'), { recursive: true });
+  copyFleet(d);
   return d;
 }
 
@@ -46,9 +55,16 @@ export interface CliResult {
   stderr: string;
 }
 
+let emptyCwd: string | undefined;
+
+/**
+ * Runs the CLI. Without `cwd` it runs in an empty temporary folder, never the repository root: a
+ * command that reads a registry must be given one (`--repo`, or a cwd in a copy of the fleet).
+ */
 export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+  if (emptyCwd === undefined || !existsSync(emptyCwd)) emptyCwd = tempDir('mg-cwd-');
   const r = spawnSync(NODE, [join(ROOT, 'bin', 'model-gitops.js'), ...args], {
-    cwd: options.cwd ?? ROOT,
+    cwd: options.cwd ?? emptyCwd,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     encoding: 'utf8',
     timeout: 60_000,

@@ -6,7 +6,7 @@ import { buildManifest, environmentSlice, lineageDigest, serialiseManifest } fro
 import { canonicalJson } from '../src/lib/canonical-json.ts';
 import { WorkingTreeSource } from '../src/registry/source.ts';
 import { validateRegistry } from '../src/registry/validate.ts';
-import { ROOT, edit, exampleRepo } from './helpers.ts';
+import { FLEET, edit, exampleRepo } from './helpers.ts';
 
 const header = {
   sequence: 7,
@@ -19,7 +19,7 @@ const validateManifest = (createAjv() as Ajv2020).compile(manifestSchema);
 
 describe('buildManifest', () => {
   it('lists every environment and exactly the versions they reference', () => {
-    const m = buildManifest(registry(ROOT), header);
+    const m = buildManifest(registry(FLEET), header);
     expect(Object.keys(m.environments)).toEqual(['dev', 'production', 'staging']);
     expect(m.environments.production!.models['intent-classifier']).toEqual({
       version: '2.0.0',
@@ -46,7 +46,7 @@ describe('buildManifest', () => {
   });
 
   it('is deterministic: the same registry gives the same bytes whatever the file order', () => {
-    const a = serialiseManifest(buildManifest(registry(ROOT), header));
+    const a = serialiseManifest(buildManifest(registry(FLEET), header));
     const b = serialiseManifest(buildManifest(registry(exampleRepo()), header));
     expect(b.equals(a)).toBe(true);
     expect(a.toString()).toBe(canonicalJson(JSON.parse(a.toString())));
@@ -64,7 +64,7 @@ describe('buildManifest', () => {
   });
 
   it('slices one environment with only the versions it needs', () => {
-    const m = buildManifest(registry(ROOT), header);
+    const m = buildManifest(registry(FLEET), header);
     const s = environmentSlice(m, 'staging');
     expect(Object.keys(s.environments)).toEqual(['staging']);
     expect(Object.keys(s.models['intent-classifier']!.versions)).toEqual(['2.1.0']);

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { validateRegistry } from '../src/registry/validate.ts';
 import { WorkingTreeSource } from '../src/registry/source.ts';
 import { formatDiagnostic } from '../src/registry/diagnostics.ts';
-import { ROOT, edit, exampleRepo, write } from './helpers.ts';
+import { FLEET, edit, exampleRepo, write } from './helpers.ts';
 
 const validate = (repo: string) => validateRegistry(new WorkingTreeSource(repo, { maxFileBytes: 1024 * 1024 }));
 const errorsOf = (repo: string) => validate(repo).diagnostics.filter((d) => d.severity === 'error');
 
-describe('the example registry', () => {
+describe('the example fleet (examples/fleet)', () => {
   it('is valid and fully loaded', () => {
-    const r = validate(ROOT);
+    const r = validate(FLEET);
     expect(r.diagnostics).toEqual([]);
     expect(r.counts).toEqual({ files: 14, models: 3, versions: 8, environments: 3 });
     const prod = r.registry.environments.get('production')!;

@@ -1,4 +1,4 @@
-// A real git repository in a temp folder, seeded with the example registry and committed as the base.
+// A real git repository in a temp folder, seeded with the example fleet (examples/fleet) and committed as the base.
 // Tests edit files (and optionally commit) to build the head, then run the check against the base.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { type CheckResult, checkAgainstBase } from '../../src/review/check.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The toolkit's example fleet; the root models/ and environments/ are the user's and never read here. */
+export const FLEET = join(ROOT, 'examples', 'fleet');
 
 export interface TestRepo {
   dir: string;
@@ -36,8 +38,8 @@ export function cleanupRepos(): void {
 export function makeRepo(): TestRepo {
   const dir = mkdtempSync(join(tmpdir(), 'mg-check-'));
   repos.push(dir);
-  cpSync(join(ROOT, 'models'), join(dir, 'models'), { recursive: true });
-  cpSync(join(ROOT, 'environments'), join(dir, 'environments'), { recursive: true });
+  cpSync(join(FLEET, 'models'), join(dir, 'models'), { recursive: true });
+  cpSync(join(FLEET, 'environments'), join(dir, 'environments'), { recursive: true });
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: dir,

@@ -9,10 +9,11 @@ import {
 import { WorkingTreeSource } from '../../src/registry/source.ts';
 import { validateRegistry } from '../../src/registry/validate.ts';
 
+// The toolkit's example fleet (examples/fleet), never the repository's own models/ and environments/.
 const EXAMPLE = validateRegistry(
-  new WorkingTreeSource(new URL('../..', import.meta.url).pathname, { maxFileBytes: 1 << 20 }),
+  new WorkingTreeSource(new URL('../../examples/fleet', import.meta.url).pathname, { maxFileBytes: 1 << 20 }),
 ).registry;
-/** Every version of the example registry, as [model, version] pairs. */
+/** Every version of the example fleet, as [model, version] pairs. */
 export const DEMO_VERSION_IDS: [string, string][] = [...EXAMPLE.models.values()].flatMap((m) =>
   [...m.versions.keys()].map((v) => [m.name, v] as [string, string]),
 );

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { writeDemoWeights } from '../../scripts/demo-weights.ts';
 import { main as cli } from '../../src/cli/main.ts';
 import { git } from '../../src/lib/git.ts';
-import { NODE, ROOT, exampleRepo, tempDir } from '../helpers.ts';
+import { FLEET, NODE, ROOT, exampleRepo, tempDir } from '../helpers.ts';
 import { sha256, StoreServer } from '../sync/helpers.ts';
 
 async function publishedStore(): Promise<{ repo: string; store: string; trust: string }> {
@@ -183,7 +183,7 @@ describe('serve --store --trust', () => {
     const altered = join(tempDir('mg-serve-alt-'), 'store');
     cpSync(store, altered, { recursive: true });
     const blobs = join(altered, 'blobs', 'sha256');
-    const card = readFileSync(join(ROOT, 'models/pii-scrubber/versions/1.4.1.yaml'), 'utf8');
+    const card = readFileSync(join(FLEET, 'models/pii-scrubber/versions/1.4.1.yaml'), 'utf8');
     const sha = /path: model\.safetensors, sha256: ([0-9a-f]{64})/.exec(card)![1]!;
     const blob = readFileSync(join(blobs, sha));
     blob[blob.length - 1] = blob[blob.length - 1]! ^ 0xff;

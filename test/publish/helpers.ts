@@ -1,8 +1,8 @@
-// Publish tests: a real git repository holding the example registry, the demo weights pushed into a
+// Publish tests: a real git repository holding the example fleet (examples/fleet), the demo weights pushed into a
 // real store (folder or radosgw), a real trust repository with real ed25519 keys, and the real CLI in
 // child processes.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDemoWeights } from '../../scripts/demo-weights.ts';
 import type { Manifest } from '../../src/manifest/manifest.ts';
@@ -14,7 +14,7 @@ import { generateSigningKey } from '../../src/trust/keys.ts';
 import { initRepository, type PublishKeys } from '../../src/trust/repository.ts';
 import { keyFile, writeKeyFile } from '../../src/trust/role-keys.ts';
 import { BlobTrustStore, openTrustStore } from '../../src/trust/store-io.ts';
-import { ROOT, tempDir } from '../helpers.ts';
+import { ROOT, copyFleet, tempDir } from '../helpers.ts';
 import { afterAll } from 'vitest';
 import { createBucket, removeBucket } from '../helpers/s3.ts';
 
@@ -60,8 +60,7 @@ export async function storeUrlFor(kind: 'folder' | 's3', label: string): Promise
 
 export async function makeFixture(kind: 'folder' | 's3', label = 'fx'): Promise<Fixture> {
   const repo = tempDir('mg-pubrepo-');
-  cpSync(join(ROOT, 'models'), join(repo, 'models'), { recursive: true });
-  cpSync(join(ROOT, 'environments'), join(repo, 'environments'), { recursive: true });
+  copyFleet(repo);
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: repo,
@@ -72,7 +71,7 @@ export async function makeFixture(kind: 'folder' | 's3', label = 'fx'): Promise<
   git('config', 'user.email', 'test@example.com');
   git('config', 'user.name', 'test');
   git('add', '-A');
-  git('commit', '-q', '-m', 'example registry');
+  git('commit', '-q', '-m', 'example fleet');
 
   const storeUrl = await storeUrlFor(kind, label);
   const store = openStore(storeUrl, { s3: { stateDir: join(repo, '.model-gitops') } });

@@ -1,4 +1,4 @@
-// Shared by the push tests: a temporary registry (the example one, in git) and the demo weights
+// Shared by the push tests: a temporary registry (a copy of examples/fleet, in git) and the demo weights
 // whose sha256 match the example cards.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
