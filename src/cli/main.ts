@@ -28,6 +28,21 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: "move a model back to its rollback window's first version (or drop its canary) as a git change",
     load: async () => (await import('./rollback.ts')).rollbackCommand,
   },
+  // starting and upgrading a registry
+  init: {
+    summary:
+      'start a registry: environments with a promotion chain, models/, the .gitignore entry of the local workspace',
+    load: async () => (await import('./init.ts')).initCommand,
+  },
+  new: {
+    summary: 'add a model: models/MODEL/model.yaml with owners, task, description and a commented benchmark recipe',
+    load: async () => (await import('./new.ts')).newCommand,
+  },
+  upgrade: {
+    summary:
+      'bring the toolkit (src/, actions/, schemas/, workflows…) from a newer template release; the registry stays as it is',
+    load: async () => (await import('./upgrade.ts')).upgradeCommand,
+  },
   // weights in the store
   push: {
     summary: 'upload a model folder to the store and write or update its version card',
