@@ -45,19 +45,24 @@ const SEGMENT_FORBIDDEN = new Set(['', '.', '..']);
 
 function checkVersionCards(reg: Registry, report: Report): void {
   for (const m of reg.models.values()) {
+    // Build metadata does not count for precedence: 1.0.0+a and 1.0.0+b are the same version. Of such
+    // twins the one without build metadata is the version (else the first listed); the others are
+    // reported, whatever order the files come in. (`check --base` moves this to the card it adds.)
     const byPrecedence = new Map<string, string>();
+    for (const version of m.versions.keys()) {
+      const key = semver.parse(version)!.version;
+      const kept = byPrecedence.get(key);
+      if (kept === undefined || (kept !== key && version === key)) byPrecedence.set(key, version);
+    }
     for (const [version, { file, card }] of m.versions) {
-      // Build metadata does not count for precedence: 1.0.0+a and 1.0.0+b are the same version.
-      const core = semver.parse(version)!.version;
-      const twin = byPrecedence.get(core);
-      if (twin !== undefined)
+      const twin = byPrecedence.get(semver.parse(version)!.version)!;
+      if (twin !== version)
         report(
           file,
           ['version'],
           `version ${version} has the same precedence as ${twin}; build metadata (+...) does not make a new version`,
           'identity-duplicate',
         );
-      else byPrecedence.set(core, version);
 
       const seen = new Map<string, number>();
       card.artifacts.forEach((a, i) => {

@@ -13,7 +13,7 @@ import { type Diagnostic, DiagnosticSink, compareDiagnostics } from '../registry
 import { GitSource } from '../registry/git-source.ts';
 import { type Registry, loadRegistry } from '../registry/load.ts';
 import { type RegistrySource, WorkingTreeSource } from '../registry/source.ts';
-import type { Bump, BumpRow } from './semver-bump.ts';
+import { BUMP_RANK, type Bump, type BumpRow, effectiveRank } from './semver-bump.ts';
 import { validateRegistry } from '../registry/validate.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 import { compareEnvironments } from './compare-environments.ts';
@@ -61,12 +61,31 @@ export interface SemverVerdict {
   model: string;
   version: string;
   file: string;
-  /** The version it was compared with: the highest earlier one with a lower major.minor.patch. */
+  /**
+   * The version it was compared with: the highest earlier one with a lower major.minor.patch (for a
+   * card refused for build metadata, its twin).
+   */
   previous: string | null;
   actual: Bump | null;
   required: Bump;
+  /** Whether the version is accepted: its own bump, and `next` when there is one. */
   ok: boolean;
   duplicateOf?: string;
+  /** A version that differs from this one only by build metadata (the one kept; this one is refused). */
+  samePrecedenceAs?: string;
+  rows: BumpRow[];
+  /**
+   * For a version inserted below a merged one: that next higher merged version, judged against this one
+   * as it now follows it.
+   */
+  next?: FollowerVerdict;
+}
+
+export interface FollowerVerdict {
+  version: string;
+  actual: Bump;
+  required: Bump;
+  ok: boolean;
   rows: BumpRow[];
 }
 
@@ -180,7 +199,18 @@ export function compareSources(
 }
 
 export function bumpSummary(v: SemverVerdict): string {
-  if (v.previous === null) return 'first version';
-  if (v.duplicateOf) return `duplicate of ${v.duplicateOf}`;
-  return `${v.actual} over ${v.previous}, needs ${v.required}${v.ok ? '' : ' (too small)'}`;
+  if (v.samePrecedenceAs)
+    return `same precedence as ${v.samePrecedenceAs} (build metadata does not make a new version)`;
+  const own =
+    v.previous === null
+      ? v.next
+        ? 'lowest version'
+        : 'first version'
+      : v.duplicateOf
+        ? `duplicate of ${v.duplicateOf}`
+        : `${v.actual} over ${v.previous}, needs ${v.required}${effectiveRank(v.previous, v.version) >= BUMP_RANK[v.required] ? '' : ' (too small)'}`;
+  if (!v.next) return own;
+  const n = v.next;
+  const follows = n.required === 'none' ? 'duplicate' : `${n.actual}, needs ${n.required}${n.ok ? '' : ' (too small)'}`;
+  return `${own}; ${n.version} over it: ${follows}`;
 }

@@ -35,11 +35,15 @@ export function cleanupRepos(): void {
   for (const d of repos.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export function makeRepo(): TestRepo {
+/** The test's own registry for cases that need the small fixture rather than the example fleet. */
+export const VALID_BASE = fileURLToPath(new URL('../fixtures/valid-base', import.meta.url));
+
+/** A temp git repo seeded with `source`'s models/ and environments/, committed as the base. */
+export function makeRepo(source: string = FLEET): TestRepo {
   const dir = mkdtempSync(join(tmpdir(), 'mg-check-'));
   repos.push(dir);
-  cpSync(join(FLEET, 'models'), join(dir, 'models'), { recursive: true });
-  cpSync(join(FLEET, 'environments'), join(dir, 'environments'), { recursive: true });
+  cpSync(join(source, 'models'), join(dir, 'models'), { recursive: true });
+  cpSync(join(source, 'environments'), join(dir, 'environments'), { recursive: true });
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: dir,
