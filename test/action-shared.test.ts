@@ -15,6 +15,7 @@ import {
   requiredInput,
   stringInput,
 } from '../actions/shared/inputs.ts';
+import { sameIdentity } from '../actions/shared/comments.ts';
 import { ROOT, tempDir } from './helpers.ts';
 import { inputVariable, runAction as runRunner } from './helpers/actions.ts';
 
@@ -80,6 +81,18 @@ describe('actions/shared/inputs', () => {
     input('paths', 'a.yaml\n\n  b.yaml  \r\nc.yaml\n');
     expect(listInput('paths')).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
     expect(listInput('not-set')).toEqual([]);
+  });
+});
+
+describe('actions/shared/comments: whose comment is ours', () => {
+  it('only the token identity: the same login, with or without the [bot] suffix the API may leave off', () => {
+    expect(sameIdentity({ login: 'github-actions[bot]' }, 'github-actions[bot]')).toBe(true);
+    expect(sameIdentity({ login: 'github-actions[bot]' }, 'github-actions')).toBe(true);
+    expect(sameIdentity({ login: 'model-gitops-ci[bot]' }, 'github-actions[bot]')).toBe(false);
+    expect(sameIdentity({ login: 'mallory' }, 'github-actions[bot]')).toBe(false);
+    expect(sameIdentity({ login: 'dana' }, 'dana')).toBe(true);
+    expect(sameIdentity(null, 'github-actions[bot]')).toBe(false);
+    expect(sameIdentity({}, 'github-actions[bot]')).toBe(false);
   });
 });
 

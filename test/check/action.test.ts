@@ -90,12 +90,68 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     expect(second.outputs).toMatchObject({ result: 'pass', errors: '0', 'comment-id': String(mine.id) });
     expect(api.requests.map((r) => `${r.method} ${new URL(r.url, api.url).pathname}`)).toEqual([
       'GET /repos/acme/models/issues/7/comments',
+      'POST /graphql', // who the token is: only its own comment is updated
       `PATCH /repos/acme/models/issues/comments/${mine.id}`,
     ]);
     expect(api.comments).toHaveLength(2);
     expect(api.comments[0]!.body).toBe('LGTM');
     expect(api.comments[1]!.body).toContain('## model-gitops check passed');
     expect(api.comments[1]!.body).toContain('| intent-classifier | 3.0.0 | major over 2.1.0, needs major |');
+  });
+
+  it('never edits a comment it did not write, even one holding its marker: it creates its own and updates only that', async () => {
+    const repo = makeRepo();
+    repo.edit('environments/production.yaml', 'weight: 5%', 'weight: 10%');
+    const pasted = `${'<!-- model-gitops:check-semver -->'}\n## model-gitops check passed\n\n(not really)`;
+    // A person, and another bot, pasted the marker; the token is GITHUB_TOKEN's github-actions[bot].
+    api.login = 'github-actions[bot]';
+    api.comments = [
+      { id: 1, body: pasted, user: { login: 'mallory', type: 'User' } },
+      { id: 2, body: pasted, user: { login: 'other-app[bot]', type: 'Bot' } },
+    ];
+    api.requests.length = 0;
+    const first = await runAction(repo, api.url, inputs);
+    expect(first.status).toBe(0);
+    expect(api.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
+    expect(api.comments.map((c) => [c.id, c.user.login, c.body === pasted])).toEqual([
+      [1, 'mallory', true],
+      [2, 'other-app[bot]', true],
+      [expect.any(Number), 'github-actions[bot]', false],
+    ]);
+    const ours = api.comments[2]!;
+    expect(first.outputs['comment-id']).toBe(String(ours.id));
+    // The next push updates the bot's own comment, still not the pasted ones.
+    api.requests.length = 0;
+    const second = await runAction(repo, api.url, inputs);
+    expect(second.outputs['comment-id']).toBe(String(ours.id));
+    expect(api.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /graphql',
+      `PATCH /repos/acme/models/issues/comments/${ours.id}`,
+    ]);
+    expect(api.comments.slice(0, 2).map((c) => c.body)).toEqual([pasted, pasted]);
+  });
+
+  it('with a GitHub App token, updates the comment of the app bot and leaves the one of github-actions[bot] alone', async () => {
+    const repo = makeRepo();
+    repo.edit('environments/production.yaml', 'weight: 5%', 'weight: 10%');
+    api.login = 'model-gitops-ci[bot]';
+    try {
+      api.comments = [
+        { id: 1, body: '<!-- model-gitops:check-semver -->\nold', user: { login: 'github-actions[bot]', type: 'Bot' } },
+        {
+          id: 2,
+          body: '<!-- model-gitops:check-semver -->\nold',
+          user: { login: 'model-gitops-ci[bot]', type: 'Bot' },
+        },
+      ];
+      const r = await runAction(repo, api.url, inputs);
+      expect(r.status).toBe(0);
+      expect(r.outputs['comment-id']).toBe('2');
+      expect(api.comments[0]!.body).toBe('<!-- model-gitops:check-semver -->\nold');
+      expect(api.comments[1]!.body).toContain('## model-gitops check passed');
+    } finally {
+      api.login = 'github-actions[bot]';
+    }
   });
 
   it('reads the base from the pull_request event when the input is empty, and skips the comment when asked', async () => {

@@ -10,6 +10,7 @@ import { openStore } from '../../../src/store/open.ts';
 import { bumpTable } from '../../../src/review/semver-bump.ts';
 import type { Diagnostic } from '../../../src/registry/diagnostics.ts';
 import { annotate, workspacePrefix } from '../../shared/annotations.ts';
+import { upsertOwnComment } from '../../shared/comments.ts';
 import { booleanInput, optionalInput, stringInput } from '../../shared/inputs.ts';
 import { runAction } from '../../shared/run.ts';
 
@@ -77,23 +78,11 @@ async function upsertComment(token: string, body: string): Promise<number | unde
     core.info('not a pull_request event: no comment');
     return undefined;
   }
-  const octokit = github.getOctokit(token);
   const { owner, repo } = github.context.repo;
-  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
-    owner,
-    repo,
-    issue_number: pr.number,
-    per_page: 100,
-  });
-  const mine = comments.find((c) => c.body?.includes(MARKER));
-  if (mine) {
-    await octokit.rest.issues.updateComment({ owner, repo, comment_id: mine.id, body });
-    core.info(`updated comment ${mine.id}`);
-    return mine.id;
-  }
-  const created = await octokit.rest.issues.createComment({ owner, repo, issue_number: pr.number, body });
-  core.info(`created comment ${created.data.id}`);
-  return created.data.id;
+  // Only a comment of the token's own identity is updated (see actions/shared/comments.ts).
+  const r = await upsertOwnComment(github.getOctokit(token), { owner, repo, issue: pr.number }, MARKER, body);
+  core.info(`${r.updated ? 'updated' : 'created'} comment ${r.id}`);
+  return r.id;
 }
 
 async function run(): Promise<void> {
