@@ -92,9 +92,11 @@ describe('actions/run-benchmark', () => {
     expect(r.summary).toContain('```mermaid\nxychart-beta');
     expect(calls.map((c) => `${c.method} ${c.url.split('?')[0]}`)).toEqual([
       'GET /repos/acme/registry/issues/7/comments',
+      // A comment holding the marker exists (comment 5, a person's): who the token is decides it is not ours.
+      'POST /graphql',
       'POST /repos/acme/registry/issues/7/comments',
     ]);
-    const body = (calls[1]!.body as { body: string }).body;
+    const body = (calls[2]!.body as { body: string }).body;
     expect(
       body.startsWith('<!-- model-gitops:benchmark -->\n<!-- model-gitops:benchmark model=intent-classifier -->\n'),
     ).toBe(true);
@@ -121,6 +123,7 @@ describe('actions/run-benchmark', () => {
     expect(r.log).toMatch(/::error::benchmark fail for intent-classifier@1\.1\.0: /);
     expect(calls.map((c) => `${c.method} ${c.url.split('?')[0]}`)).toEqual([
       'GET /repos/acme/registry/issues/7/comments',
+      'POST /graphql',
       'PATCH /repos/acme/registry/issues/comments/42',
     ]);
     expect(github.comments).toHaveLength(1);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
 import { runAction as runRunner } from '../helpers/actions.ts';
 import { FakeGitHub } from '../helpers/fake-github.ts';
-import { cleanupRepos, makeRepo, newVersion, type TestRepo } from './repo.ts';
+import { cleanupRepos, makeRepo, newVersion, type TestRepo, VALID_BASE } from './repo.ts';
 
 /** Runs `node actions/check-semver/src/main.ts` as the runner would, in the repository's folder (or in `workspace`). */
 function runAction(repo: TestRepo, api: string, inputs: Record<string, string>, workspace = repo.dir) {
@@ -176,6 +176,34 @@ describe('actions/check-semver', { timeout: 30_000 }, () => {
     expect(r.log).toContain(
       '::warning::could not write the pull-request comment: Resource not accessible by integration',
     );
+  });
+
+  it('for an insert refused because of the merged version above it, the comment shows that comparison', async () => {
+    const repo = makeRepo(VALID_BASE);
+    const [w210, d210] = [
+      'cfef9fc33911819077685266717cc67351d887c51285183fcc1ead6f2cf573e2',
+      '1f8cde391478e56439948fd138eb8b13a2fed5ed433833d6a3311916db2418f9',
+    ];
+    newVersion(repo, 'intent-classifier', '2.1.0', '2.3.0', [
+      [w210, 'b3'.repeat(32)],
+      [d210, 'd3'.repeat(32)],
+      ['parent: intent-classifier@2.0.0', 'parent: intent-classifier@2.1.0'],
+    ]);
+    repo.commitBase();
+    // 2.2.0 adds a label 2.3.0 lacks: a minor over 2.1.0, but 2.3.0 would then drop it in a minor.
+    newVersion(repo, 'intent-classifier', '2.1.0', '2.2.0', [
+      [w210, 'b2'.repeat(32)],
+      [d210, 'd2'.repeat(32)],
+      ['labels: [greet, order, cancel_order, other]', 'labels: [greet, order, cancel_order, refund, other]'],
+    ]);
+    api.comments = [];
+    const r = await runAction(repo, api.url, inputs);
+    expect(r.status).toBe(1);
+    const body = api.comments.at(-1)!.body;
+    expect(body).toContain(
+      '#### intent-classifier 2.2.0 (inserted below 2.3.0): 2.3.0 would be a minor bump over it, needs major',
+    );
+    expect(body).not.toContain('#### intent-classifier 2.2.0: minor bump over 2.1.0');
   });
 
   it('annotates at most 50 violations, names files from the workspace root, and logs the rest after a count', async () => {

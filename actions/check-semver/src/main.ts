@@ -47,13 +47,16 @@ export function report(r: CheckResult, prefix: string): string {
   }
   const refused = r.semver.filter((v) => !v.ok && !v.duplicateOf);
   for (const v of refused) {
-    out.push(
-      `#### ${v.model} ${v.version}: ${v.actual} bump over ${v.previous}, needs ${v.required}`,
-      '',
-      '| Field | Change | Needs | Why |',
-      '|---|---|---|---|',
-    );
-    for (const row of v.rows) out.push(`| \`${row.field}\` | ${esc(row.change)} | ${row.needs} | ${esc(row.why)} |`);
+    // An inserted version refused because the merged version above it would no longer be a valid bump
+    // over it: that comparison is the reason, so it is the table shown.
+    const follower = v.next && !v.next.ok ? v.next : undefined;
+    const heading = follower
+      ? `#### ${v.model} ${v.version} (inserted below ${follower.version}): ${follower.version} would be a ${follower.actual} bump over it, needs ${follower.required}`
+      : `#### ${v.model} ${v.version}: ${v.actual} bump over ${v.previous}, needs ${v.required}`;
+    out.push(heading, '', '| Field | Change | Needs | Why |', '|---|---|---|---|');
+    for (const row of (follower ?? v).rows) {
+      out.push(`| \`${row.field}\` | ${esc(row.change)} | ${row.needs} | ${esc(row.why)} |`);
+    }
     out.push('');
   }
   if (r.semver.length > 0) {

@@ -6,6 +6,7 @@ import * as github from '@actions/github';
 import { resolve } from 'node:path';
 import { FolderMaterializer } from '../../../src/benchmark/materialize.ts';
 import { COMMENT_MARKER, commentKey, renderMarkdown } from '../../../src/benchmark/render.ts';
+import { upsertOwnComment } from '../../shared/comments.ts';
 import { runBenchmark } from '../../../src/benchmark/run.ts';
 import { FolderReportSink } from '../../../src/benchmark/store.ts';
 import { booleanInput, intInput, optionalInput, requiredInput, stringInput } from '../../shared/inputs.ts';
@@ -37,24 +38,10 @@ async function upsertComment(token: string, model: string, body: string): Promis
     return;
   }
   const octokit = github.getOctokit(token);
-  const { owner, repo } = github.context.repo;
-  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
-    owner,
-    repo,
-    issue_number: number,
-    per_page: 100,
-  });
-  // Only a bot's comment is ours to edit: anyone can paste the marker into their own comment.
-  const ours = comments.find(
-    (c) => c.user?.type === 'Bot' && c.body?.includes(COMMENT_MARKER) && c.body.includes(commentKey(model)),
-  );
-  if (ours) {
-    await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body });
-    core.info(`updated benchmark comment ${ours.id} on #${number}`);
-  } else {
-    const created = await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body });
-    core.info(`created benchmark comment ${created.data.id} on #${number}`);
-  }
+  // Only a comment this token's identity wrote is edited: anyone can paste the marker into their own.
+  const target = { ...github.context.repo, issue: number };
+  const { id, updated } = await upsertOwnComment(octokit, target, COMMENT_MARKER, body, commentKey(model));
+  core.info(`${updated ? 'updated' : 'created'} benchmark comment ${id} on #${number}`);
 }
 
 async function run(): Promise<void> {
