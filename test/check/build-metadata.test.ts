@@ -6,18 +6,9 @@ import { bumpSummary } from '../../src/review/check.ts';
 import { validateRegistry } from '../../src/registry/validate.ts';
 import { WorkingTreeSource } from '../../src/registry/source.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/registry/yaml-file.ts';
-import { VALID_BASE, cleanupRepos, errorsOf, makeRepo, newVersion } from './repo.ts';
+import { cleanupRepos, errorsOf, fixtureRepo } from './repo.ts';
 
 afterAll(cleanupRepos);
-
-/** test/fixtures/valid-base in a temp git repo, committed as the base. */
-function fixtureRepo() {
-  const repo = makeRepo(VALID_BASE);
-  /** A copy of `from`'s card as `to` (version field replaced), with `edits` applied. */
-  const copyVersion = (model: string, from: string, to: string, edits: [string, string][] = []) =>
-    newVersion(repo, model, from, to, edits);
-  return Object.assign(repo, { copyVersion });
-}
 
 const IC = 'intent-classifier';
 const V210 = 'models/intent-classifier/versions/2.1.0.yaml';

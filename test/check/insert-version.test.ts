@@ -7,18 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bumpSummary } from '../../src/review/check.ts';
-import { VALID_BASE, cleanupRepos, errorsOf, makeRepo, newVersion, rules } from './repo.ts';
+import { cleanupRepos, errorsOf, fixtureRepo, rules } from './repo.ts';
 
 afterAll(cleanupRepos);
-
-/** test/fixtures/valid-base in a temp git repo, committed as the base. */
-function fixtureRepo() {
-  const repo = makeRepo(VALID_BASE);
-  /** A copy of `from`'s card as `to` (version field replaced), with `edits` applied. */
-  const copyVersion = (model: string, from: string, to: string, edits: [string, string][] = []) =>
-    newVersion(repo, model, from, to, edits);
-  return Object.assign(repo, { copyVersion });
-}
 
 const IC = 'intent-classifier';
 const PII = 'pii-scrubber';

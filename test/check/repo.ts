@@ -107,6 +107,15 @@ export function newVersion(
   return path;
 }
 
+/** test/fixtures/valid-base in a temp git repo, committed as the base, with a card-copying shortcut. */
+export function fixtureRepo() {
+  const repo = makeRepo(VALID_BASE);
+  /** A copy of `from`'s card as `to` (version field replaced), with `edits` applied. */
+  const copyVersion = (model: string, from: string, to: string, edits: [string, string][] = []) =>
+    newVersion(repo, model, from, to, edits);
+  return Object.assign(repo, { copyVersion });
+}
+
 export const errorsOf = (r: CheckResult) => r.diagnostics.filter((d) => d.severity === 'error');
 export const rules = (r: CheckResult) =>
   errorsOf(r)
