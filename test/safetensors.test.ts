@@ -242,7 +242,7 @@ describe('safetensors: malformed files are refused with a clear message', () => 
       '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"evil":1}}',
       new Uint8Array(1),
     );
-    expect(await refused(p)).toMatch(/tensor "a" has unknown field\(s\) evil/);
+    expect(await refused(p)).toMatch(/tensor "a" has unknown field\(s\) "evil"/);
   });
 
   it('indexSafetensors refuses a bad file before hashing', async () => {
@@ -317,3 +317,169 @@ async function rawFileFrom(name: string, bytes: Uint8Array): Promise<string> {
   await writeFile(p, bytes);
   return p;
 }
+
+describe('safetensors: hostile headers are refused as UserErrors (fuzz findings)', () => {
+  /** Header text + data section as one in-memory file. */
+  const file = (header: string, data: Uint8Array = new Uint8Array()): Buffer => {
+    const h = Buffer.from(header);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(h.length));
+    return Buffer.concat([len, h, data]);
+  };
+  /** The refusal of parseSafetensors: a UserError naming the file (anything else fails the test). */
+  const refusal = (bytes: Uint8Array): string => {
+    let err: unknown;
+    try {
+      parseSafetensors('hostile.safetensors', bytes);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/^hostile\.safetensors: invalid safetensors: /);
+    expect(msg.length).toBeLessThan(1_000); // a bounded preview, never the whole value
+    return msg;
+  };
+  const deep = (n: number, open = '[', close = ']') => open.repeat(n) + close.repeat(n);
+  const deepObj = (n: number) => '{"x":'.repeat(n) + '1' + '}'.repeat(n);
+
+  it('a dtype nested 100,000 levels deep: refused naming the field, no stack overflow', () => {
+    const msg = refusal(file(`{"a":{"dtype":${deep(100_000)},"shape":[1],"data_offsets":[0,1]}}`, new Uint8Array(1)));
+    expect(msg).toMatch(/tensor "a" dtype: nested deeper than 127 levels/);
+  });
+
+  it('a shape nested 100,000 levels deep (arrays or objects): refused naming the field', () => {
+    expect(refusal(file(`{"a":{"dtype":"U8","shape":${deep(100_000)},"data_offsets":[0,1]}}`))).toMatch(
+      /tensor "a" shape: nested deeper than 127 levels/,
+    );
+    expect(refusal(file(`{"a":{"dtype":"U8","shape":[${deepObj(100_000)}],"data_offsets":[0,1]}}`))).toMatch(
+      /tensor "a" shape: nested deeper than 127 levels/,
+    );
+  });
+
+  it('data_offsets nested 100,000 levels deep: refused naming the field', () => {
+    expect(refusal(file(`{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,${deep(100_000)}]}}`))).toMatch(
+      /tensor "a" data_offsets: nested deeper than 127 levels/,
+    );
+  });
+
+  it('nesting up to the reference limit is parsed (and refused for its type, shallowly)', () => {
+    // 127 nested containers is what serde_json still reads; the 128th is refused.
+    const ok = `{"a":{"dtype":"U8","shape":[1],"data_offsets":${deep(125)}}}`; // 2 + 125 = 127
+    expect(refusal(file(ok))).toMatch(/tensor "a" data_offsets must be \[start, end\] non-negative integers/);
+    const over = `{"a":{"dtype":"U8","shape":[1],"data_offsets":${deep(126)}}}`; // 128
+    expect(refusal(file(over))).toMatch(/nested deeper than 127 levels/);
+  });
+
+  it('dtype names every object inherits are unknown dtypes, not a crash', () => {
+    for (const dtype of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+      const msg = refusal(
+        file(`{"a":{"dtype":${JSON.stringify(dtype)},"shape":[1],"data_offsets":[0,1]}}`, new Uint8Array(1)),
+      );
+      expect(msg).toContain(`tensor "a" has unknown dtype ${JSON.stringify(dtype)}`);
+    }
+  });
+
+  it('__metadata__ keys named like inherited properties are kept, not silently dropped', () => {
+    const meta = '{"__proto__":"x","constructor":"y","toString":"z","format":"pt"}';
+    const bytes = file(
+      `{"__metadata__":${meta},"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}`,
+      new Uint8Array(2),
+    );
+    const index = indexSafetensorsBytes('meta.safetensors', bytes);
+    const m = index.metadata!;
+    expect(Object.keys(m).sort()).toEqual(['__proto__', 'constructor', 'format', 'toString']);
+    expect(Object.getOwnPropertyDescriptor(m, '__proto__')?.value).toBe('x');
+    expect(m.constructor).toBe('y');
+    expect(JSON.parse(JSON.stringify(index)).metadata).toEqual(JSON.parse(meta)); // what the store writes
+    // A value that is not a string is refused, whatever its key.
+    expect(refusal(file('{"__metadata__":{"__proto__":{"a":"b"}}}'))).toMatch(
+      /__metadata__ "__proto__" must be a string, got object/,
+    );
+  });
+
+  it('a tensor named __proto__ is an ordinary tensor; a field named __proto__ is an unknown field', () => {
+    const bytes = file('{"__proto__":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1));
+    expect(parseSafetensors('p', bytes).tensors.map((t) => t.name)).toEqual(['__proto__']);
+    expect(
+      refusal(file('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"__proto__":{}}}', new Uint8Array(1))),
+    ).toMatch(/tensor "a" has unknown field\(s\) "__proto__"/);
+  });
+
+  it('the writer keeps a tensor named __proto__ (an assignment would set the prototype instead)', () => {
+    const bytes = encodeSafetensors([
+      { name: '__proto__', dtype: 'U8', shape: [2], data: new Uint8Array(2) },
+      { name: 'b', dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+    ]);
+    expect(parseSafetensors('w', bytes).tensors.map((t) => t.name)).toEqual(['__proto__', 'b']);
+  });
+
+  it('integers as the reference reads a usize: 16.0, 1e1, -0 and friends are refused', () => {
+    // shape 16 x U8 = 16 bytes; each spelling below has the value 16 (or 0) once JSON.parse is done with it.
+    for (const dim of ['16.0', '1.6e1', '16E0', '1.60e+1']) {
+      const msg = refusal(file(`{"a":{"dtype":"U8","shape":[${dim}],"data_offsets":[0,16]}}`, new Uint8Array(16)));
+      expect(msg).toContain(
+        `tensor "a" shape must be a list of non-negative integers, got [${dim}]: shape[0] is ${dim}`,
+      );
+    }
+    for (const [offsets, bad] of [
+      ['[0,1e1]', '1e1'],
+      ['[-0,10]', '-0'],
+      ['[0.0,10]', '0.0'],
+      ['[0,10.0]', '10.0'],
+    ] as const) {
+      const msg = refusal(file(`{"a":{"dtype":"U8","shape":[10],"data_offsets":${offsets}}}`, new Uint8Array(10)));
+      expect(msg).toContain(`tensor "a" data_offsets must be [start, end] non-negative integers, got ${offsets}`);
+      expect(msg).toContain(`is ${bad}`);
+    }
+    expect(refusal(file('{"a":{"dtype":"U8","shape":[-0],"data_offsets":[0,0]}}'))).toContain('shape[0] is -0');
+    // The same tensors written as plain integers are fine.
+    expect(
+      parseSafetensors('ok', file('{"a":{"dtype":"U8","shape":[10],"data_offsets":[0,10]}}', new Uint8Array(10)))
+        .tensors,
+    ).toHaveLength(1);
+  });
+
+  it('element counts over a usize are refused as the reference does, even when another dimension is 0', () => {
+    expect(refusal(file('{"a":{"dtype":"U8","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}}'))).toMatch(
+      /tensor "a" shape \[4294967296,4294967296,0\] overflows/,
+    );
+    // A 0 first keeps the running product at 0: accepted, as in the reference.
+    expect(
+      parseSafetensors('z', file('{"a":{"dtype":"U8","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}}'))
+        .tensors,
+    ).toHaveLength(1);
+  });
+
+  it('leading JSON whitespace before the header object is accepted, as the reference does', () => {
+    const bytes = file(' \t\r\n{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1));
+    expect(parseSafetensors('ws', bytes).tensors.map((t) => t.name)).toEqual(['a']);
+    expect(refusal(file(' x{}'))).toMatch(/header is not a JSON object/);
+  });
+
+  it('wrong types are described by type and a bounded preview', () => {
+    const long = 'n'.repeat(1_000_000);
+    const msg = refusal(file(`{"${long}":{"dtype":"F17","shape":[1],"data_offsets":[0,1]}}`, new Uint8Array(1)));
+    expect(msg).toMatch(/tensor "n{64}"… \(1000000 characters\) has unknown dtype "F17"/);
+    const strings = `[${Array(200_000).fill('"x"').join(',')}]`;
+    expect(refusal(file(`{"a":{"dtype":"U8","shape":${strings},"data_offsets":[0,1]}}`))).toMatch(
+      /shape must be a list of non-negative integers, got \["x","x","x","x","x","x","x","x",… \(200000 items\)\]: shape\[0\] is string "x"/,
+    );
+    expect(refusal(file('{"a":{"dtype":["F32"],"shape":[1],"data_offsets":[0,1]}}'))).toMatch(
+      /tensor "a" dtype must be a string, got array \["F32"\]/,
+    );
+    expect(refusal(file('{"a":{"dtype":"U8","shape":[1],"data_offsets":null}}'))).toMatch(
+      /tensor "a" data_offsets must be \[start, end\] non-negative integers, got null/,
+    );
+    expect(refusal(file('{"a":{"shape":[1],"data_offsets":[0,1]}}'))).toMatch(/tensor "a" is missing dtype/);
+    expect(refusal(file('{"a":[1,2]}'))).toMatch(
+      /tensor "a" must be an object \{dtype, shape, data_offsets\}, got array/,
+    );
+  });
+
+  it('a header that is invalid JSON never hangs the duplicate-key scan', () => {
+    for (const h of ['{"a\\', '{"a":"\\"}', '{"a":"b', '{"\\u00zz":1}', '{"a":{"b":1,"b"']) {
+      expect(refusal(file(h))).toMatch(/header is not valid JSON/);
+    }
+  });
+});

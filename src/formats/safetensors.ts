@@ -10,28 +10,34 @@ import { hashFile, RangeHasher, sha256Hex } from '../lib/hash.ts';
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** Bits per element. Sub-byte types (F4, F6_*) are allowed when the tensor's total bits are whole bytes. */
-export const DTYPE_BITS: Readonly<Record<string, number>> = {
-  BOOL: 8,
-  U8: 8,
-  I8: 8,
-  F8_E5M2: 8,
-  F8_E4M3: 8,
-  F8_E8M0: 8,
-  I16: 16,
-  U16: 16,
-  F16: 16,
-  BF16: 16,
-  I32: 32,
-  U32: 32,
-  F32: 32,
-  I64: 64,
-  U64: 64,
-  F64: 64,
-  C64: 64,
-  F4: 4,
-  F6_E2M3: 6,
-  F6_E3M2: 6,
-};
+export const DTYPE_BITS: Readonly<Record<string, number>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, number>, {
+    BOOL: 8,
+    U8: 8,
+    I8: 8,
+    F8_E5M2: 8,
+    F8_E4M3: 8,
+    F8_E8M0: 8,
+    I16: 16,
+    U16: 16,
+    F16: 16,
+    BF16: 16,
+    I32: 32,
+    U32: 32,
+    F32: 32,
+    I64: 64,
+    U64: 64,
+    F64: 64,
+    C64: 64,
+    F4: 4,
+    F6_E2M3: 6,
+    F6_E3M2: 6,
+  }),
+);
+
+/** Is `dtype` a known dtype (an own entry of DTYPE_BITS: never `toString`, `__proto__`, ...)? */
+export const isDtype = (dtype: unknown): dtype is string =>
+  typeof dtype === 'string' && Object.hasOwn(DTYPE_BITS, dtype);
 
 export interface TensorInfo {
   name: string;
@@ -61,32 +67,210 @@ export interface SafetensorsIndex {
   tensors: IndexedTensor[];
 }
 
+// What the header parser matches in the reference implementation (Hugging Face's `safetensors` crate,
+// safetensors/src/tensor.rs: `SafeTensors::read_metadata`, `Metadata::validate`, `TensorInfo`, `Dtype`):
+// - the header is read by serde_json into typed structs: `dtype` one of the `Dtype` enum's names,
+//   `shape: Vec<usize>`, `data_offsets: (usize, usize)`, `__metadata__: Option<HashMap<String, String>>`;
+// - a usize is only a JSON number written as digits: serde_json (its de.rs `parse_number`) reads
+//   `16.0`, `1e1` and `-0` as floats, and a float (or a negative integer) is refused for a usize;
+// - serde_json refuses JSON nested 128 containers deep (de.rs: `remaining_depth: 128`, the container
+//   that brings it to 0 fails), so 127 is the deepest header the reference reads;
+// - leading and trailing JSON whitespace around the object is accepted (tensor.rs tests
+//   `test_whitespace_leading_padded_header`, `test_whitespace_padded_header`);
+// - element count and bit count are checked products that must fit a u64 usize, in shape order
+//   (`ValidationOverflow`), then whole bytes (`MisalignedSlice`) equal to the offsets' span;
+// - sorted by data_offsets, tensors are contiguous from 0 and the last one ends the file
+//   (`InvalidOffset`, `MetadataIncompleteBuffer`).
+// Stricter here on purpose: duplicate keys, unknown tensor fields, `__metadata__: null`, and shape or
+// offset values above 2^53 - 1 (a JS number cannot hold them exactly) are refused.
+
+/** The deepest nesting of arrays and objects a header may have (serde_json's limit, see above). */
+export const MAX_JSON_NESTING = 127;
+
+/** A number the reference would not read as a usize (`16.0`, `1e1`, `-0`, `-1`): kept as its JSON text. */
+class NotUsize {
+  readonly source: string;
+  constructor(source: string) {
+    this.source = source;
+  }
+}
+
+const USIZE_MAX = 2n ** 64n - 1n;
+
+const isUsize = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** A plain JSON object (not an array, null, or a marked number). */
+const isJsonObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof NotUsize);
+
+const PREVIEW_CHARS = 64;
+const PREVIEW_ITEMS = 8;
+
+/** A string as JSON, cut to a bounded length (the rest counted). */
+export function quoteBounded(s: string, max = PREVIEW_CHARS): string {
+  return s.length > max ? `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)` : JSON.stringify(s);
+}
+
+/** A bounded, non-recursive rendering of a JSON value: one level of an array, never an object's inside. */
+function preview(v: unknown, top = true): string {
+  if (v instanceof NotUsize) return v.source.length > 32 ? `${v.source.slice(0, 32)}…` : v.source;
+  if (typeof v === 'string') return quoteBounded(v, top ? PREVIEW_CHARS : 16);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (!top) return '[…]';
+    const items = v.slice(0, PREVIEW_ITEMS).map((x: unknown) => preview(x, false));
+    return `[${items.join(',')}${v.length > PREVIEW_ITEMS ? `,… (${v.length} items)` : ''}]`;
+  }
+  if (typeof v === 'object') return Object.keys(v).length ? '{…}' : '{}';
+  return String(v);
+}
+
+/** What a JSON value is, for an error: its type and a bounded preview ("array [1,2]", "null", "nothing"). */
+export function describeJson(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  const type = v instanceof NotUsize || typeof v === 'number' ? 'number' : Array.isArray(v) ? 'array' : typeof v;
+  return `${type} ${preview(v)}`;
+}
+
+/** Why `v` is not a usize, for an error naming the element. */
+function whyNotUsize(v: unknown): string {
+  if (v instanceof NotUsize)
+    return `is ${preview(v)}: a usize is written in digits only (no sign, fraction or exponent), as the reference reads it`;
+  if (typeof v === 'number') return `is ${v}, over 2^53 - 1`;
+  return `is ${describeJson(v)}`;
+}
+
+interface ScanLevel {
+  /** Keys seen so far (objects only). */
+  keys: Set<string> | null;
+  expectKey: boolean;
+  /** The last key read at this level (objects), or the index of the current element (arrays). */
+  key: string | undefined;
+  index: number;
+}
+
+/** A number in a tensor's shape or data_offsets list not written as a usize: where, and its text. */
+interface Misspelled {
+  name: string;
+  field: string;
+  index: number;
+  source: string;
+}
+
+interface Scan {
+  duplicate?: string;
+  atTop?: boolean;
+  misspelled: Misspelled[];
+}
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+/** Characters a JSON number token can hold after its first one. */
+const isNumberChar = (c: number): boolean =>
+  isDigit(c) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+
 /**
- * Throw if any JSON object in `text` (already known to be valid JSON) repeats a key:
- * JSON.parse silently keeps the last one, which would let two readers see different tensors.
+ * One pass over the header text, before any parsing:
+ * - refuses nesting past MAX_JSON_NESTING at once (a limit before work: nothing recursive ever sees a
+ *   deeper value);
+ * - finds the first key repeated in one object (JSON.parse silently keeps the last one, which would let
+ *   two readers see different tensors);
+ * - lists the numbers in shape and data_offsets lists that are not written as a usize (digits only, no
+ *   leading zero): JSON.parse gives 16.0 and 16 the same value, so only the text can tell them apart.
+ * Safe on text that is not valid JSON: it stops, and JSON.parse then says what is wrong.
  */
-function assertNoDuplicateKeys(text: string, fail: (why: string) => never): void {
-  const stack: { keys: Set<string> | null; expectKey: boolean }[] = [];
+function scanHeader(text: string, fail: (why: string) => never): Scan {
+  const stack: ScanLevel[] = [];
+  const found: Scan = { misspelled: [] };
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    const top = stack[stack.length - 1];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i;
+      for (;;) {
+        j = text.indexOf('"', j + 1);
+        if (j < 0) return found; // unterminated string: not JSON
+        let backslashes = 0;
+        while (text.charCodeAt(j - 1 - backslashes) === 0x5c /* \ */) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+      const top = stack[stack.length - 1];
       if (top?.keys && top.expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.keys.has(key))
-          fail(`duplicate key ${JSON.stringify(key)}${stack.length === 1 ? ' (tensor names must be unique)' : ''}`);
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(i, j + 1)) as string;
+        } catch {
+          return found; // a bad escape: not JSON
+        }
+        if (found.duplicate === undefined && top.keys.has(key)) {
+          found.duplicate = key;
+          found.atTop = stack.length === 1;
+        }
         top.keys.add(key);
+        top.key = key;
         top.expectKey = false;
       }
       i = j;
-    } else if (c === '{') stack.push({ keys: new Set(), expectKey: true });
-    else if (c === '[') stack.push({ keys: null, expectKey: false });
-    else if (c === '}' || c === ']') stack.pop();
-    else if (c === ',' && top?.keys) top.expectKey = true;
+    } else if (c === 0x2d /* - */ || isDigit(c)) {
+      let j = i + 1;
+      let usize = c !== 0x2d;
+      while (j < text.length && isNumberChar(text.charCodeAt(j))) {
+        if (!isDigit(text.charCodeAt(j))) usize = false;
+        j++;
+      }
+      if (c === 0x30 && j > i + 1) usize = false; // a leading zero (not JSON either)
+      // Only numbers directly in a tensor's shape or data_offsets list matter here (a number anywhere
+      // else is refused for its type: metadata values are strings, list elements are not lists), and
+      // only the first: one is enough to refuse the file.
+      if (!usize && stack.length === 3 && found.misspelled.length === 0) {
+        const [root, entry, list] = stack as [ScanLevel, ScanLevel, ScanLevel];
+        if (
+          root.keys &&
+          root.key !== undefined &&
+          root.key !== '__metadata__' &&
+          entry.keys &&
+          (entry.key === 'shape' || entry.key === 'data_offsets') &&
+          !list.keys
+        )
+          found.misspelled.push({ name: root.key, field: entry.key, index: list.index, source: text.slice(i, j) });
+      }
+      i = j - 1;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (stack.length >= MAX_JSON_NESTING) fail(`${where(stack)}: nested deeper than ${MAX_JSON_NESTING} levels`);
+      stack.push({ keys: c === 0x7b ? new Set() : null, expectKey: c === 0x7b, key: undefined, index: 0 });
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) stack.pop();
+    else if (c === 0x2c /* , */) {
+      const top = stack[stack.length - 1];
+      if (top?.keys) top.expectKey = true;
+      else if (top) top.index++;
+    }
+  }
+  return found;
+}
+
+/** Puts a NotUsize (the number's text) where the scan found a misspelled number, so the checks see it. */
+function markMisspelled(json: Record<string, unknown>, misspelled: readonly Misspelled[]): void {
+  for (const m of misspelled) {
+    const entry = Object.hasOwn(json, m.name) ? json[m.name] : undefined;
+    if (!isJsonObject(entry) || !Object.hasOwn(entry, m.field)) continue;
+    const list = entry[m.field];
+    if (Array.isArray(list) && m.index < list.length && typeof list[m.index] === 'number')
+      list[m.index] = new NotUsize(m.source);
   }
 }
+
+/** The field an open container belongs to, from the scan's stack: `tensor "a" shape`, `__metadata__ "k"`. */
+function where(stack: readonly ScanLevel[]): string {
+  const [root, entry] = stack;
+  if (!root?.keys || root.key === undefined) return 'header';
+  const field = entry?.keys && entry.key !== undefined ? entry.key : undefined;
+  if (root.key === '__metadata__') return `__metadata__${field === undefined ? '' : ` ${quoteBounded(field)}`}`;
+  const t = `tensor ${quoteBounded(root.key)}`;
+  if (field === undefined) return t;
+  return `${t} ${TENSOR_FIELDS.includes(field) ? field : quoteBounded(field)}`;
+}
+
+const TENSOR_FIELDS: readonly string[] = ['dtype', 'shape', 'data_offsets'];
 
 /** Parse and check a header. `fileSize` is the whole file's size; `file` names the file in errors. */
 export function parseSafetensorsHeader(
@@ -104,57 +288,96 @@ export function parseSafetensorsHeader(
   } catch {
     return fail('header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) fail(`header is not a JSON object (starts with ${JSON.stringify(text.slice(0, 16))})`);
+  const first = text.search(/[^ \t\n\r]/); // JSON whitespace may pad the object on either side
+  if (first < 0 || text[first] !== '{')
+    fail(`header is not a JSON object (starts with ${JSON.stringify(text.slice(0, 16))})`);
+  const scanned = scanHeader(text, fail); // nesting is bounded from here on
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     return fail(`header is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('header is not a JSON object');
-  assertNoDuplicateKeys(text, fail);
+  if (!isJsonObject(json)) return fail('header is not a JSON object');
+  if (scanned.duplicate !== undefined)
+    fail(`duplicate key ${quoteBounded(scanned.duplicate)}${scanned.atTop ? ' (tensor names must be unique)' : ''}`);
+  markMisspelled(json, scanned.misspelled);
 
   const dataStart = 8 + headerSize;
   const dataSize = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const tensors: TensorInfo[] = [];
-  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+  for (const name of Object.keys(json)) {
+    const value = json[name]; // an own property: Object.keys lists nothing else
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value))
-        fail('__metadata__ must be an object of strings');
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string')
-          fail(`__metadata__ ${JSON.stringify(k)} must be a string, got ${v === null ? 'null' : typeof v}`);
-        metadata[k] = v as string;
+      if (!isJsonObject(value)) return fail(`__metadata__ must be an object of strings, got ${describeJson(value)}`);
+      for (const k of Object.keys(value)) {
+        const v = value[k];
+        if (typeof v !== 'string') fail(`__metadata__ ${quoteBounded(k)} must be a string, got ${describeJson(v)}`);
+        // defineProperty, not assignment: a key such as `__proto__` is kept as data, never a setter.
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
-    const t = `tensor ${JSON.stringify(name)}`;
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      fail(`${t} must be an object {dtype, shape, data_offsets}`);
-    const { dtype, shape, data_offsets: offsets, ...rest } = value as Record<string, unknown>;
-    const extra = Object.keys(rest);
-    if (extra.length) fail(`${t} has unknown field(s) ${extra.join(', ')}`);
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BITS))
-      fail(`${t} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`${t} shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`${t} data_offsets must be [start, end] non-negative integers, got ${JSON.stringify(offsets)}`);
-    }
+    const t = `tensor ${quoteBounded(name)}`;
+    if (!isJsonObject(value))
+      return fail(`${t} must be an object {dtype, shape, data_offsets}, got ${describeJson(value)}`);
+    const keys = Object.keys(value);
+    const extra = keys.filter((k) => !TENSOR_FIELDS.includes(k));
+    if (extra.length)
+      fail(
+        `${t} has unknown field(s) ${extra
+          .slice(0, 4)
+          .map((k) => quoteBounded(k))
+          .join(', ')}${extra.length > 4 ? ` and ${extra.length - 4} more` : ''}`,
+      );
+    for (const f of TENSOR_FIELDS) if (!Object.hasOwn(value, f)) fail(`${t} is missing ${f}`);
+    const { dtype, shape, data_offsets: offsets } = value;
+
+    if (typeof dtype !== 'string') return fail(`${t} dtype must be a string, got ${describeJson(dtype)}`);
+    if (!isDtype(dtype))
+      fail(`${t} has unknown dtype ${quoteBounded(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
+    const shapeError = `${t} shape must be a list of non-negative integers, got`;
+    if (!Array.isArray(shape)) return fail(`${shapeError} ${describeJson(shape)}`);
+    for (let i = 0; i < shape.length; i++)
+      if (!isUsize(shape[i])) fail(`${shapeError} ${preview(shape)}: shape[${i}] ${whyNotUsize(shape[i])}`);
+    const offsetsError = `${t} data_offsets must be [start, end] non-negative integers, got`;
+    if (!Array.isArray(offsets) || offsets.length !== 2) return fail(`${offsetsError} ${describeJson(offsets)}`);
+    for (let i = 0; i < 2; i++)
+      if (!isUsize(offsets[i]))
+        fail(`${offsetsError} ${preview(offsets)}: data_offsets[${i}] ${whyNotUsize(offsets[i])}`);
+    const dims = shape as number[];
     const [start, end] = offsets as [number, number];
     if (end < start) fail(`${t} data_offsets [${start}, ${end}] end before start`);
     if (end > dataSize)
       fail(`${t} data_offsets [${start}, ${end}] out of range: the data section has ${dataSize} bytes`);
-    const bits = (shape as number[]).reduce((a, d) => a * BigInt(d), 1n) * BigInt(DTYPE_BITS[dtype as string]!);
-    if (bits % 8n !== 0n) fail(`${t} ${dtype} ${JSON.stringify(shape)} is not a whole number of bytes`);
+
+    // Element count, then bits, as checked u64 products in shape order (the reference's overflow rule).
+    const overflow = (): never =>
+      fail(`${t} shape ${preview(dims)} overflows: its ${dtype} size does not fit a 64-bit count`);
+    let count = 1;
+    let big: bigint | undefined;
+    for (const d of dims) {
+      if (big === undefined) {
+        const p = count * d;
+        if (p <= Number.MAX_SAFE_INTEGER) {
+          count = p;
+          continue;
+        }
+        big = BigInt(count);
+      }
+      big *= BigInt(d);
+      if (big > USIZE_MAX) overflow();
+    }
+    const bits = (big ?? BigInt(count)) * BigInt(DTYPE_BITS[dtype]!);
+    if (bits > USIZE_MAX) overflow();
+    if (bits % 8n !== 0n) fail(`${t} ${dtype} ${preview(dims)} is not a whole number of bytes`);
     if (bits / 8n !== BigInt(end - start)) {
       fail(
-        `${t} size mismatch: ${dtype} ${JSON.stringify(shape)} needs ${bits / 8n} bytes, data_offsets [${start}, ${end}] give ${end - start}`,
+        `${t} size mismatch: ${dtype} ${preview(dims)} needs ${bits / 8n} bytes, data_offsets [${start}, ${end}] give ${end - start}`,
       );
     }
-    tensors.push({ name, dtype: dtype as string, shape: shape as number[], start, end });
+    tensors.push({ name, dtype, shape: dims, start, end });
   }
 
   // The data section must be covered exactly: sorted, no overlap, no hole, nothing after the last tensor.
@@ -162,10 +385,10 @@ export function parseSafetensorsHeader(
   let pos = 0;
   let prev: TensorInfo | undefined;
   for (const t of tensors) {
-    const name = JSON.stringify(t.name);
+    const name = quoteBounded(t.name);
     if (t.start < pos)
       fail(
-        `tensor ${name} data_offsets [${t.start}, ${t.end}] overlap tensor ${JSON.stringify(prev!.name)} [${prev!.start}, ${prev!.end}]`,
+        `tensor ${name} data_offsets [${t.start}, ${t.end}] overlap tensor ${quoteBounded(prev!.name)} [${prev!.start}, ${prev!.end}]`,
       );
     if (t.start > pos)
       fail(`hole in the data section: bytes [${pos}, ${t.start}) before tensor ${name} belong to no tensor`);
@@ -305,7 +528,8 @@ export interface TensorData {
 
 /** Build a valid safetensors file in memory (header padded with spaces to 8-byte alignment, as the reference writer does). */
 export function encodeSafetensors(tensors: readonly TensorData[], metadata?: Record<string, string>): Buffer {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named `__proto__` must become a key, not the object's prototype.
+  const header = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {

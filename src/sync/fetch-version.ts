@@ -23,7 +23,7 @@ import { DiskSpaceError, isOperationalError, NetworkError, VerificationError } f
 import { downloadWhole, dropPartial, type FetchContext, fetchSmall } from './fetch.ts';
 import { ensureDirs, exists, lock, paths, readState, trash } from './local-store.ts';
 import { type Proof, proveFile } from './prove.ts';
-import { type SafetensorsIndex, validIndex } from './safetensors-index.ts';
+import { checkIndex, type SafetensorsIndex } from './safetensors-index.ts';
 import { checkFile } from './targets.ts';
 import type { CacheOptions, FetchVersionOptions, SyncEvent } from './types.ts';
 import { formatMiB } from '../lib/format.ts';
@@ -262,9 +262,10 @@ export class VersionFetcher {
   private async fetchIndex(model: string, f: ManifestFile): Promise<SafetensorsIndex | undefined> {
     try {
       const bytes = await fetchSmall(this.ctx, indexKey(f.sha256), this.o.maxIndexBytes ?? SYNC_DEFAULTS.maxIndexBytes);
-      const idx = validIndex(JSON.parse(bytes.toString('utf8')), f.size);
-      if (!idx) this.emit({ type: 'fallback', model, path: f.path, reason: 'the index object is malformed' });
-      return idx;
+      const checked = checkIndex(JSON.parse(bytes.toString('utf8')), f.size);
+      if (checked.ok) return checked.index;
+      this.emit({ type: 'fallback', model, path: f.path, reason: `the index object is unusable: ${checked.reason}` });
+      return undefined;
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       if (!(e instanceof SyntaxError) && !isOperationalError(e)) throw e;
