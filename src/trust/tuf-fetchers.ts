@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
-import { FolderTrustStore, type TrustStoreIO } from './repository-io.ts';
+import { FolderTrustStore, type TrustStoreIO, checkStoreKey } from './repository-io.ts';
 
 /** An HTTP(S) base URL of the store root, a local folder path, or any TrustStoreIO. */
 export type TrustSource = string | URL | TrustStoreIO;
@@ -58,6 +58,15 @@ function tooLarge(file: string, maxLength: number): DownloadLengthMismatchError 
 
 const STORE_URL_BASE = 'tuf-store://store/';
 
+function isStoreKey(key: string): boolean {
+  try {
+    checkStoreKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 class StoreFetcher extends CappedFetcher {
   readonly io: TrustStoreIO;
   readonly label: string;
@@ -71,7 +80,16 @@ class StoreFetcher extends CappedFetcher {
   }
   protected async read(url: string, maxLength: number): Promise<Buffer> {
     const file = this.fileOf(url);
-    const bytes = await this.io.get(file);
+    // The updater builds names from signed metadata (a delegated role's name), so a name no store can
+    // hold is not in the store: a 404, as an HTTP server answers, not a failure to reach the source.
+    if (!isStoreKey(file)) throw new DownloadHTTPError(`not found: ${file} cannot be a store key`, 404);
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await this.io.get(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw new DownloadHTTPError(`not found: ${file}`, 404);
+      throw e;
+    }
     if (bytes === undefined) throw new DownloadHTTPError(`not found: ${file}`, 404);
     if (bytes.length > maxLength) throw tooLarge(file, maxLength);
     return bytes;
