@@ -3,7 +3,7 @@
 // given, and a message containing the given text), and never a crash, a stack trace or a raw regex.
 import { execFile } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type Diagnostic, formatDiagnostic } from '../src/registry/diagnostics.ts';

@@ -213,6 +213,32 @@ describe('cross-file rules', () => {
   });
 });
 
+describe('one hostile file in a pull request', () => {
+  // Regression guard: the YAML parser's own unique-keys check was quadratic, and this card (about
+  // 600 KB, under the 1 MiB limit) took over 40 s to validate. Now it is well under a second.
+  it('a version card with 64,000 keys and one of them repeated is refused once, at the repeat', {
+    timeout: 10_000,
+  }, () => {
+    const repo = exampleRepo();
+    const path = 'models/intent-classifier/versions/2.1.0.yaml';
+    const card = readFileSync(join(repo, path), 'utf8');
+    const extra: string[] = [];
+    for (let i = 0; i < 64_000; i++) extra.push(`x${i.toString(36).padStart(4, '0')}: ${i}`);
+    write(repo, path, `${card}${extra.join('\n')}\nx0rs0: again\n`);
+    const lines = card.split('\n').length - 1 + 64_001;
+    expect(errorsOf(repo)).toEqual([
+      expect.objectContaining({
+        file: path,
+        line: lines,
+        column: 1,
+        field: '',
+        rule: 'yaml-syntax',
+        message: expect.stringContaining('duplicate key'),
+      }),
+    ]);
+  });
+});
+
 describe('formatDiagnostic', () => {
   it('indents the continuation lines of a multi-line message and escapes other control characters', () => {
     const d = {

@@ -1,12 +1,23 @@
 // Parses one YAML file the strict way: YAML 1.2 core schema, one document, unique keys, no anchors or
 // aliases (no alias bombs), no explicit tags, bounded size and depth, valid UTF-8. Keeps source
 // positions so every later check can point at a line and column.
+//
+// Every check here is linear in the size of the file: a pull request can put up to the size limit of
+// hostile text in front of CI. Limits come before work: size, encoding and a scan for nesting run on the
+// raw text before the parser sees it, and the parser's own unique-keys rule (quadratic: each key is
+// compared with every key before it) is off; duplicates are found with hash sets instead.
 import { LineCounter, parseAllDocuments, isAlias, isCollection, isMap, isPair, isScalar, isSeq, visit } from 'yaml';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import { type Diagnostic, type PathSegment, fieldPath } from './diagnostics.ts';
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 export const MAX_DEPTH = 64;
+/**
+ * Nesting the scan of the raw text refuses on its own, before parsing. Anything deeper than MAX_DEPTH is
+ * refused either way; up to this the parser runs, so that the diagnostic can name the field, and beyond
+ * it (a pathological file: 400,000 `[` cost the parser seconds) the file is refused in one linear pass.
+ */
+export const SCAN_MAX_DEPTH = 2 * MAX_DEPTH;
 
 export interface YamlFile {
   file: string;
@@ -72,6 +83,12 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     );
   }
   if (text.trim() === '') return fail(file, 1, 1, 'file is empty', 'yaml-structure');
+  const deep = provenNesting(text, SCAN_MAX_DEPTH);
+  if (deep) {
+    // Point at the opener where the chain passes MAX_DEPTH. The field is not known without parsing.
+    const lc = lineCol(text, deep[MAX_DEPTH]!);
+    return fail(file, lc.line, lc.column, `nesting is deeper than ${MAX_DEPTH} levels`, 'yaml-structure');
+  }
 
   const lines = new LineCounter();
   let docs: Document.Parsed[];
@@ -80,7 +97,10 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
       lineCounter: lines,
       version: '1.2',
       schema: 'core',
-      uniqueKeys: true,
+      // The parser's check compares each key with every key before it in its mapping: 64,000 keys (well
+      // under the size limit) took 40 s. firstParserDuplicate and findForbiddenNode find duplicates in
+      // linear time instead.
+      uniqueKeys: false,
       strict: true,
       prettyErrors: false,
       merge: false,
@@ -97,6 +117,13 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
   // Unresolved tags (`!foo`, `!!python/object`) are reported by the walk below, with their field.
   const tagWarnings = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
   const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')];
+  // What the parser reported as DUPLICATE_KEY when its own check was on: an error, so ahead of every
+  // warning, and of any error later in the text (the parser reported in its own order, nearly the text's).
+  const duplicate = firstParserDuplicate(doc);
+  if (duplicate !== undefined && (doc.errors.length === 0 || duplicate < doc.errors[0]!.pos[0])) {
+    const at = lines.linePos(duplicate);
+    return fail(file, at.line, at.col, yamlMessage('DUPLICATE_KEY', 'Map keys must be unique'), 'yaml-syntax');
+  }
   if (problems.length > 0) {
     const p = problems[0]!;
     if (p.code === 'RESOURCE_EXHAUSTION') {
@@ -160,6 +187,40 @@ export function parseYamlFile(file: string, bytes: Uint8Array, maxBytes = DEFAUL
     return fail(file, 1, 1, `YAML could not be converted: ${String(e)}`, 'yaml-syntax');
   }
   return { ok: true, value: { file, text, doc, data, lines } };
+}
+
+/**
+ * Offset of the first key that repeats an earlier key of its mapping as a YAML value (`a` and "a", `1`
+ * and `0x1`): what the parser's `uniqueKeys` reported, found with one hash set per mapping instead of
+ * comparing every pair. Looks at every mapping in the document, keys that are collections included.
+ * Keys equal only once loaded (`1` and "1") are left to findForbiddenNode, which names the field. Points
+ * at the repeated key itself (the parser pointed at the end of the entry before it when that entry had
+ * no value, as in `interface:` on the line above).
+ */
+function firstParserDuplicate(doc: Document.Parsed): number | undefined {
+  let first: number | undefined;
+  const pending: unknown[] = [doc.contents];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items as Pair[]) {
+        const key = pair.key;
+        // The parser compared values with ===, so NaN never equalled NaN; a Set would say it does.
+        if (isScalar(key) && !Number.isNaN(key.value)) {
+          if (!seen.has(key.value)) seen.add(key.value);
+          else {
+            const at = key.range?.[0] ?? node.range?.[0] ?? 0;
+            if (first === undefined || at < first) first = at;
+          }
+        }
+        pending.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) pending.push(item);
+    }
+  }
+  return first;
 }
 
 /** Offset of the flow collection (`{` or `[`) that the parser found unclosed at `errorOffset`. */
@@ -292,7 +353,7 @@ export function locate(y: YamlFile, path: readonly PathSegment[], target: 'key' 
   for (const seg of path) {
     pair = undefined;
     if (isMap(node)) {
-      const found = (node.items as Pair[]).find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      const found = keyIndex(node).get(String(seg));
       if (!found) break;
       pair = found;
       node = found.value;
@@ -305,6 +366,23 @@ export function locate(y: YamlFile, path: readonly PathSegment[], target: 'key' 
     (chosen as YamlNode | null)?.range?.[0] ?? (isPair(pair) ? (pair.key as YamlNode).range?.[0] : undefined) ?? 0;
   const lc = y.lines.linePos(offset);
   return { line: lc.line, column: lc.col };
+}
+
+// A mapping's pairs by key as loaded (the first of equal keys), built once per mapping: a card with
+// thousands of unknown fields gets a diagnostic for each, and searching the mapping for every one of
+// them made locating them quadratic. Rebuilt if the mapping has since gained or lost pairs.
+const keyIndexes = new WeakMap<object, { size: number; pairs: Map<string, Pair> }>();
+function keyIndex(map: { items: unknown[] }): Map<string, Pair> {
+  const cached = keyIndexes.get(map);
+  if (cached && cached.size === map.items.length) return cached.pairs;
+  const pairs = new Map<string, Pair>();
+  for (const p of map.items as Pair[]) {
+    if (!isScalar(p.key)) continue;
+    const name = String(p.key.value);
+    if (!pairs.has(name)) pairs.set(name, p);
+  }
+  keyIndexes.set(map, { size: map.items.length, pairs });
+  return pairs;
 }
 
 /** The source text of a scalar at `path`, e.g. to tell `1.10` (a float) from "1.10". */
@@ -359,4 +437,265 @@ function lineCol(text: string, index: number): Position {
       start = i + 1;
     }
   return { line, column: index - start + 1 };
+}
+
+const SP = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const isSpace = (c: number) => c === SP || c === TAB || c === CR;
+const isFlowIndicator = (c: number) => c === 0x2c || c === 0x5b || c === 0x5d || c === 0x7b || c === 0x7d; // , [ ] { }
+
+/**
+ * A chain of collections nested more than `limit` levels deep that the raw text proves, as the offsets
+ * of its openers (outermost first), or undefined. One linear pass, no parsing: it counts flow brackets
+ * (`[`, `{`) and the block indicators `- ` and `? ` that open a collection inside another on the same
+ * line (`- - - x`), the two ways nesting costs one or two bytes a level. (Nesting by indentation costs a
+ * line per level and more indentation each time, so the size limit keeps it within what the parser
+ * handles in milliseconds.) The scan under-counts whatever it cannot read for certain: it skips quoted
+ * scalars, comments, plain scalars and their continuation lines, block scalars (`|`, `>`), tags and
+ * anchors, and takes the widest reading of where a multi-line scalar ends. So for text the parser
+ * accepts, a chain of k openers is nesting of at least k - 1 levels (k when the root is not one of them),
+ * and the scan never refuses what the parser would read as shallower.
+ */
+export function provenNesting(text: string, limit: number): number[] | undefined {
+  const n = text.length;
+  const chain: number[] = [];
+  let flow = 0; // open brackets at the end of `chain`
+  let quote = 0; // the quote character while inside a quoted scalar
+  let i = 0;
+  let lineStart = 0;
+  let lineEnd = -1; // end of the current line (its LF, or n); recomputed when i passes it
+  let indent = 0; // leading spaces of the current line
+  let lineHead = true;
+  // Block context.
+  let skipAbove = -2; // when >= -1, lines indented more than this (and blank ones) are scalar content
+  let afterNode = false; // a quoted scalar, flow collection or alias just ended: only `:` or a comment may follow
+  let parentCol = -1; // column of the innermost key or `-`/`?` on this line: where a scalar's continuation must go beyond
+  let tokenCol = 0; // column where the last node began (a key, if `:` follows)
+  let rootSeen = false; // the document's root node has begun
+  let contentIndent = -1; // indentation of the last line with content in this document
+  let prevIndent = -1; // ... as it was before the current line
+  // Flow context.
+  let inPlain = false; // inside a plain scalar (where quotes are ordinary characters)
+  let afterJson = false; // right after a quoted scalar or a collection: a `:` here is a value indicator
+
+  const eol = (from: number) => {
+    const k = text.indexOf('\n', from);
+    return k < 0 ? n : k;
+  };
+  const spaceAt = (k: number) => k >= n || isSpace(text.charCodeAt(k)) || text.charCodeAt(k) === LF;
+  const isMarker = (k: number) => (text.startsWith('---', k) || text.startsWith('...', k)) && spaceAt(k + 3);
+  const push = (at: number) => {
+    chain.push(at);
+    return chain.length - 1 > limit;
+  };
+  const skipProperty = (k: number, inFlow: boolean) => {
+    // `&anchor`, `*alias`, `!tag`, `!<verbatim tag>`: up to white space (or a flow indicator in flow).
+    if (text.charCodeAt(k) === 0x21 && text.charCodeAt(k + 1) === 0x3c) {
+      // Only to the end of the line: searching the rest of the text from every `!<` would be quadratic.
+      let close = k + 2;
+      while (close < lineEnd && text.charCodeAt(close) !== 0x3e) close++;
+      return close < lineEnd ? close + 1 : lineEnd;
+    }
+    let j = k + 1;
+    while (j < n && !spaceAt(j) && !(inFlow && isFlowIndicator(text.charCodeAt(j)))) j++;
+    return j;
+  };
+
+  while (i < n) {
+    if (lineHead) {
+      lineHead = false;
+      lineStart = i;
+      lineEnd = eol(i);
+      let j = i;
+      while (j < n && text.charCodeAt(j) === SP) j++;
+      indent = j - i;
+      if (quote !== 0 || flow > 0) {
+        i = j;
+        continue;
+      }
+      let k = j;
+      while (k < lineEnd && isSpace(text.charCodeAt(k))) k++;
+      const blank = k >= lineEnd;
+      const marker = indent === 0 && isMarker(i);
+      if (skipAbove >= -1 && !marker && (blank || indent > skipAbove)) {
+        i = lineEnd + 1;
+        lineHead = true;
+        continue;
+      }
+      skipAbove = -2;
+      const c = text.charCodeAt(k);
+      if (blank || c === 0x23 || (indent === 0 && c === 0x25)) {
+        // Blank, a comment, or a directive (%YAML, %TAG): nothing nests here.
+        i = lineEnd + 1;
+        lineHead = true;
+        continue;
+      }
+      chain.length = 0;
+      afterNode = false;
+      parentCol = -1;
+      if (marker) {
+        rootSeen = false;
+        contentIndent = -1;
+        prevIndent = -1;
+        if (c === 0x2e) {
+          i = lineEnd + 1;
+          lineHead = true;
+        } else i += 3; // `--- [` or `--- |`: the root may start on the marker's line
+        continue;
+      }
+      prevIndent = contentIndent;
+      i = k;
+      continue;
+    }
+    if (i > lineEnd) lineEnd = eol(i);
+    const c = text.charCodeAt(i);
+
+    if (quote !== 0) {
+      // Inside a quoted scalar, which may span lines: find its end.
+      let j = i;
+      if (quote === 0x22) {
+        while (j < n && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      } else {
+        while (j < n && !(text.charCodeAt(j) === 0x27 && text.charCodeAt(j + 1) !== 0x27))
+          j += text.charCodeAt(j) === 0x27 ? 2 : 1;
+      }
+      if (j >= n) return undefined; // never closed: the parser says so
+      if (j > lineEnd) {
+        lineStart = text.lastIndexOf('\n', j) + 1;
+        lineEnd = eol(j);
+      }
+      quote = 0;
+      i = j + 1;
+      if (flow > 0) {
+        inPlain = false;
+        afterJson = true;
+      } else afterNode = true;
+      continue;
+    }
+
+    if (flow > 0) {
+      if (isSpace(c)) i++;
+      else if (c === LF) {
+        i++;
+        lineHead = true;
+      } else if (c === 0x23 && (i === 0 || isSpace(text.charCodeAt(i - 1)) || text.charCodeAt(i - 1) === LF)) {
+        i = lineEnd; // a comment ends a plain scalar
+        inPlain = false;
+      } else if (c === 0x5b || c === 0x7b) {
+        flow++;
+        inPlain = false;
+        afterJson = false;
+        if (push(i)) return chain;
+        i++;
+      } else if (c === 0x5d || c === 0x7d) {
+        flow--;
+        chain.pop();
+        inPlain = false;
+        afterJson = true;
+        if (flow === 0) afterNode = true;
+        i++;
+      } else if (c === 0x2c) {
+        inPlain = false;
+        afterJson = false;
+        i++;
+      } else if ((c === 0x22 || c === 0x27) && !inPlain) {
+        quote = c;
+        i++;
+      } else if (c === 0x3a && (afterJson || spaceAt(i + 1) || isFlowIndicator(text.charCodeAt(i + 1)))) {
+        inPlain = false; // a value indicator
+        afterJson = false;
+        i++;
+      } else if ((c === 0x3f || c === 0x2d) && !inPlain && spaceAt(i + 1)) {
+        i++; // `? ` explicit key (`- ` is not allowed in flow; the parser says so)
+      } else if ((c === 0x26 || c === 0x21 || c === 0x2a) && !inPlain) {
+        i = skipProperty(i, true);
+        afterJson = false;
+      } else {
+        inPlain = true;
+        afterJson = false;
+        i++;
+      }
+      continue;
+    }
+
+    // Block context.
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    if (c === LF) {
+      i++;
+      lineHead = true;
+      continue;
+    }
+    if (c === 0x23 && (i === lineStart || isSpace(text.charCodeAt(i - 1)))) {
+      i = lineEnd;
+      continue;
+    }
+    if (afterNode) {
+      if (c === 0x3a && spaceAt(i + 1)) {
+        afterNode = false;
+        parentCol = tokenCol;
+        i++;
+      } else i = lineEnd; // not YAML; the parser says so
+      continue;
+    }
+    const col = i - lineStart;
+    if ((c === 0x2d || c === 0x3f || c === 0x3a) && spaceAt(i + 1)) {
+      // `- ` and `? ` open a collection here; `: ` starts the value of an explicit or empty key.
+      rootSeen = true;
+      contentIndent = indent;
+      parentCol = col;
+      if (c !== 0x3a && push(i)) return chain;
+      i++;
+      continue;
+    }
+    if (c === 0x26 || c === 0x21) {
+      i = skipProperty(i, false); // the node follows
+      continue;
+    }
+    // Where a scalar starting here may continue or hold content: lines indented beyond its parent. With
+    // no parent on this line, that is the line before (`key:` then the value); at the root, anywhere.
+    const threshold = !rootSeen ? -1 : parentCol >= 0 ? parentCol : Math.min(indent, prevIndent);
+    rootSeen = true;
+    contentIndent = indent;
+    tokenCol = col;
+    if (c === 0x5b || c === 0x7b) {
+      flow = 1;
+      inPlain = false;
+      afterJson = false;
+      if (push(i)) return chain;
+      i++;
+    } else if (c === 0x22 || c === 0x27) {
+      quote = c;
+      i++;
+    } else if (c === 0x2a) {
+      i = skipProperty(i, false);
+      afterNode = true;
+    } else if (c === 0x7c || c === 0x3e) {
+      // A block scalar: the rest of the line is its header, the lines below it its content.
+      skipAbove = threshold;
+      i = lineEnd;
+    } else {
+      // A plain scalar: a key if `: ` follows on this line, else a value that may go on over the lines below.
+      let j = i + 1;
+      while (j < lineEnd) {
+        const d = text.charCodeAt(j);
+        if (d === 0x3a && spaceAt(j + 1)) break;
+        if (d === 0x23 && isSpace(text.charCodeAt(j - 1))) break;
+        j++;
+      }
+      if (j < lineEnd && text.charCodeAt(j) === 0x3a) {
+        parentCol = col;
+        i = j + 1;
+      } else {
+        // Ends at a comment (past which the scalar cannot go on) or at the end of the line.
+        if (j >= lineEnd) skipAbove = threshold;
+        i = lineEnd;
+      }
+    }
+  }
+  return undefined;
 }
