@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
 import { UserError } from '../lib/errors.ts';
 import { FolderVersionSource, GATEWAY_DEFAULTS, createGateway } from '../gateway/index.ts';
+import { type HttpLimits, httpLimits } from '../gateway/http.ts';
 import { StoreVersionSource } from '../gateway/store-source.ts';
 import { storeUrlOrDefault } from '../store/default.ts';
 import { readTrustRoot, trustSourceOf } from './manifest.ts';
@@ -21,7 +22,20 @@ import { type Command, intOption, numberOption, parseCommandArgs } from './comma
 import { printJson } from './output.ts';
 import { formatBytes } from '../lib/format.ts';
 
-const usage = `model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host ${GATEWAY_DEFAULTS.host}] [--seed S] [--state FILE] [--max-body-bytes N] [--json]`;
+const usage = `model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host ${GATEWAY_DEFAULTS.host}] [--seed S] [--state FILE] [--max-body-bytes N] [--max-connections N] [--headers-timeout-ms MS] [--body-timeout-ms MS] [--request-timeout-ms MS] [--keep-alive-timeout-ms MS] [--idle-timeout-ms MS] [--json]`;
+
+/** What --help adds: each HTTP limit's default (GATEWAY_DEFAULTS says why). */
+const limitsHelp = `HTTP limits (defaults): --max-body-bytes ${GATEWAY_DEFAULTS.maxBodyBytes} (413 above), --max-connections ${GATEWAY_DEFAULTS.maxConnections}, --headers-timeout-ms ${GATEWAY_DEFAULTS.headersTimeoutMs}, --body-timeout-ms ${GATEWAY_DEFAULTS.bodyTimeoutMs} (408 after), --request-timeout-ms ${GATEWAY_DEFAULTS.requestTimeoutMs} (headers and body), --keep-alive-timeout-ms ${GATEWAY_DEFAULTS.keepAliveTimeoutMs} (behind a load balancer: above its idle timeout), --idle-timeout-ms ${GATEWAY_DEFAULTS.idleTimeoutMs}; a timeout of 0 disables it`;
+
+/** `serve` flags for HTTP limits, by the HttpLimits key they set. */
+const LIMIT_FLAGS = {
+  'max-connections': 'maxConnections',
+  'headers-timeout-ms': 'headersTimeoutMs',
+  'body-timeout-ms': 'bodyTimeoutMs',
+  'request-timeout-ms': 'requestTimeoutMs',
+  'keep-alive-timeout-ms': 'keepAliveTimeoutMs',
+  'idle-timeout-ms': 'idleTimeoutMs',
+} as const satisfies Record<string, keyof HttpLimits>;
 
 let validate: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
@@ -60,6 +74,12 @@ export const serveCommand: Command = {
         seed: { type: 'string' },
         state: { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'headers-timeout-ms': { type: 'string' },
+        'body-timeout-ms': { type: 'string' },
+        'request-timeout-ms': { type: 'string' },
+        'keep-alive-timeout-ms': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
         store: { type: 'string' },
         trust: { type: 'string' },
         'cache-dir': { type: 'string' },
@@ -69,7 +89,7 @@ export const serveCommand: Command = {
       usage,
     );
     if (values.help) {
-      console.log(`usage: ${usage}`);
+      console.log(`usage: ${usage}\n${limitsHelp}`);
       return EXIT.ok;
     }
     if (!values.environment) throw new UserError(`--environment is required\nusage: ${usage}`);
@@ -111,6 +131,12 @@ export const serveCommand: Command = {
     };
     const manifestPath = follow ? `${values.store} (signed)` : values.manifest!;
     const port = intOption('port', values.port, { min: 0, max: 65535 }) ?? 8080;
+    const limits: Partial<HttpLimits> = {};
+    for (const [flag, key] of Object.entries(LIMIT_FLAGS))
+      limits[key] = intOption(flag, values[flag as keyof typeof LIMIT_FLAGS], {
+        min: key === 'maxConnections' ? 1 : 0,
+      });
+    httpLimits(limits); // refuse inconsistent limits (a headers timeout above the request timeout) before loading anything
     const statePath = values.state ?? join('.model-gitops', `gateway-${environment}.state.json`);
     const manifest = await fetchManifest();
     const models = Object.keys(manifestEnvironment(manifest, environment, manifestPath).models);
@@ -145,7 +171,7 @@ export const serveCommand: Command = {
     try {
       applied = await gateway.applyManifest(manifest);
       try {
-        address = await gateway.listen(port, values.host);
+        address = await gateway.listen(port, values.host, limits);
       } catch (e) {
         throw new UserError(`cannot listen on ${values.host}:${port}: ${(e as Error).message}`);
       }

@@ -15,6 +15,7 @@ import { type ApplyPlan, planApply, planRollbacks, slotKey } from './apply-plan.
 import { GATEWAY_DEFAULTS } from './defaults.ts';
 import {
   HttpError,
+  type HttpLimits,
   type ListenAddress,
   type RequestHandler,
   closeHttp,
@@ -443,8 +444,10 @@ export class Gateway {
 
   // ---- lifecycle --------------------------------------------------------------------------------
 
-  listen(port = 0, host: string = GATEWAY_DEFAULTS.host): Promise<ListenAddress> {
-    const server = createHttpServer(this.handle);
+  /** Serves HTTP. `limits` override GATEWAY_DEFAULTS' HTTP limits (timeouts, connection cap, body
+   * limit over GatewayOptions.maxBodyBytes) for this server and the request handler alike. */
+  listen(port = 0, host: string = GATEWAY_DEFAULTS.host, limits: Partial<HttpLimits> = {}): Promise<ListenAddress> {
+    const server = createHttpServer(this.handle, limits);
     this.server = server;
     return listenHttp(server, port, host);
   }

@@ -1,18 +1,27 @@
 // The gateway's HTTP layer over its in-process core (gateway.ts): the routes, bounded JSON bodies,
-// JSON answers (errors as `{error: {code, message}}`), and the node:http server's lifecycle. It
-// decides nothing about versions: every prediction goes through the core's `serve`.
+// JSON answers (errors as `{error: {code, message}}`), the limits that keep slow or hostile clients
+// from holding the server (timeouts, a connection cap, a body limit answered before the body is read)
+// and the node:http server's lifecycle. It decides nothing about versions: every prediction goes
+// through the core's `serve`.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { RouteDecision } from '../manifest/routing.ts';
 import { InputError, type LoadedModel, type OpenAIKind } from './loaders.ts';
+import { type HttpLimits, httpLimits, HttpStats, httpMetricsText } from './http-limits.ts';
+
+export { HttpStats, httpLimits, httpMetricsText, type HttpLimits } from './http-limits.ts';
 
 /** An HTTP error with a JSON body `{error: {code, message}}`. The core throws it too, so an in-process
- * caller of predict() sees the same status and code an HTTP client would. */
+ * caller of predict() sees the same status and code an HTTP client would. It is an answer, not a bug:
+ * it carries no stack (capturing one per refused request is most of what a refusal would cost). */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   constructor(status: number, code: string, message: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
@@ -40,33 +49,66 @@ export interface GatewayCore {
   log(entry: object): void;
 }
 
-export interface HttpOptions {
-  maxBodyBytes: number;
+/** The request listener, with the limits it reads on every request and the counters it keeps. */
+export interface GatewayRequestHandler extends RequestHandler {
+  readonly limits: HttpLimits;
+  readonly stats: HttpStats;
 }
 
 const PREDICT_PATH = /^\/v1\/models\/([^/]+)\/predict$/;
 
-export function createRequestHandler(core: GatewayCore, options: HttpOptions): RequestHandler {
-  return (req, res) => {
-    dispatch(core, options, req, res).catch((e: unknown) => {
-      const err =
-        e instanceof HttpError
-          ? e
-          : new HttpError(500, 'internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
-      if (!(e instanceof HttpError))
-        core.log({ type: 'internal-error', error: String((e as Error)?.stack ?? e), at: new Date().toISOString() });
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+/** The core's routes behind HTTP. `options` override GATEWAY_DEFAULTS; createHttpServer may set more. */
+export function createRequestHandler(core: GatewayCore, options: Partial<HttpLimits> = {}): GatewayRequestHandler {
+  const limits = httpLimits(options);
+  const stats = new HttpStats();
+  const handler: RequestHandler = (req, res) => {
+    // A connection that closes before the answer is complete: the client left. Counted, never
+    // logged: it is the client's doing, not the gateway's. (When node:http's own request timeout
+    // closed it, the server counts a timeout instead.)
+    res.once('close', () => {
+      if (!res.writableFinished && !timedOut(req.socket)) stats.clientAborts++;
     });
+    dispatch(core, limits, stats, req, res).catch((e: unknown) => fail(core, limits, stats, req, res, e));
   };
+  return Object.assign(handler, { limits, stats });
+}
+
+function fail(
+  core: GatewayCore,
+  limits: HttpLimits,
+  stats: HttpStats,
+  req: IncomingMessage,
+  res: ServerResponse,
+  e: unknown,
+): void {
+  if (e instanceof ClientGone) return; // nobody to answer; counted when the response closed
+  const err =
+    e instanceof HttpError
+      ? e
+      : new HttpError(500, 'internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
+  if (!(e instanceof HttpError))
+    core.log({ type: 'internal-error', error: String((e as Error)?.stack ?? e), at: new Date().toISOString() });
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  if (err.status === 408) stats.requestTimeouts++;
+  sendJson(req, res, limits, err.status, { error: { code: err.code, message: err.message } });
+}
+
+/** The client closed the connection (or a server timeout did) before its body was complete. Not an
+ * Error: there is nothing to report and no stack worth capturing. */
+class ClientGone {}
+
+/** Whether node:http's own headers or request timeout closed this connection. */
+function timedOut(socket: Socket | null | undefined): boolean {
+  return (socket?.errored as NodeJS.ErrnoException | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
 }
 
 async function dispatch(
   core: GatewayCore,
-  options: HttpOptions,
+  limits: HttpLimits,
+  stats: HttpStats,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -80,18 +122,18 @@ async function dispatch(
     } catch {
       throw new HttpError(400, 'bad-path', 'the model name in the path is not valid percent-encoding');
     }
-    await predictRoute(core, model, await readJson(req, options.maxBodyBytes), req, res);
+    await predictRoute(core, limits, model, await readJson(req, limits), req, res);
     return;
   }
   if (path === '/v1/chat/completions' || path === '/v1/completions') {
     requireMethod(req, 'POST');
     const kind: OpenAIKind = path === '/v1/chat/completions' ? 'chat/completions' : 'completions';
-    await openAIRoute(core, kind, await readJson(req, options.maxBodyBytes), req, res);
+    await openAIRoute(core, limits, kind, await readJson(req, limits), req, res);
     return;
   }
   if (path === '/v1/models') {
     requireMethod(req, 'GET');
-    sendJson(res, 200, {
+    sendJson(req, res, limits, 200, {
       object: 'list',
       data: core.models().map((id) => ({ id, object: 'model', owned_by: 'model-gitops' })),
     });
@@ -99,14 +141,15 @@ async function dispatch(
   }
   if (path === '/metrics') {
     requireMethod(req, 'GET');
+    closeIfBodyUnread(req, res, limits);
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-    res.end(core.metricsText());
+    res.end(core.metricsText() + httpMetricsText(stats));
     return;
   }
   if (path === '/healthz') {
     requireMethod(req, 'GET');
     const { ready, closing, sequence } = core.health();
-    sendJson(res, ready ? 200 : 503, {
+    sendJson(req, res, limits, ready ? 200 : 503, {
       status: ready ? 'ok' : closing ? 'closing' : 'no manifest applied',
       environment: core.environment,
       sequence,
@@ -115,15 +158,20 @@ async function dispatch(
   }
   if (path === '/status') {
     requireMethod(req, 'GET');
-    sendJson(res, 200, core.status());
+    sendJson(req, res, limits, 200, core.status());
     return;
   }
-  throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}; try POST /v1/models/<model>/predict`);
+  throw new HttpError(
+    404,
+    'not-found',
+    `no route for ${req.method} ${clip(path)}; try POST /v1/models/<model>/predict`,
+  );
 }
 
 /** POST /v1/models/<model>/predict with `{"inputs": ...}`. */
 async function predictRoute(
   core: GatewayCore,
+  limits: HttpLimits,
   model: string,
   body: unknown,
   req: IncomingMessage,
@@ -138,13 +186,14 @@ async function predictRoute(
     (m) => m.predict((body as { inputs: unknown }).inputs),
   );
   setRouteHeaders(res, decision);
-  sendJson(res, 200, { model, version: decision.version, reason: decision.reason, outputs: value });
+  sendJson(req, res, limits, 200, { model, version: decision.version, reason: decision.reason, outputs: value });
 }
 
 /** The OpenAI-compatible endpoints, for proxied versions. The body's `user` is the routing key when
  * no x-routing-key header names one. */
 async function openAIRoute(
   core: GatewayCore,
+  limits: HttpLimits,
   kind: OpenAIKind,
   body: unknown,
   req: IncomingMessage,
@@ -175,7 +224,7 @@ async function openAIRoute(
   // Answer with the name the client asked for, not the upstream's internal model id.
   if (typeof out === 'object' && out !== null && typeof (out as { model?: unknown }).model === 'string')
     (out as { model: string }).model = b.model;
-  sendJson(res, value.status, out);
+  sendJson(req, res, limits, value.status, out);
 }
 
 function setRouteHeaders(res: ServerResponse, decision: RouteDecision): void {
@@ -191,11 +240,15 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function requireMethod(req: IncomingMessage, method: string): void {
   if (req.method !== method)
-    throw new HttpError(405, 'method-not-allowed', `${req.url} accepts ${method} only, not ${req.method}`);
+    throw new HttpError(405, 'method-not-allowed', `${clip(req.url ?? '/')} accepts ${method} only, not ${req.method}`);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** A path or URL as an error message quotes it: at most 200 characters. */
+const clip = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
+function sendJson(req: IncomingMessage, res: ServerResponse, limits: HttpLimits, status: number, body: unknown): void {
   const text = JSON.stringify(body);
+  closeIfBodyUnread(req, res, limits);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -203,51 +256,150 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** An oversized body is read and dropped up to this many times the limit (at least MIN_DRAIN_BYTES). */
-const DRAIN_FACTOR = 16;
-const MIN_DRAIN_BYTES = 16 * 1024 * 1024;
+// ---- request bodies -------------------------------------------------------------------------------
 
-/** Reads a JSON body of at most `limit` bytes. An oversized body is drained (up to a cap) so the
- * client reliably reads the 413 instead of a connection reset; beyond the cap the socket is cut. */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = declared > limit;
-  const drainCap = Math.max(limit * DRAIN_FACTOR, MIN_DRAIN_BYTES);
-  await new Promise<void>((resolve, reject) => {
-    req.on('data', (c: Buffer) => {
+/** The Content-Length a request declares; undefined when it has none. */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const v = req.headers['content-length'];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Whether the request carries a body (a positive Content-Length, or chunked). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (declaredLength(req) ?? 0) > 0;
+}
+
+/** `application/json`, any case, with optional parameters; a charset, if given, must be UTF-8 (the
+ * only encoding JSON has, RFC 8259). */
+export function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const [type, ...params] = value.split(';');
+  if (type!.trim().toLowerCase() !== 'application/json') return false;
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (eq < 0 || p.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return false;
+  }
+  return true;
+}
+
+const tooLarge = (limits: HttpLimits) =>
+  new HttpError(413, 'body-too-large', `the request body exceeds ${limits.maxBodyBytes} bytes`);
+
+/** Reads a JSON body of at most `limits.maxBodyBytes`. Refused from the headers alone when they tell
+ * enough (a Content-Type other than JSON: 415; a declared length over the limit: 413, before a byte of
+ * the body is read); else 413 as soon as a streamed body passes the limit, 408 when it takes longer
+ * than bodyTimeoutMs. A refused body is left unread and the answer closes the connection
+ * (closeIfBodyUnread). A client that disconnects mid-body rejects with ClientGone. */
+async function readJson(req: IncomingMessage, limits: HttpLimits): Promise<unknown> {
+  if (hasBody(req) && !isJsonContentType(req.headers['content-type'])) {
+    const got = req.headers['content-type'];
+    throw new HttpError(
+      415,
+      'unsupported-media-type',
+      `send the body as JSON with Content-Type: application/json (got ${got === undefined ? 'no Content-Type' : JSON.stringify(clip(got))})`,
+    );
+  }
+  if ((declaredLength(req) ?? 0) > limits.maxBodyBytes) throw tooLarge(limits);
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (error: unknown, value?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onClose);
+      if (error === undefined) resolve(value!);
+      else reject(error);
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > limit) tooLarge = true;
-      if (tooLarge) {
-        chunks.length = 0;
-        if (size > drainCap) {
-          req.destroy();
-          reject(new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`));
-        }
+      if (size > limits.maxBodyBytes) {
+        chunks.length = 0; // hold nothing of a refused body
+        settle(tooLarge(limits));
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', resolve);
-    req.on('error', reject);
-    // A client that disconnects mid-body must not leave this promise (and its request) pending.
-    req.on('close', () => {
-      if (!req.complete)
-        reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body'));
-    });
+    };
+    const onEnd = () => settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    // A client that hangs up mid-body: `error` (ECONNRESET "aborted"), then `close`.
+    const onGone = () => settle(new ClientGone());
+    const onClose = () => {
+      if (!req.complete) onGone();
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onClose);
+    if (limits.bodyTimeoutMs > 0 && !settled) {
+      const ms = limits.bodyTimeoutMs;
+      timer = setTimeout(
+        () => settle(new HttpError(408, 'body-timeout', `the request body did not arrive within ${ms} ms`)),
+        ms,
+      );
+    }
   });
-  if (tooLarge) throw new HttpError(413, 'body-too-large', `the request body exceeds ${limit} bytes`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch (e) {
     throw new HttpError(400, 'bad-json', `the request body is not valid JSON: ${(e as Error).message}`);
   }
 }
 
+/**
+ * Called before every answer. When the request's body is not read whole and is (or may be) larger
+ * than the body limit, Node would read all of it after the answer to keep the connection alive:
+ * unbounded work for a 20 MB or an endless chunked body. Instead the answer says `Connection: close`
+ * and the connection closes lingeringly: after the answer the gateway half-closes (FIN), keeps
+ * reading and dropping what the client still sends (at most lingerBytes; then it stops reading and
+ * TCP holds the rest back), and destroys the socket once the client has sent everything, or after
+ * lingerMs. Closing at once would answer a client that is still sending with a reset (RST), and a
+ * reset can make the client's TCP drop the answer before the client has read it.
+ * A small unread body (declared, within the limit) is left to Node to drain, keeping the connection.
+ */
+function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse, limits: HttpLimits): void {
+  if (req.readableEnded || !hasBody(req)) return;
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared <= limits.maxBodyBytes && !req.readableDidRead) return;
+  const socket = req.socket as Socket | null;
+  if (!socket || socket.destroyed) return;
+  res.setHeader('connection', 'close'); // Node then closes with socket.destroySoon() after the answer
+  let dropped = 0;
+  req.on('data', (c: Buffer) => {
+    dropped += c.length;
+    if (dropped >= limits.lingerBytes) req.pause();
+  });
+  req.on('error', () => undefined); // the client leaving now is expected
+  req.resume();
+  // destroySoon() (net.Socket: destroy once everything is written) is how Node's server closes a
+  // connection after its last answer; for this one socket it becomes the lingering close.
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    const timer = setTimeout(() => socket.destroy(), limits.lingerMs);
+    const done = () => {
+      if (socket.writableFinished && (req.readableEnded || req.destroyed)) socket.destroy();
+    };
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('finish', done);
+    req.once('end', done);
+    done();
+  };
+}
+
 // ---- the server -----------------------------------------------------------------------------------
 
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** While closing, how often connections that went idle are closed. */
 const IDLE_SWEEP_MS = 20;
 
@@ -257,8 +409,55 @@ export interface ListenAddress {
   url: string;
 }
 
-export function createHttpServer(handler: RequestHandler): Server {
-  return createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handler);
+/**
+ * A node:http server for `handler` under `limits`, over GATEWAY_DEFAULTS and, for a handler from
+ * createRequestHandler, over the limits that handler was made with (which it then reads too, so the
+ * server and the handler always apply the same ones).
+ */
+export function createHttpServer(handler: RequestHandler, limits: Partial<HttpLimits> = {}): Server {
+  const own = handler as Partial<GatewayRequestHandler>;
+  const l = httpLimits({ ...own.limits, ...definedOnly(limits) });
+  if (own.limits) Object.assign(own.limits, l);
+  const server = createServer(
+    {
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      maxHeaderSize: l.maxHeaderBytes,
+      // Node checks those two timeouts every connectionsCheckingInterval (30 s by default, which lets
+      // a slow client stay up to 30 s past them): check at a quarter of the shorter one, at most 1 s.
+      connectionsCheckingInterval: checkInterval(l),
+    },
+    handler,
+  );
+  server.maxConnections = l.maxConnections;
+  server.timeout = l.idleTimeoutMs;
+  const stats = own.stats;
+  if (stats) {
+    server.on('drop', () => stats.connectionsDropped++);
+    // node:http answers its own headers and request timeouts (408, then close): count them.
+    server.on('connection', (socket: Socket) =>
+      socket.once('close', () => {
+        if (timedOut(socket)) stats.requestTimeouts++;
+      }),
+    );
+  }
+  // `Expect: 100-continue`: invite the body only when it can be accepted; a declared length over the
+  // limit gets its 413 without the client ever sending the body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if ((declaredLength(req) ?? 0) <= l.maxBodyBytes) res.writeContinue();
+    handler(req, res);
+  });
+  return server;
+}
+
+function definedOnly(o: Partial<HttpLimits>): Partial<HttpLimits> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function checkInterval(l: HttpLimits): number {
+  const shortest = Math.min(...[l.headersTimeoutMs, l.requestTimeoutMs].filter((t) => t > 0));
+  return Number.isFinite(shortest) ? Math.max(25, Math.min(1_000, Math.floor(shortest / 4))) : 30_000;
 }
 
 export async function listenHttp(server: Server, port: number, host: string): Promise<ListenAddress> {
