@@ -31,6 +31,7 @@ import { writeDemoWeights } from '../scripts/demo-weights.ts';
 import { FolderVersionSource, bagOfBytesLoader, createGateway } from '../src/gateway/index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { demoManifest } from '../test/gateway/demo-manifest.ts';
+import { bareModelServer } from './bare-model-server.ts';
 
 const MODEL = 'intent-classifier';
 const PREDICT = `/v1/models/${MODEL}/predict`;
@@ -72,16 +73,7 @@ async function serve(kind: string, weights: string): Promise<void> {
       manifest().models[MODEL]!.versions['2.0.0']!,
     );
     await loaded.warm();
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as { inputs: unknown };
-        const text = JSON.stringify({ outputs: await loaded.predict(body.inputs) });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
-      });
-    });
+    const server = bareModelServer(loaded);
     await new Promise<void>((r) => server.listen(0, HOST, r));
     port = (server.address() as AddressInfo).port;
   }

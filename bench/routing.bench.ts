@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDemoWeights } from '../scripts/demo-weights.ts';
+import { bareModelServer } from './bare-model-server.ts';
 import { FolderVersionSource, bagOfBytesLoader, createGateway } from '../src/gateway/index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { createRouter, murmur3Utf8 } from '../src/manifest/routing.ts';
@@ -43,16 +44,10 @@ if (process.argv[2] === '--serve') {
     const m = manifest().models[MODEL]!.versions['2.0.0']!;
     const loaded = await bagOfBytesLoader.load(join(weights, MODEL, '2.0.0'), m);
     await loaded.warm();
-    const server = createServer((req, res) => {
-      if (req.url === '/__cpu') return cpu(res);
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as { inputs: unknown };
-        const text = JSON.stringify({ outputs: await loaded.predict(body.inputs) });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
-      });
+    const server = bareModelServer(loaded, (req, res) => {
+      if (req.url !== '/__cpu') return false;
+      cpu(res);
+      return true;
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
