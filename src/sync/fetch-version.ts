@@ -174,15 +174,7 @@ export class VersionFetcher {
     const index = f.index ? await this.fetchIndex(model, f) : undefined;
     // A partial left by an interrupted run may already be complete (crash after download, before commit).
     if (await this.tryCommit(f, partial, index)) {
-      this.emit({
-        type: 'file',
-        model,
-        path: f.path,
-        sha256: f.sha256,
-        how: 'download',
-        bytesFetched: this.ctx.stats.bytesFetched - before,
-        bytesReused: 0,
-      });
+      this.downloaded(model, f, before);
       return;
     }
     if (index && !(await exists(`${partial}.json`))) {
@@ -244,15 +236,13 @@ export class VersionFetcher {
         reason: 'downloaded bytes failed the sha256 check; downloading again',
       });
     }
-    this.emit({
-      type: 'file',
-      model,
-      path: f.path,
-      sha256: f.sha256,
-      how: 'download',
-      bytesFetched: this.ctx.stats.bytesFetched - before,
-      bytesReused: 0,
-    });
+    this.downloaded(model, f, before);
+  }
+
+  /** The event for a file that came in whole; `before` is the fetched-bytes count when its fetch began. */
+  private downloaded(model: string, f: ManifestFile, before: number): void {
+    const bytesFetched = this.ctx.stats.bytesFetched - before;
+    this.emit({ type: 'file', model, path: f.path, sha256: f.sha256, how: 'download', bytesFetched, bytesReused: 0 });
   }
 
   /**
