@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateRegistry } from '../src/registry/validate.ts';
+import { MAX_UNKNOWN_FIELDS_PER_MAPPING } from '../src/registry/schemas.ts';
 import { WorkingTreeSource } from '../src/registry/source.ts';
 import { formatDiagnostic } from '../src/registry/diagnostics.ts';
 import { FLEET, edit, exampleRepo, write } from './helpers.ts';
@@ -53,6 +54,22 @@ describe('schema messages', () => {
     ]);
     expect(ds[1]!.line).toBe(5);
     expect(ds[1]!.column).toBe(1);
+  });
+
+  it('lists the first unknown fields of a mapping one by one and sums up the rest on one line', () => {
+    const repo = exampleRepo();
+    const stray = Array.from({ length: 5000 }, (_, i) => `stray${i}: ${i}`).join('\n');
+    edit(repo, 'models/intent-classifier/model.yaml', (t) => `${t.trimEnd()}\n${stray}\n`);
+    const ds = errorsOf(repo);
+    expect(ds).toHaveLength(MAX_UNKNOWN_FIELDS_PER_MAPPING + 1);
+    expect(ds[0]!.message).toMatch(/^unknown field "stray0"/);
+    const summary = ds.at(-1)!;
+    expect(summary.message).toBe(
+      `4,980 more unknown fields at the top level, from here on (only the first ${MAX_UNKNOWN_FIELDS_PER_MAPPING} are listed one by one); is this the right file?`,
+    );
+    // It points at the first field it sums up, so an editor jumps to where the listing stopped.
+    expect(summary.field).toBe(`stray${MAX_UNKNOWN_FIELDS_PER_MAPPING}`);
+    expect(summary.line).toBe(ds[MAX_UNKNOWN_FIELDS_PER_MAPPING - 1]!.line! + 1);
   });
 
   it('explains a version YAML read as a number', () => {

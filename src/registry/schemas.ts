@@ -109,10 +109,38 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/**
+ * Unknown fields reported one by one per mapping; the rest become one summary line. A card of
+ * 64,000 stray keys is one mistake (wrong file, bad merge), and a diagnostic per key costs
+ * seconds to build and is unreadable.
+ */
+export const MAX_UNKNOWN_FIELDS_PER_MAPPING = 20;
+
 export function humanizeErrors(y: YamlFile, errors: ErrorObject[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
+  const unknownPerMapping = new Map<string, { count: number; summary?: Diagnostic }>();
   for (const e of errors) {
+    if (e.keyword === 'additionalProperties') {
+      const tally = unknownPerMapping.get(e.instancePath) ?? { count: 0 };
+      unknownPerMapping.set(e.instancePath, tally);
+      tally.count++;
+      if (tally.count > MAX_UNKNOWN_FIELDS_PER_MAPPING) {
+        if (!tally.summary) {
+          const first = humanize(y, e);
+          if (!first) continue;
+          tally.summary = first;
+          out.push(first);
+        }
+        const extra = tally.count - MAX_UNKNOWN_FIELDS_PER_MAPPING;
+        const where = pointerToPath(e.instancePath);
+        tally.summary.message =
+          `${extra.toLocaleString('en-US')} more unknown field${extra === 1 ? '' : 's'} ` +
+          `${where.length ? `in ${fieldPath(where)}` : 'at the top level'}, from here on (only the first ` +
+          `${MAX_UNKNOWN_FIELDS_PER_MAPPING} are listed one by one); is this the right file?`;
+        continue;
+      }
+    }
     const d = humanize(y, e);
     if (!d) continue;
     const key = `${d.line}:${d.column}:${d.field}:${d.message}`;
