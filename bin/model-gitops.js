@@ -9,4 +9,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(2);
 }
+// Node's on-disk compile cache (keyed by content, in the OS temp folder) also keeps the type-stripped
+// sources: measured here, `push --dry-run` of a tiny folder takes 0.45 s with it and 1.06 s without.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 await import('../src/cli/main.ts');

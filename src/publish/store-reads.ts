@@ -9,6 +9,7 @@ import { mapPool } from '../lib/pool.ts';
 import type { BenchmarkSummary, Manifest } from '../manifest/manifest.ts';
 import type { Registry } from '../registry/load.ts';
 import { indexKey } from '../store/keys.ts';
+import { isIndexable } from '../formats/tensor-index.ts';
 import type { BlobStore } from '../store/types.ts';
 import { verifyArtifacts, type Artifact } from '../store/verify.ts';
 import { MANIFEST_TARGET, loadPublished, targetObjectKey } from '../trust/repository.ts';
@@ -103,11 +104,9 @@ export async function checkReferencedBlobs(store: BlobStore, draft: Manifest): P
       usedBy: uses.get(c.sha256)!.usedBy,
     }));
   if (missing.length) throw new MissingBlobsError(store.url, missing);
-  const safetensors = all
-    .filter((u) => u.artifact.path.toLowerCase().endsWith('.safetensors'))
-    .map((u) => u.artifact.sha256);
+  const indexable = all.filter((u) => isIndexable(u.artifact.path)).map((u) => u.artifact.sha256);
   const hasIndex = async (s: string) => ((await store.exists(indexKey(s))) ? s : undefined);
-  const found = await mapPool(safetensors, PUBLISH_DEFAULTS.indexCheckConcurrency, hasIndex);
+  const found = await mapPool(indexable, PUBLISH_DEFAULTS.indexCheckConcurrency, hasIndex);
   return { blobs: all.length, indexed: new Set(found.filter((s): s is string => s !== undefined)) };
 }
 

@@ -11,7 +11,7 @@ import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
 import { UserError } from '../lib/errors.ts';
 import { STORE_DEFAULTS } from './defaults.ts';
 import { sha256OfBlobKey, validateKey, validatePrefix } from './keys.ts';
-import { AlreadyExistsError, changedWhilePushing } from './types.ts';
+import { AlreadyExistsError, changedWhilePushing, hashedSha256 } from './types.ts';
 import { NotFoundError } from '../lib/errors.ts';
 import type { BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions } from './types.ts';
 
@@ -84,7 +84,7 @@ export class FolderStore implements BlobStore {
     try {
       const st = await stat(p);
       if (!st.isFile()) return undefined;
-      const info: ObjectInfo = { key, size: st.size };
+      const info: ObjectInfo = { key, size: st.size, lastModified: st.mtime };
       // A blob is written only after its bytes hashed to its name (putFile), so the name is its recorded sha256.
       const sha = sha256OfBlobKey(key);
       if (sha) info.sha256 = sha;
@@ -139,7 +139,11 @@ export class FolderStore implements BlobStore {
     }
   }
 
-  /** Copy the file to a temp file while hashing it (one pass), fsync, then link into place only if the hash matches. */
+  /**
+   * Copy the file to a temp file while hashing it (one pass), fsync, then link into place only if the hash
+   * matches. With `hashedAs` (the caller hashed these bytes just now) the copy does not hash them again:
+   * it checks the size and that the file's identity is unchanged instead.
+   */
   async putFile(key: string, file: string, options: PutFileOptions): Promise<PutFileResult> {
     const p = await this.pathFor(key, true);
     if (await this.exists(key)) return { sentBytes: 0, resumedParts: 0, resumedBytes: 0, existed: true };
@@ -150,11 +154,11 @@ export class FolderStore implements BlobStore {
     let sha256: string;
     try {
       const buf = Buffer.allocUnsafe(HASH_BUFFER_BYTES);
-      const h = createHash('sha256');
+      const h = options.hashedAs ? undefined : createHash('sha256');
       for (;;) {
         const { bytesRead } = await src.read(buf, 0, buf.length, size);
         if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
+        h?.update(buf.subarray(0, bytesRead));
         await dst.write(buf, 0, bytesRead, size);
         size += bytesRead;
         options.onProgress?.({
@@ -166,7 +170,7 @@ export class FolderStore implements BlobStore {
           totalBytes: options.size,
         });
       }
-      sha256 = h.digest('hex');
+      sha256 = h ? h.digest('hex') : await hashedSha256(file, options);
       await dst.sync();
     } catch (e) {
       await unlink(tmp).catch(() => {});

@@ -1,5 +1,5 @@
 // pushFolder: put every file of a model folder in the store under its sha256, with a per-tensor index
-// for safetensors files. Pure library code: progress goes through a callback, results are returned.
+// for safetensors and GGUF files (src/formats/tensor-index.ts). Pure library code: progress goes through a callback, results are returned.
 //
 // Why hash first (with the cache) and not "upload to a temp key while hashing, then server-side copy":
 // - the blob key is known before any byte is sent, so a blob already in the store (a re-push, a fresh
@@ -8,15 +8,16 @@
 // - the upload goes straight to its final key with its sha256 metadata; no CopyObject, which is capped
 //   at 5 GiB and is a full server-side data copy on stores without reference-counted copies;
 // - the resume state is keyed by sha256, which survives renames and restarts.
-// The cost is one extra read on a cache miss (measured ~0.8 s per GiB here, usually from the page
-// cache), small next to the upload itself. The upload pass hashes again as it reads, and the store
-// completes the blob only if those bytes match, so a file changed between the two passes is refused.
+// The cost is one extra read on a cache miss (usually from the page cache), small next to the upload
+// itself. That read gives the whole-file and per-tensor digests at once (hashFileRanges: one pass, two
+// threads); a dry run, which stores no index, computes the whole-file digest only. A file hashed in this run is not hashed again by the upload: the store checks instead that
+// its identity (size, mtime, inode) did not change (PutFileOptions.hashedAs), so a file changed between
+// the two passes is refused. A sha256 from the hash cache is still checked by hashing the upload.
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { hashFile } from '../lib/hash.ts';
-import { indexSafetensors } from '../formats/safetensors.ts';
-import type { SafetensorsIndex } from '../formats/safetensors.ts';
+import { hashFileRanges } from '../lib/hash.ts';
+import { indexerFor, indexFile, readLayout, type TensorIndex } from '../formats/tensor-index.ts';
 import { fileIdentity, HashCache, sameIdentity } from './hash-cache.ts';
 import { blobKey, indexKey } from './keys.ts';
 import { AlreadyExistsError } from './types.ts';
@@ -55,6 +56,11 @@ export interface PushFolderOptions {
   /** Where the hash cache lives (hash-cache.json). Default ./.model-gitops */
   stateDir?: string;
   onProgress?: (p: PushProgress) => void;
+  /**
+   * Exactly these files, by artifact path, instead of every file under `dir` (the caller applied its
+   * ignore rules and resolved links, e.g. into a Hugging Face cache). `file` is where the bytes are read.
+   */
+  files?: readonly { path: string; file: string }[];
 }
 
 /** Folders never pushed: VCS data and our own state. */
@@ -83,18 +89,15 @@ export async function listModelFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-const isSafetensors = (path: string): boolean => path.toLowerCase().endsWith('.safetensors');
-
 export async function pushFolder(options: PushFolderOptions): Promise<PushFileResult[]> {
   const { store, dryRun = false, onProgress } = options;
   const root = resolve(options.dir);
   const cache = await HashCache.load(options.stateDir ?? '.model-gitops');
   const results: PushFileResult[] = [];
   try {
-    for (const path of await listModelFiles(root)) {
-      const file = join(root, ...path.split('/'));
-      results.push(await pushFile(store, cache, path, file, dryRun, onProgress));
-    }
+    const files =
+      options.files ?? (await listModelFiles(root)).map((path) => ({ path, file: join(root, ...path.split('/')) }));
+    for (const { path, file } of files) results.push(await pushFile(store, cache, path, file, dryRun, onProgress));
   } finally {
     await cache.save();
   }
@@ -112,16 +115,22 @@ async function pushFile(
   const id = await fileIdentity(file);
   let sha256 = cache.lookup(file, id);
   const hashCached = sha256 !== undefined;
-  let index: SafetensorsIndex | undefined;
-  const computeIndexAndHash = async (): Promise<string> => {
+  const format = indexerFor(path);
+  let index: TensorIndex | undefined;
+  // A dry run stores no index, so it hashes the file only (one sha256 pass, the header still parsed
+  // and checked); a real push gets the file's and every tensor's digests from one read.
+  const computeIndexAndHash = async (withIndex = !dryRun): Promise<string> => {
     onProgress?.({ kind: 'hashing', path, size: id.size });
     let r: { sha256: string };
-    if (isSafetensors(path)) {
-      const indexed = await indexSafetensors(file);
+    if (format && !withIndex) {
+      await readLayout(file, format);
+      r = await hashFileRanges(file);
+    } else if (format) {
+      const indexed = await indexFile(file, format);
       index = indexed.index;
       r = indexed;
     } else {
-      r = await hashFile(file);
+      r = await hashFileRanges(file);
     }
     if (sameIdentity(id, await fileIdentity(file))) cache.record(file, id, r.sha256);
     else throw new UserError(`${file} changed while it was being hashed; push again once it is stable`);
@@ -143,7 +152,7 @@ async function pushFile(
     deduplicated: false,
     hashCached,
   };
-  if (isSafetensors(path)) result.indexKey = indexKey(sha256);
+  if (format) result.indexKey = indexKey(sha256);
 
   const existing = await store.head(result.blobKey);
   if (existing) {
@@ -160,6 +169,7 @@ async function pushFile(
     const r = await store.putFile(result.blobKey, file, {
       sha256,
       size: id.size,
+      ...(hashCached ? {} : { hashedAs: id }),
       onProgress: onProgress && ((p) => onProgress({ path, ...p })),
     });
     result.sentBytes = r.sentBytes;
@@ -171,7 +181,7 @@ async function pushFile(
   // The index is small; written once (exclusive), computed only if the store lacks it.
   if (result.indexKey && !dryRun && !(await store.exists(result.indexKey))) {
     if (!index) {
-      const again = await computeIndexAndHash();
+      const again = await computeIndexAndHash(true);
       if (again !== sha256) throw new UserError(`${file} changed while it was being pushed; push again`);
     }
     try {

@@ -3,6 +3,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -20,9 +21,17 @@ import { MIN_PART, type MultipartStore, putMultipart, readExactly } from './s3-m
 export { parseS3Url, s3ClientConfig, type S3ClientOptions, type S3Location } from './s3-config.ts';
 import { httpStatus, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
-import { AlreadyExistsError, changedWhilePushing } from './types.ts';
+import { AlreadyExistsError, changedWhilePushing, hashedSha256 } from './types.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import type { BlobStore, ByteRange, ObjectInfo, PutFileOptions, PutFileResult, PutObjectOptions } from './types.ts';
+import type {
+  BlobStore,
+  ByteRange,
+  ObjectInfo,
+  PendingUpload,
+  PutFileOptions,
+  PutFileResult,
+  PutObjectOptions,
+} from './types.ts';
 import { sha256Hex } from '../lib/hash.ts';
 
 export interface S3StoreOptions extends S3ClientOptions {
@@ -158,6 +167,7 @@ export class S3Store implements BlobStore {
         [404],
       );
       const info: ObjectInfo = { key, size: r.ContentLength ?? 0 };
+      if (r.LastModified) info.lastModified = r.LastModified;
       const sha = r.Metadata?.sha256;
       if (sha) info.sha256 = sha;
       return info;
@@ -247,10 +257,31 @@ export class S3Store implements BlobStore {
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })),
       );
       for (const o of r.Contents ?? []) {
-        if (o.Key) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+        if (o.Key)
+          yield {
+            key: o.Key.slice(this.prefix.length),
+            size: o.Size ?? 0,
+            ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+          };
       }
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (ContinuationToken);
+  }
+
+  async *listUploads(prefix: string): AsyncIterable<PendingUpload> {
+    const Prefix = this.prefix + validatePrefix(prefix);
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      const r = await this.call('list uploads', prefix, () =>
+        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix, KeyMarker, UploadIdMarker })),
+      );
+      for (const u of r.Uploads ?? [])
+        if (u.Key) yield { key: u.Key.slice(this.prefix.length), ...(u.Initiated ? { initiated: u.Initiated } : {}) };
+      if (!r.IsTruncated) return;
+      KeyMarker = r.NextKeyMarker;
+      UploadIdMarker = r.NextUploadIdMarker;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -307,7 +338,7 @@ export class S3Store implements BlobStore {
     o: PutFileOptions,
   ): Promise<PutFileResult> {
     const body = await readExactly(fh, file, 0, o.size);
-    const actual = sha256Hex(body);
+    const actual = o.hashedAs ? await hashedSha256(file, o) : sha256Hex(body);
     if (actual !== o.sha256) throw changedWhilePushing(file, o.sha256, actual);
     try {
       // If-None-Match: * — a blob is never replaced, even by a concurrent pusher.

@@ -1,6 +1,7 @@
 // The BlobStore contract shared by the S3 and folder stores.
 import type { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
+import { fileIdentity, type FileIdentity, sameIdentity } from './hash-cache.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -10,6 +11,14 @@ export interface ObjectInfo {
    * key names (putFile checked the bytes against it). Undefined when none was recorded.
    */
   sha256?: string;
+  /** When the object was last written (list and head; what gc's grace period is measured against). */
+  lastModified?: Date;
+}
+
+/** A multipart upload the store has started but not completed: its object does not exist yet. */
+export interface PendingUpload {
+  key: string;
+  initiated?: Date;
 }
 
 /** Byte range [start, end): end exclusive, like safetensors data_offsets. end omitted = to the end. */
@@ -26,6 +35,12 @@ export interface PutFileOptions {
   /** The file's sha256 as hashed before; the store hashes the bytes it sends and refuses a mismatch. */
   sha256: string;
   size: number;
+  /**
+   * The file's identity (size, mtime, inode) when `sha256` was computed from its bytes in this run: the
+   * store then does not hash the bytes again, and instead refuses the upload if the identity changed
+   * by the time it has read them (the hash cache's rule). Without it the store hashes what it sends.
+   */
+  hashedAs?: FileIdentity;
   onProgress?: (p: PutProgress) => void;
 }
 
@@ -63,6 +78,8 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Delete an object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /** Unfinished multipart uploads under `prefix` (stores without multipart uploads leave this out). */
+  listUploads?(prefix: string): AsyncIterable<PendingUpload>;
 }
 
 export class AlreadyExistsError extends UserError {
@@ -79,4 +96,12 @@ export function changedWhilePushing(file: string, expected: string, actual: stri
   return new UserError(
     `${file} changed while it was being pushed: its bytes now hash to ${actual}, expected ${expected}. Nothing was stored; push again.`,
   );
+}
+
+/** What to report as the bytes' hash for a putFile given `hashedAs` whose file is no longer what was hashed. */
+export const CHANGED_SINCE_HASHED = 'unknown (its size, mtime or inode changed since it was hashed)';
+
+/** For a putFile given `hashedAs`: the sha256 the bytes it read are known to have, or CHANGED_SINCE_HASHED. */
+export async function hashedSha256(file: string, o: PutFileOptions): Promise<string> {
+  return o.hashedAs && sameIdentity(o.hashedAs, await fileIdentity(file)) ? o.sha256 : CHANGED_SINCE_HASHED;
 }

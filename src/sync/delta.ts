@@ -1,4 +1,4 @@
-// Tensor-level delta for safetensors files: the new file is assembled from tensors this device
+// Tensor-level delta for indexed files (safetensors, GGUF): the new file is assembled from tensors this device
 // already holds (any file, any offset, matched by sha256) plus Range requests for the rest, with
 // near ranges coalesced so a few small local tensors never split one request into many.
 import { open, readFile } from 'node:fs/promises';
@@ -12,7 +12,8 @@ import { HASH_BUFFER_BYTES } from '../lib/hash.ts';
 import { isUserError } from '../lib/errors.ts';
 import { TransientError } from './errors.ts';
 import { parseSafetensors } from '../formats/safetensors.ts';
-import { dataStart, type SafetensorsIndex } from './safetensors-index.ts';
+import { parseGguf } from '../formats/gguf.ts';
+import type { DeviceIndex } from './index-check.ts';
 
 /** Tensor bytes this device holds, proven by hashing: sha256 -> where. */
 export type LocalTensors = Map<string, { path: string; start: number; end: number }>;
@@ -46,8 +47,12 @@ export interface DeltaPlan {
   remote: [number, number][];
   /** Tensors to copy from local blobs. */
   local: { start: number; end: number; from: { path: string; start: number } }[];
+  /** Padding the index says is zeros: neither fetched nor copied (the staging file starts as zeros). */
+  zero: { start: number; end: number }[];
   remoteBytes: number;
+  /** Bytes copied from local tensors. */
   localBytes: number;
+  zeroBytes: number;
 }
 
 /**
@@ -56,31 +61,48 @@ export interface DeltaPlan {
  * gap is small.
  */
 export function planDelta(
-  index: SafetensorsIndex,
+  index: DeviceIndex,
   size: number,
   local: LocalTensors,
   gap: number = SYNC_DEFAULTS.coalesceGap,
 ): DeltaPlan {
-  type Seg = { start: number; end: number; from?: { path: string; start: number } };
-  const segs: Seg[] = [{ start: 0, end: dataStart(index) }];
-  let at = dataStart(index);
-  for (const t of index.tensors) {
-    if (t.start > at) segs.push({ start: at, end: t.start });
-    const have = local.get(t.sha256);
-    if (t.end > t.start)
-      segs.push(
-        have && have.end - have.start === t.end - t.start
-          ? { start: t.start, end: t.end, from: { path: have.path, start: have.start } }
-          : { start: t.start, end: t.end },
-      );
-    at = t.end;
+  type Seg = { start: number; end: number; from?: { path: string; start: number }; zero?: true };
+  // Regions that are not tensors (header, GGUF metadata, padding) are fetched, except padding the
+  // index says is zeros (the staging file starts as zeros, and the whole-file sha256 checks the claim)
+  // and a header this device already holds (by its sha256). The header region comes first, so it is
+  // either local or the start of the first remote range.
+  const segs: Seg[] = [
+    ...index.regions.map((r): Seg => {
+      if (r.zero) return { start: r.start, end: r.end, zero: true };
+      // The header, when this device holds the same bytes (an update that changed tensors only).
+      const have = r.sha256 ? local.get(r.sha256) : undefined;
+      return have && have.end - have.start === r.end - r.start
+        ? { start: r.start, end: r.end, from: { path: have.path, start: have.start } }
+        : { start: r.start, end: r.end };
+    }),
+    ...index.tensors.map((t): Seg => {
+      const have = local.get(t.sha256);
+      return have && have.end - have.start === t.end - t.start && t.end > t.start
+        ? { start: t.start, end: t.end, from: { path: have.path, start: have.start } }
+        : { start: t.start, end: t.end };
+    }),
+  ]
+    .filter((s) => s.end > s.start)
+    .sort((a, b) => a.start - b.start);
+  let at = 0;
+  for (const s of segs) {
+    if (s.start !== at) throw new Error(`index does not tile the file: a region starts at ${s.start}, expected ${at}`);
+    at = s.end;
   }
-  if (at < size) segs.push({ start: at, end: size });
+  if (at !== size) throw new Error(`index covers ${at} of ${size} bytes`);
   const remote: [number, number][] = [];
   const localOut: DeltaPlan['local'] = [];
-  let pending: Seg[] = []; // local segments after the last remote range, merged if the next remote one is near
+  const zero: DeltaPlan['zero'] = [];
+  const keep = (p: Seg) =>
+    p.from ? localOut.push({ start: p.start, end: p.end, from: p.from }) : zero.push({ start: p.start, end: p.end });
+  let pending: Seg[] = []; // local and zero segments after the last remote range, merged if the next remote one is near
   for (const s of segs) {
-    if (s.from) {
+    if (s.from || s.zero) {
       pending.push(s);
       continue;
     }
@@ -88,14 +110,15 @@ export function planDelta(
     if (last && s.start - last[1] < gap) {
       last[1] = s.end;
     } else {
-      localOut.push(...pending.map((p) => ({ start: p.start, end: p.end, from: p.from! })));
+      pending.forEach(keep);
       remote.push([s.start, s.end]);
     }
     pending = [];
   }
-  localOut.push(...pending.map((p) => ({ start: p.start, end: p.end, from: p.from! })));
+  pending.forEach(keep);
   const remoteBytes = remote.reduce((n, [a, b]) => n + b - a, 0);
-  return { remote, local: localOut, remoteBytes, localBytes: size - remoteBytes };
+  const zeroBytes = zero.reduce((n, z) => n + z.end - z.start, 0);
+  return { remote, local: localOut, zero, remoteBytes, localBytes: size - remoteBytes - zeroBytes, zeroBytes };
 }
 
 /** Why a delta could not be used; the caller downloads the file whole instead. */
@@ -117,7 +140,7 @@ export async function assembleDelta(
   ctx: FetchContext,
   key: string,
   size: number,
-  index: SafetensorsIndex,
+  index: DeviceIndex,
   plan: DeltaPlan,
   partial: string,
   opts: { concurrency?: number; chunkBytes?: number } = {},
@@ -137,11 +160,15 @@ export async function assembleDelta(
     await fh.truncate(size);
     const [first, ...rest] = plan.remote;
     let etag: string | undefined;
+    const localHeader = plan.local.find((l) => l.start === 0 && index.headerEnd > 0);
+    if (localHeader) {
+      // The header is copied from a local blob and checked before anything is fetched.
+      await copyLocal(localHeader.from.path, localHeader.from.start, index.headerEnd, fh);
+      await checkHeader(key, fh, size, index);
+    }
     if (first) {
       etag = (await wrap(fetchRange(ctx, key, first, { size }, fh))).etag;
-      const header = Buffer.alloc(Math.min(dataStart(index), first[1]));
-      await fh.read(header, 0, header.length, 0);
-      checkHeader(key, header, size, index);
+      if (!localHeader) await checkHeader(key, fh, size, index);
       crashPoint('after-header-fetch');
       landed.set(first[0], Promise.resolve());
     }
@@ -170,6 +197,7 @@ export async function assembleDelta(
     const pieces: Piece[] = [
       ...plan.remote.map(([start, end]) => ({ start, end, ready: landed.get(start)! })),
       ...plan.local.map((l) => ({ start: l.start, end: l.end, from: l.from })),
+      ...plan.zero.map((z) => ({ start: z.start, end: z.end, zero: true as const })),
     ].sort((x, y) => x.start - y.start);
     await assemblePass(
       fh,
@@ -194,24 +222,51 @@ export async function assembleDelta(
 }
 
 /**
- * The strict parser (src/formats/safetensors.ts) over the fetched header bytes, then a comparison with
- * the index. The parser's refusal (a UserError) makes the delta unusable; any other throw is a bug.
+ * The format's strict parser over the fetched header bytes (read back from `fh`, the staging file), then a comparison with the index: the same header length and the
+ * same tensor ranges. The parser's refusal (a UserError) makes the delta unusable; any other throw is a bug.
  */
-function checkHeader(key: string, header: Buffer, size: number, index: SafetensorsIndex): void {
-  let parsed;
+async function checkHeader(key: string, fh: FileHandle, size: number, index: DeviceIndex): Promise<void> {
+  let parsed: { headerEnd: number; ranges: { start: number; end: number }[] };
   try {
-    parsed = parseSafetensors(key, header, { fileSize: size });
+    // headerEnd is bounded by the index check (MAX_INDEX_HEADER_BYTES), so this allocation is too.
+    const header = Buffer.alloc(index.headerEnd);
+    await fh.read(header, 0, header.length, 0);
+    if (index.format === 'safetensors') {
+      const h = parseSafetensors(key, header, { fileSize: size });
+      parsed = { headerEnd: h.dataStart, ranges: h.tensors };
+    } else {
+      const h = parseGguf(header, size, key);
+      parsed = { headerEnd: h.dataStart, ranges: h.tensors.map((t) => ({ start: t.offset, end: t.offset + t.size })) };
+    }
   } catch (e) {
     if (!isUserError(e)) throw e;
     throw new DeltaUnusable(`the file's header does not parse: ${e.message}`);
   }
   const claimed = new Map(index.tensors.map((t) => [t.start, t.end]));
   if (
-    parsed.headerSize !== index.headerSize ||
-    parsed.tensors.length !== index.tensors.length ||
-    parsed.tensors.some((t) => claimed.get(t.start) !== t.end)
+    parsed.headerEnd !== index.headerEnd ||
+    parsed.ranges.length !== index.tensors.length ||
+    parsed.ranges.some((t) => claimed.get(t.start) !== t.end)
   ) {
     throw new DeltaUnusable('the index does not match the file header');
+  }
+}
+
+/** Copies `length` bytes at `start` of a local blob to the start of `to` (the header, before the pass). */
+async function copyLocal(path: string, start: number, length: number, to: FileHandle): Promise<void> {
+  const from = await open(path, 'r').catch((e: unknown) => {
+    throw new DeltaUnusable(`local blob ${path} cannot be read: ${(e as Error).message}`);
+  });
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(length, COPY_BUFFER_BYTES));
+    for (let done = 0; done < length; ) {
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, length - done), start + done);
+      if (bytesRead === 0) throw new DeltaUnusable(`local blob ${path} is shorter than its index says`);
+      for (let w = 0; w < bytesRead; ) w += (await to.write(buf, w, bytesRead - w, done + w)).bytesWritten;
+      done += bytesRead;
+    }
+  } finally {
+    await from.close();
   }
 }
 
@@ -225,10 +280,11 @@ async function wrap<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-/** A stretch of the file: copied from a local blob (`from`), or fetched (readable once `ready` settles). */
+/** A stretch of the file: copied from a local blob (`from`), fetched (readable once `ready` settles), or zeros. */
 type Piece = { start: number; end: number } & (
-  | { from: { path: string; start: number }; ready?: undefined }
-  | { from?: undefined; ready: Promise<void> }
+  | { from: { path: string; start: number }; ready?: undefined; zero?: undefined }
+  | { from?: undefined; ready: Promise<void>; zero?: undefined }
+  | { from?: undefined; ready?: undefined; zero: true }
 );
 
 /**
@@ -257,6 +313,7 @@ async function assemblePass(
   const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
   const sources = new Map<string, FileHandle>();
   const read = async ({ piece, offset, length }: (typeof chunks)[number], buf: Buffer): Promise<Buffer> => {
+    if (piece.zero) return buf.fill(0, 0, length).subarray(0, length); // already zeros in `to` (truncate)
     let fh = to;
     let pos = piece.start + offset;
     if (piece.from) {

@@ -22,8 +22,9 @@ import {
 import { DiskSpaceError, isOperationalError, NetworkError, VerificationError } from './errors.ts';
 import { downloadWhole, dropPartial, type FetchContext, fetchSmall } from './fetch.ts';
 import { ensureDirs, exists, lock, paths, readState, trash } from './local-store.ts';
-import { type Proof, proveFile } from './prove.ts';
-import { checkIndex, type SafetensorsIndex } from './safetensors-index.ts';
+import { type Proof, proveFile, RangeProver } from './prove.ts';
+import { readChunks } from '../lib/hash.ts';
+import { checkIndex, type DeviceIndex } from './index-check.ts';
 import { checkFile } from './targets.ts';
 import type { CacheOptions, FetchVersionOptions, SyncEvent } from './types.ts';
 import { formatMiB } from '../lib/format.ts';
@@ -249,10 +250,10 @@ export class VersionFetcher {
    * The index object, or undefined when it is missing or unusable (it is only a hint): a store, network
    * or disk failure, or bytes that are not JSON. Any other throw is a bug and is not taken for a hint.
    */
-  private async fetchIndex(model: string, f: ManifestFile): Promise<SafetensorsIndex | undefined> {
+  private async fetchIndex(model: string, f: ManifestFile): Promise<DeviceIndex | undefined> {
     try {
       const bytes = await fetchSmall(this.ctx, indexKey(f.sha256), this.o.maxIndexBytes ?? SYNC_DEFAULTS.maxIndexBytes);
-      const checked = checkIndex(JSON.parse(bytes.toString('utf8')), f.size);
+      const checked = checkIndex(JSON.parse(bytes.toString('utf8')), f.size, f.sha256);
       if (checked.ok) return checked.index;
       this.emit({ type: 'fallback', model, path: f.path, reason: `the index object is unusable: ${checked.reason}` });
       return undefined;
@@ -270,7 +271,7 @@ export class VersionFetcher {
    * If `partial` holds exactly the manifest's bytes, moves it into the cache (read-only) and records
    * the tensor ranges proven by the same read. Returns false, leaving the partial, otherwise.
    */
-  private async tryCommit(f: ManifestFile, partial: string, index: SafetensorsIndex | undefined): Promise<boolean> {
+  private async tryCommit(f: ManifestFile, partial: string, index: DeviceIndex | undefined): Promise<boolean> {
     try {
       if ((await stat(partial)).size !== f.size) return false;
     } catch {
@@ -283,7 +284,7 @@ export class VersionFetcher {
   private async commitIfProven(
     f: ManifestFile,
     partial: string,
-    index: SafetensorsIndex | undefined,
+    index: DeviceIndex | undefined,
     proof: Proof,
   ): Promise<boolean> {
     if (proof.sha256 !== f.sha256 || proof.size !== f.size) return false;
@@ -295,15 +296,23 @@ export class VersionFetcher {
   private async commit(
     f: ManifestFile,
     partial: string,
-    index: SafetensorsIndex | undefined,
+    index: DeviceIndex | undefined,
     proven: boolean[],
   ): Promise<void> {
     const tensors = index?.tensors ?? [];
+    let record: ProvenIndex | undefined;
     crashPoint('after-staging-verify');
     if (index) {
-      const record: ProvenIndex = {
-        tensors: tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end })),
-      };
+      const ranges = tensors.filter((_, i) => proven[i]).map((t) => ({ sha256: t.sha256, start: t.start, end: t.end }));
+      // The header too, when the index names its digest and the verified bytes have it: the next
+      // version's delta copies an unchanged header instead of fetching it.
+      const header = index.regions[0];
+      if (header?.sha256) {
+        const prover = new RangeProver([{ start: header.start, end: header.end, sha256: header.sha256 }]);
+        await readChunks(partial, (chunk, pos) => prover.feed(chunk, pos), { end: header.end });
+        if (prover.result()[0]) ranges.push({ sha256: header.sha256, start: header.start, end: header.end });
+      }
+      record = { tensors: ranges };
       await writeFileAtomic(this.p.index(f.sha256), JSON.stringify(record));
     }
     // The cache trusts a blob by its size from here on (it was verified once): its bytes must be on the
@@ -314,7 +323,7 @@ export class VersionFetcher {
     await fsyncDir(this.p.blobs);
     await rm(`${partial}.json`, { force: true });
     if (this.localTensors && index) {
-      for (const t of tensors.filter((_, i) => proven[i]))
+      for (const t of record?.tensors ?? [])
         if (!this.localTensors.has(t.sha256))
           this.localTensors.set(t.sha256, { path: this.p.blob(f.sha256), start: t.start, end: t.end });
     }

@@ -25,7 +25,7 @@ export { FolderSource } from './folder-source.ts';
 export { S3Source, type S3SourceOptions } from './s3-source.ts';
 export { locateManifest } from './locate.ts';
 export { canaryBucket, pickVersion, BUCKETS } from './device-routing.ts';
-export { validIndex, type SafetensorsIndex } from './safetensors-index.ts';
+export { checkIndex, validIndex, type DeviceIndex, type SafetensorsIndex } from './index-check.ts';
 export { planDelta, type DeltaPlan } from './delta.ts';
 export { DEFAULT_RETRY, type RetryPolicy } from './fetch.ts';
 export { SYNC_DEFAULTS } from './defaults.ts';

@@ -1,8 +1,9 @@
-// Fuzz target: the device-side index check (src/sync/safetensors-index.ts `checkIndex`/`validIndex`), run on
+// Fuzz target: the device-side index check (src/sync/index-check.ts `checkIndex`/`validIndex`), run on
 // whatever JSON a store hands a device. Property: it never throws, on any JSON value; a refusal comes
-// with a short reason; an accepted index is really consistent with the file size (tensors inside the
-// data section, sorted, non-overlapping, covering it exactly, sha256 as 64 lowercase hex digits, only
-// checked fields) and planDelta can use it. Inputs: arbitrary JSON values, hostile index-shaped objects
+// with a short reason; an accepted index is really consistent with the file size (regions and tensors,
+// sorted, non-overlapping, covering the file exactly, the header first, sha256 as 64 lowercase hex
+// digits, only checked fields) and planDelta can use it. Both stored shapes are fuzzed: version 1
+// (safetensors, headerSize + tensors) and version 2 (safetensors and GGUF, regions + tensors). Inputs: arbitrary JSON values, hostile index-shaped objects
 // (null entries, wrong types, inherited names, huge lists, deep nesting), mutations of valid indexes
 // (as values and as JSON text), and the corpus in test/fixtures/fuzz/index/ (valid-*, invalid-*, and
 // crash-*: inputs that once made validIndex throw, kept as regression inputs).
@@ -11,8 +12,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeSafetensors, indexSafetensorsBytes } from '../../src/formats/safetensors.ts';
+import { indexBytes } from '../../src/formats/tensor-index.ts';
 import { planDelta } from '../../src/sync/delta.ts';
-import { checkIndex, validIndex } from '../../src/sync/safetensors-index.ts';
+import { checkIndex, validIndex } from '../../src/sync/index-check.ts';
+import { encodeGguf } from '../helpers/gguf.ts';
 import { fuzzParameters, fuzzTimeout } from './budget.ts';
 
 const CORPUS = new URL('../fixtures/fuzz/index/', import.meta.url).pathname;
@@ -42,24 +45,43 @@ function check(value: unknown, fileSize: number): Outcome {
   }
   const { index } = r;
   expect(legacy).toEqual(index);
-  expect(Object.keys(index).sort()).toEqual(['format', 'headerSize', 'tensors']);
-  expect(index.format).toBe('safetensors');
-  expect(Number.isSafeInteger(index.headerSize) && index.headerSize >= 2).toBe(true);
-  const dataStart = 8 + index.headerSize;
-  expect(dataStart).toBeLessThanOrEqual(fileSize);
-  let pos = dataStart;
+  const keys = ['format', 'headerEnd', 'regions', 'tensors', 'version'];
+  expect(Object.keys(index).sort()).toEqual(index.format === 'safetensors' ? [...keys, 'headerSize'].sort() : keys);
+  expect(['safetensors', 'gguf']).toContain(index.format);
+  expect([1, 2]).toContain(index.version);
+  if (index.format === 'safetensors') {
+    expect(Number.isSafeInteger(index.headerSize) && index.headerSize! >= 2).toBe(true);
+    expect(index.headerEnd).toBe(8 + index.headerSize!);
+  }
+  expect(index.regions[0]).toMatchObject({ kind: 'header', start: 0, end: index.headerEnd });
+  if (index.regions[0]!.sha256 !== undefined) expect(HEX64.test(index.regions[0]!.sha256)).toBe(true);
+  expect(index.headerEnd).toBeGreaterThan(0);
+  expect(index.headerEnd).toBeLessThanOrEqual(fileSize);
+  for (const g of index.regions) {
+    const extra = [...(g.sha256 ? ['sha256'] : []), ...(g.zero ? ['zero'] : [])];
+    expect(Object.keys(g).sort()).toEqual(['end', 'kind', ...extra, 'start'].sort());
+    if (g.zero) expect([g.kind, g.zero]).toEqual(['padding', true]);
+  }
   for (const t of index.tensors) {
     expect(Object.keys(t).sort()).toEqual(FIELDS);
     expect(typeof t.name === 'string' && typeof t.dtype === 'string').toBe(true);
     expect(t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)).toBe(true);
     expect(HEX64.test(t.sha256)).toBe(true);
     expect(Number.isSafeInteger(t.start) && Number.isSafeInteger(t.end)).toBe(true);
-    expect(t.start).toBe(pos); // sorted, inside the data section, no overlap, no hole
-    expect(t.end).toBeGreaterThanOrEqual(t.start);
-    pos = t.end;
   }
-  expect(pos).toBe(fileSize); // covers the data section exactly, inside the file
-  expect(planDelta(index, fileSize, new Map()).remote).toEqual([[0, fileSize]]);
+  // Sorted together, regions and tensors tile the file: no overlap, no hole.
+  let pos = 0;
+  for (const p of [...index.regions, ...index.tensors].sort((a, b) => a.start - b.start || a.end - b.end)) {
+    expect(p.start).toBe(pos);
+    expect(p.end).toBeGreaterThanOrEqual(p.start);
+    pos = p.end;
+  }
+  // With nothing local, everything but zero padding is fetched, the header first.
+  const plan = planDelta(index, fileSize, new Map());
+  expect(plan.localBytes).toBe(0);
+  expect(plan.remoteBytes + plan.zeroBytes).toBe(fileSize);
+  expect(plan.remote[0]).toEqual([0, expect.any(Number)]);
+  expect(plan.remote[0]![1]).toBeGreaterThanOrEqual(index.headerEnd);
   return 'accepted';
 }
 
@@ -80,10 +102,23 @@ const FILES = [
     Array.from({ length: 20 }, (_, i) => ({ name: `t${i}`, dtype: 'U8', shape: [i % 4], data: new Uint8Array(i % 4) })),
   ),
 ];
-const BASES = FILES.map((bytes) => ({
-  size: bytes.length,
-  text: JSON.stringify(indexSafetensorsBytes('f', bytes)),
-}));
+const GGUF_FILES = [
+  encodeGguf({
+    version: 3,
+    metadata: { 'general.architecture': 'llama' },
+    tensors: [
+      { name: 'a', type: 'F32', dims: [3] },
+      { name: 'q', type: 'Q8_0', dims: [32] },
+      { name: 'e', type: 'F16', dims: [1] },
+    ],
+  }),
+  encodeGguf({ version: 3, tensors: [] }),
+];
+const BASES = [
+  ...FILES.map((bytes) => ({ size: bytes.length, text: JSON.stringify(indexSafetensorsBytes('f', bytes)) })),
+  ...FILES.map((bytes) => ({ size: bytes.length, text: JSON.stringify(indexBytes('f', bytes, 'safetensors')) })),
+  ...GGUF_FILES.map((bytes) => ({ size: bytes.length, text: JSON.stringify(indexBytes('f', bytes, 'gguf')) })),
+];
 
 // ---- generators ------------------------------------------------------------------------------------
 // Inputs are small recipes (what fast-check keeps, shrinks and prints); `make` builds the JSON value
@@ -180,9 +215,34 @@ const entry: fc.Arbitrary<Recipe> = fc.oneof(
     }),
   },
 );
+const region: fc.Arbitrary<Recipe> = fc.oneof(
+  { weight: 1, arbitrary: weird },
+  {
+    weight: 4,
+    arbitrary: objectOf({
+      kind: fc.oneof(str(fc.constantFrom('header', 'padding', 'tensor')), weird),
+      zero: fc.oneof(fc.constant<Recipe>({ json: 'true' }), weird),
+      sha256: fc.oneof(str(fc.stringMatching(/^[0-9a-f]{64}$/)), weird),
+      start: fc.oneof(nat(200), weird),
+      end: fc.oneof(nat(200), weird),
+      ...Object.fromEntries(INHERITED.map((n) => [n, weird])),
+    }),
+  },
+);
 const hostile: fc.Arbitrary<Recipe> = objectOf(
   {
-    format: fc.oneof({ weight: 5, arbitrary: str(fc.constant('safetensors')) }, { weight: 1, arbitrary: weird }),
+    format: fc.oneof(
+      { weight: 5, arbitrary: str(fc.constantFrom('safetensors', 'gguf')) },
+      { weight: 1, arbitrary: weird },
+    ),
+    version: fc.oneof({ weight: 3, arbitrary: fc.constant<Recipe>({ json: '2' }) }, { weight: 1, arbitrary: weird }),
+    size: fc.oneof({ weight: 3, arbitrary: nat(300) }, { weight: 1, arbitrary: weird }),
+    sha256: fc.oneof(str(fc.stringMatching(/^[0-9a-f]{64}$/)), weird),
+    regions: fc.oneof(
+      { weight: 6, arbitrary: fc.array(region, { maxLength: 4 }).map((l): Recipe => ({ list: l })) },
+      { weight: 1, arbitrary: weird },
+      { weight: 1, arbitrary: huge },
+    ),
     headerSize: fc.oneof({ weight: 5, arbitrary: nat(100) }, { weight: 1, arbitrary: weird }),
     tensors: fc.oneof(
       { weight: 6, arbitrary: fc.array(entry, { maxLength: 6 }).map((l): Recipe => ({ list: l })) },
@@ -192,7 +252,7 @@ const hostile: fc.Arbitrary<Recipe> = objectOf(
     metadata: weird,
     __proto__: weird,
   },
-  ['format', 'headerSize', 'tensors'],
+  ['format', 'tensors'],
 );
 const fileSize = fc.oneof(fc.nat(300), fc.constantFrom(0, 8, 10, 2 ** 53, -1, 0.5, Number.NaN));
 
@@ -204,6 +264,7 @@ type Edit =
   | { kind: 'splice'; at: number; value: Recipe }
   | { kind: 'duplicate'; tensor: number }
   | { kind: 'headerSize'; by: number }
+  | { kind: 'region'; region: number; field: 'start' | 'end' | 'kind'; by: number }
   | { kind: 'proto'; tensor: number };
 const fieldName = fc.constantFrom(...FIELDS, ...INHERITED, 'extra');
 const edit: fc.Arbitrary<Edit> = fc.oneof(
@@ -217,12 +278,18 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant('top' as const),
-    field: fc.constantFrom('format', 'headerSize', 'tensors', ...INHERITED),
+    field: fc.constantFrom('format', 'headerSize', 'tensors', 'version', 'size', 'sha256', 'regions', ...INHERITED),
     value: fc.oneof(weird, huge),
   }),
   fc.record({ kind: fc.constant('splice' as const), at: fc.nat(), value: weird }),
   fc.record({ kind: fc.constant('duplicate' as const), tensor: fc.nat() }),
   fc.record({ kind: fc.constant('headerSize' as const), by: fc.integer({ min: -10, max: 10 }) }),
+  fc.record({
+    kind: fc.constant('region' as const),
+    region: fc.nat(),
+    field: fc.constantFrom('start' as const, 'end' as const, 'kind' as const),
+    by: fc.integer({ min: -20, max: 20 }),
+  }),
   fc.record({ kind: fc.constant('proto' as const), tensor: fc.nat() }),
 );
 
@@ -237,7 +304,13 @@ function applyEdits(text: string, edits: readonly Edit[]): unknown {
     const pick = (i: number) => (list?.length ? list[i % list.length] : undefined);
     if (e.kind === 'top') own(v, e.field, make(e.value));
     else if (e.kind === 'headerSize') v.headerSize = (typeof v.headerSize === 'number' ? v.headerSize : 0) + e.by;
-    else if (e.kind === 'splice') list?.splice(e.at % (list.length + 1), 0, make(e.value));
+    else if (e.kind === 'region') {
+      const regions = Array.isArray(v.regions) ? (v.regions as Record<string, unknown>[]) : [];
+      const g = regions[e.region % Math.max(1, regions.length)];
+      if (typeof g !== 'object' || g === null) continue;
+      if (e.field === 'kind') g.kind = g.kind === 'header' ? 'padding' : 'header';
+      else g[e.field] = (typeof g[e.field] === 'number' ? (g[e.field] as number) : 0) + e.by;
+    } else if (e.kind === 'splice') list?.splice(e.at % (list.length + 1), 0, make(e.value));
     else if (e.kind === 'duplicate') {
       const t = pick(e.tensor);
       if (t !== undefined) list!.push(typeof t === 'object' && t !== null ? { ...t } : t);

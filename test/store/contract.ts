@@ -36,6 +36,7 @@ export function storeContract(
         key: 'reports/m/1.0.0/cpu.json',
         size: 11,
         ...(label === 'folder' ? {} : { sha256: sha('{"ok":true}') }),
+        lastModified: expect.any(Date),
       });
       expect((await store.getBytes('reports/m/1.0.0/cpu.json')).toString()).toBe('{"ok":true}');
       expect(await text(await store.get('reports/m/1.0.0/gpu.json', { start: 2, end: 6 }))).toBe('2345');
@@ -47,6 +48,13 @@ export function storeContract(
         ['reports/m/1.0.0/cpu.json', 11],
         ['reports/m/1.0.0/gpu.json', 10],
       ]);
+      // list() says when each object was written: gc's grace period is measured against it.
+      const before = Date.now() - 120_000; // server clocks may differ a little from ours
+      for await (const o of store.list('reports/m/')) {
+        expect(o.lastModified).toBeInstanceOf(Date);
+        expect(o.lastModified!.getTime()).toBeGreaterThan(before);
+        expect(o.lastModified!.getTime()).toBeLessThan(Date.now() + 120_000);
+      }
       const none = [];
       for await (const o of store.list('reports/zzz/')) none.push(o);
       expect(none).toEqual([]);

@@ -76,6 +76,7 @@ describe('s3 store specifics', () => {
       key: blobKey(sha(data)),
       size: data.length,
       sha256: sha(data),
+      lastModified: expect.any(Date),
     });
     const back = await store.getBytes(blobKey(sha(data)));
     expect(back.equals(data)).toBe(true);

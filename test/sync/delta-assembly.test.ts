@@ -13,6 +13,7 @@ import { HttpSource } from '../../src/sync/http-source.ts';
 import type { BlobSource } from '../../src/sync/source.ts';
 import { proveFile, RangeProver } from '../../src/sync/prove.ts';
 import { indexSafetensorsBytes } from '../../src/formats/safetensors.ts';
+import { validIndex } from '../../src/sync/index-check.ts';
 import { blobKey } from '../../src/store/keys.ts';
 import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, noise, StoreServer, TestStore } from './helpers.ts';
@@ -155,7 +156,7 @@ describe('assembleDelta', () => {
     const localTensors: LocalTensors = new Map(
       idx1.tensors.map((t) => [t.sha256, { path: local, start: t.start, end: t.end }]),
     );
-    const index = indexSafetensorsBytes('v2', v2);
+    const index = validIndex(indexSafetensorsBytes('v2', v2), v2.length)!;
     const plan = planDelta(index, v2.length, localTensors, 0);
     // The real HttpSource, counting bodies not yet ended or destroyed: what is still in flight.
     const open = { bodies: 0 };

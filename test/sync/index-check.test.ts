@@ -5,7 +5,7 @@ import { encodeSafetensors, indexSafetensorsBytes } from '../../src/formats/safe
 import { indexKey } from '../../src/store/keys.ts';
 import { syncEnvironment, type SyncEvent } from '../../src/sync/engine.ts';
 import { HttpSource } from '../../src/sync/http-source.ts';
-import { checkIndex, validIndex } from '../../src/sync/safetensors-index.ts';
+import { checkIndex, validIndex } from '../../src/sync/index-check.ts';
 import { tempDir } from '../helpers.ts';
 import { FAST_RETRY, model, StoreServer, TestStore, verifyCurrent } from './helpers.ts';
 
@@ -56,7 +56,8 @@ describe('checkIndex / validIndex', () => {
   it('any JSON value at the top: a reason, never a throw', () => {
     for (const value of [null, undefined, 0, 'index', true, [], [stored()], {}]) expect(reason(value)).toBeTruthy();
     expect(reason(null)).toBe('the index is null, not an object');
-    expect(reason({ ...stored(), format: 'gguf' })).toBe('format is string "gguf", not "safetensors"');
+    expect(reason({ ...stored(), format: 'onnx' })).toBe('format is string "onnx", not one of "safetensors", "gguf"');
+    expect(reason({ ...stored(), format: 'gguf' })).toBe('a gguf index must have a version, it has none');
     expect(reason({ ...stored(), tensors: null })).toBe('tensors must be a list, got null');
   });
 
@@ -102,13 +103,15 @@ describe('checkIndex / validIndex', () => {
       Object.assign(v.tensors[i], { start, end });
       return reason(v);
     };
-    expect(move(0, data - 1, a!.end)).toMatch(/"a" \[\d+, \d+\) starts inside the header/);
+    expect(move(0, data - 1, a!.end)).toMatch(/"a" \[\d+, \d+\) overlaps header region \[0, \d+\)/);
     expect(move(2, b!.start, size + 1)).toMatch(/"b" \[\d+, \d+\) ends past the end of the \d+-byte file/);
     expect(move(0, a!.end, a!.start)).toMatch(/"a" \[\d+, \d+\) ends before it starts/);
     expect(move(2, a!.start + 1, a!.start + 4)).toMatch(/"b" \[\d+, \d+\) overlaps tensor "a"/);
     expect(move(1, a!.start + 2, a!.start + 2)).toMatch(/"empty" \[\d+, \d+\) overlaps tensor "a"/);
-    expect(move(2, b!.start + 1, b!.end)).toMatch(/bytes \[\d+, \d+\) before tensor "b" belong to no tensor/);
-    expect(reason(stored(), size + 1)).toMatch(/1 bytes after the last tensor/);
+    expect(move(2, b!.start + 1, b!.end)).toMatch(
+      /bytes \[\d+, \d+\) before tensor "b" \[\d+, \d+\) belong to no region/,
+    );
+    expect(reason(stored(), size + 1)).toMatch(/1 bytes after the last region/);
     expect(empty!.start).toBe(a!.end);
     expect(reason({ ...stored(), headerSize: size })).toMatch(/headerSize \d+ runs past the end of the \d+-byte file/);
     expect(reason({ ...stored(), headerSize: 1 })).toMatch(/headerSize must be an integer of at least 2, got number 1/);
@@ -129,7 +132,7 @@ describe('checkIndex / validIndex', () => {
       end: data,
       sha256: '0'.repeat(64),
     }));
-    expect(reason(many)).toMatch(/bytes after the last tensor/);
+    expect(reason(many)).toMatch(/bytes after the last region/);
     expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });
