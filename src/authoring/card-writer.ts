@@ -7,11 +7,13 @@
 // A NEW card is generated whole (here). An EXISTING card is edited in place (card-update.ts): only
 // `artifacts` and the weight-derived architecture fields change; comments, key order, flow/block style
 // and every other field stay as they were, and an unchanged push returns the text byte for byte.
-import { Document, isMap, parseDocument } from 'yaml';
+import { Document, isMap, isScalar, parseDocument } from 'yaml';
 import type { Node as YamlNode, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { UserError } from '../lib/errors.ts';
-import type { Artifact } from '../registry/types.ts';
 import { summarizeTensors, type TensorInfo } from '../formats/safetensors.ts';
+import type { GgufFacts } from '../formats/gguf.ts';
+import type { Artifact, BaseRef } from '../registry/types.ts';
+import type { HubSource } from './intake/hf-cache.ts';
 import { TO_STRING, artifactNode } from './card-yaml.ts';
 import { EXIT } from '../lib/exit-codes.ts';
 
@@ -37,7 +39,7 @@ export interface WeightFacts {
   dtype?: string;
   /** The safetensors dtype name when it has no card equivalent (reported, not written). */
   unmappedDtype?: string;
-  /** config.json `model_type`, when present and a valid identifier. */
+  /** config.json `model_type` (or a GGUF's general.architecture), when present and a valid identifier. */
   family?: string;
   /** Things a person should know (e.g. an unusable config.json). */
   notes: string[];
@@ -63,6 +65,17 @@ export function cardDtype(safetensorsDtype: string): string | undefined {
   return CARD_DTYPES[safetensorsDtype];
 }
 
+/** GGUF quantization names the card's dtype enum has (llama.cpp's file types, lower-cased, MOSTLY_/ALL_ dropped). */
+const GGUF_CARD_DTYPES = new Set(['f32', 'f16', 'bf16', 'q8_0', 'q6_k', 'q5_k_m', 'q4_k_m', 'q4_0']);
+
+export function ggufCardDtype(g: GgufFacts): string | undefined {
+  for (const name of [g.quantization, g.dtype]) {
+    const d = name?.replace(/^(?:MOSTLY|ALL)_/, '').toLowerCase();
+    if (d && GGUF_CARD_DTYPES.has(d)) return d;
+  }
+  return undefined;
+}
+
 /**
  * Derive the facts. `tensors` are the tensors of every safetensors file of the folder; `config` is the
  * parsed config.json at the folder's top level, if any.
@@ -71,6 +84,7 @@ export function weightFacts(
   artifacts: readonly Artifact[],
   tensors: readonly TensorInfo[],
   config?: unknown,
+  gguf?: readonly GgufFacts[],
 ): WeightFacts {
   const sorted = [...artifacts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const a of sorted) {
@@ -101,6 +115,19 @@ export function weightFacts(
       }
     }
   }
+  if (format === 'gguf' && gguf && gguf.length > 0) {
+    // One model per folder is the common case; several GGUF files (e.g. two quantizations) add up to
+    // nothing meaningful, so parameters and dtype come from the first only, with a note.
+    const g = gguf[0]!;
+    facts.parameters = g.parameters;
+    const d = ggufCardDtype(g);
+    if (d) facts.dtype = d;
+    else if (g.quantization || g.dtype)
+      facts.notes.push(`GGUF type ${g.quantization ?? g.dtype} has no architecture.dtype equivalent; dtype left out`);
+    if (g.family !== undefined && FAMILY.test(g.family)) facts.family = g.family;
+    if (gguf.length > 1)
+      facts.notes.push(`${gguf.length} GGUF files: architecture parameters and dtype are the first one's`);
+  }
   if (config !== undefined) {
     const modelType =
       typeof config === 'object' && config !== null ? (config as Record<string, unknown>).model_type : undefined;
@@ -127,6 +154,32 @@ export interface CardInputs {
   parent?: string;
   /** The text of the card the interface is copied from (--interface-from), and its label for messages. */
   interfaceFrom?: { label: string; text: string };
+  /** The parent's card (--parent): family and serving are inherited from it when the folder does not say. */
+  parentCard?: { label: string; text: string };
+  /** The base model (--base, or resolved from adapter_config.json / README.md base_model). */
+  base?: BaseRef;
+  /** The folder is a PEFT adapter: `base` is required. `baseHint` says how to give it. */
+  adapter?: { baseHint: string };
+  /** Derived from the folder (importers): recorded as given. */
+  derived?: DerivedFacts;
+}
+
+/** What importers read from the folder: hub snapshot, README front matter, Trainer output, DVC, tokenizer files. */
+export interface DerivedFacts {
+  source?: HubSource;
+  license?: string;
+  language?: string[];
+  pipelineTag?: string;
+  datasets?: { name: string; uri?: string; sha256?: string; md5?: string }[];
+  hyperparameters?: Record<string, number | string | boolean>;
+  durationSeconds?: number;
+  metrics?: Record<string, number>;
+  /** An interface derived from the pipeline tag and config.json (when no card to copy it from is named). */
+  interface?: Record<string, unknown>;
+  /** sha256 of tokenizer_config.json, when present. */
+  tokenizerConfigSha256?: string;
+  /** sha256 of the chat template text and where it was read from. */
+  chatTemplate?: { sha256: string; source: string };
 }
 
 export interface MissingField {
@@ -151,12 +204,13 @@ export function missingFields(inputs: CardInputs, facts: WeightFacts): MissingFi
     );
   }
   if (!inputs.summary) missing.push({ field: 'summary', how: '--summary "what changed and why"' });
-  if (!inputs.interfaceFrom)
+  if (!inputs.interfaceFrom && !inputs.derived?.interface)
     missing.push({
       field: 'interface',
       how: '--interface-from VERSION (copy it from an earlier card), or --parent VERSION',
     });
-  if (!inputs.family && !facts.family)
+  if (inputs.adapter && !inputs.base) missing.push({ field: 'base', how: inputs.adapter.baseHint });
+  if (!inputs.family && !facts.family && !parentFamily(inputs))
     missing.push({
       field: 'architecture.family',
       how: '--family NAME (no config.json with a model_type in the folder)',
@@ -180,6 +234,26 @@ export function describeMissing(file: string, missing: readonly MissingField[]):
   ].join('\n');
 }
 
+function parseCard(from: { label: string; text: string }): Document {
+  const src = parseDocument(from.text, { version: '1.2', uniqueKeys: true });
+  if (src.errors.length > 0) throw new UserError(`${from.label}: not valid YAML: ${src.errors[0]!.message}`);
+  return src;
+}
+
+/** A field of the parent card (family, serving...), as a node clone, or undefined. */
+function parentField(inputs: CardInputs, path: string[]): YamlNode | undefined {
+  if (!inputs.parentCard) return undefined;
+  const n = parseCard(inputs.parentCard).getIn(path, true) as YamlNode | undefined;
+  return n === undefined || n === null ? undefined : (n.clone() as YamlNode);
+}
+
+/** The parent card's architecture.family, when it is a usable one. */
+function parentFamily(inputs: CardInputs): string | undefined {
+  const n = parentField(inputs, ['architecture', 'family']);
+  const v = isScalar(n) ? n.value : undefined;
+  return typeof v === 'string' && FAMILY.test(v) ? v : undefined;
+}
+
 const TODO = (what: string) => ` TODO(model-gitops push): ${what}`;
 
 function placeholder(doc: Document, what: string): Scalar {
@@ -190,11 +264,24 @@ function placeholder(doc: Document, what: string): Scalar {
 
 /** The interface mapping of another card, as a node (its flow/block style kept). */
 function interfaceNode(doc: Document, from: { label: string; text: string }): YamlNode {
-  const src = parseDocument(from.text, { version: '1.2', uniqueKeys: true });
-  if (src.errors.length > 0) throw new UserError(`${from.label}: not valid YAML: ${src.errors[0]!.message}`);
+  const src = parseCard(from);
   const node = src.get('interface', true);
   if (!isMap(node)) throw new UserError(`${from.label} has no interface mapping to copy`);
   return node.clone() as YamlNode;
+}
+
+/** A derived interface in the layout hand-written cards use: `inputs: [{name: text, dtype: string}]`. */
+function derivedInterfaceNode(doc: Document, iface: Record<string, unknown>): YamlNode {
+  const node = doc.createNode(iface) as YAMLMap;
+  for (const key of ['inputs', 'outputs']) {
+    const seq = node.get(key, true) as YAMLSeq | undefined;
+    if (seq) seq.flow = true;
+  }
+  return node;
+}
+
+function sortedRecord<T>(r: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 export interface NewCardResult {
@@ -229,8 +316,16 @@ export function newCardText(
       : placeholder(doc, 'one or two sentences: what changed in this version and why (--summary)'),
   );
 
-  if (inputs.interfaceFrom) {
-    const node = interfaceNode(doc, inputs.interfaceFrom);
+  const derived = inputs.derived ?? {};
+  if (derived.license) root.set('license', derived.license);
+  if (derived.language?.length) root.set('language', doc.createNode(derived.language, { flow: true }));
+  if (derived.pipelineTag) root.set('pipelineTag', derived.pipelineTag);
+
+  if (inputs.interfaceFrom || derived.interface) {
+    const node = inputs.interfaceFrom
+      ? interfaceNode(doc, inputs.interfaceFrom)
+      : derivedInterfaceNode(doc, derived.interface!);
+    const label = inputs.interfaceFrom?.label ?? 'the derived interface';
     // The tokenizer is part of the interface: if the pushed tokenizer.json differs from the one the
     // copied interface names, the copy would lie. Record the new digest and say what it means.
     const tok = isMap(node) ? node.get('tokenizer', true) : undefined;
@@ -238,8 +333,44 @@ export function newCardText(
     if (isMap(tok) && tokenizerFile && tok.get('sha256') !== tokenizerFile.sha256) {
       tok.set('sha256', tokenizerFile.sha256);
       notes.push(
-        `interface.tokenizer.sha256 set to the pushed tokenizer.json (it differs from ${inputs.interfaceFrom.label}): a tokenizer change breaks callers, so expect a major version bump`,
+        `interface.tokenizer.sha256 set to the pushed tokenizer.json (it differs from ${label}): a tokenizer change breaks callers, so expect a major version bump`,
       );
+    }
+    // tokenizer_config.json (special tokens, BOS/EOS) and the chat template change what the model is
+    // asked: their digests are part of the interface (review decides the bump).
+    if (isMap(tok)) {
+      const had = tok.get('configSha256');
+      const digest = derived.tokenizerConfigSha256;
+      // Absent from the folder (an adapter uses its base's tokenizer): the copied digest stands.
+      if (digest !== undefined && had !== digest) {
+        tok.set('configSha256', digest);
+        if (had !== undefined)
+          notes.push(
+            `interface.tokenizer.configSha256 set to the pushed tokenizer_config.json (it differs from ${label})`,
+          );
+      }
+    } else if (derived.tokenizerConfigSha256 && tokenizerFile && isMap(node)) {
+      node.set(
+        'tokenizer',
+        doc.createNode(
+          {
+            name: `${inputs.name}-tokenizer`,
+            sha256: tokenizerFile.sha256,
+            configSha256: derived.tokenizerConfigSha256,
+          },
+          { flow: true },
+        ),
+      );
+      notes.push('interface.tokenizer recorded from the pushed tokenizer.json and tokenizer_config.json');
+    }
+    if (isMap(node)) {
+      const had = node.getIn(['chatTemplate', 'sha256']);
+      const t = derived.chatTemplate;
+      if (t !== undefined && had !== t.sha256) {
+        node.set('chatTemplate', doc.createNode({ ...t }, { flow: true }));
+        if (had !== undefined)
+          notes.push(`interface.chatTemplate set from the pushed ${t.source} (it differs from ${label})`);
+      }
     }
     root.set('interface', node);
   } else {
@@ -249,7 +380,9 @@ export function newCardText(
     root.set('interface', i);
   }
 
-  const family = inputs.family ?? facts.family;
+  const family = inputs.family ?? facts.family ?? parentFamily(inputs);
+  if (!inputs.family && !facts.family && family)
+    notes.push(`architecture.family ${family} inherited from ${inputs.parentCard!.label}`);
   const arch = doc.createNode({}) as YAMLMap;
   arch.flow = !!family;
   arch.set('family', family ?? placeholder(doc, 'model family, e.g. bert, llama (--family)'));
@@ -264,8 +397,13 @@ export function newCardText(
   for (const a of facts.artifacts) artifacts.add(artifactNode(doc, a));
   root.set('artifacts', artifacts);
 
+  if (inputs.base) root.set('base', doc.createNode({ ...inputs.base }, { flow: true }));
+  else if (inputs.adapter)
+    root.set('base', placeholder(doc, `{model, range, relation: adapter}: ${inputs.adapter.baseHint}`));
+
   const lineage = doc.createNode({}) as YAMLMap;
   if (inputs.parent) lineage.set('parent', inputs.parent);
+  if (derived.source) lineage.set('source', doc.createNode({ ...derived.source }, { flow: true }));
   const code = doc.createNode({}) as YAMLMap;
   code.flow = !!(inputs.codeRepository && inputs.codeCommit);
   code.set(
@@ -277,7 +415,20 @@ export function newCardText(
     inputs.codeCommit ?? placeholder(doc, 'full commit id of the training code (--code-commit or --code-dir)'),
   );
   lineage.set('code', code);
+  if (derived.datasets?.length) {
+    const ds = doc.createNode([]) as YAMLSeq;
+    for (const d of derived.datasets) ds.add(doc.createNode(d, { flow: true }));
+    lineage.set('datasets', ds);
+  }
+  if (derived.hyperparameters && Object.keys(derived.hyperparameters).length)
+    lineage.set('hyperparameters', doc.createNode(sortedRecord(derived.hyperparameters), { flow: true }));
+  if (derived.durationSeconds !== undefined)
+    lineage.set('training', doc.createNode({ duration_s: derived.durationSeconds }, { flow: true }));
   root.set('lineage', lineage);
+  if (derived.metrics && Object.keys(derived.metrics).length)
+    root.set('metrics', doc.createNode(sortedRecord(derived.metrics), { flow: true }));
+  const serving = parentField(inputs, ['serving']);
+  if (serving) root.set('serving', serving); // the parent's engine serves its retrained weights too
 
   return {
     text: `#${CARD_SCHEMA_COMMENT}\n${doc.toString(TO_STRING)}`,

@@ -7,26 +7,24 @@
 // 2. The card is validated (OverlaySource) before it is written: an invalid card is never written.
 //    Blobs uploaded by then stay in the store, which is harmless: they are content-addressed, never
 //    overwritten, and the next push finds them and sends nothing.
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync, lstatSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import semver from 'semver';
-import {
-  ARTIFACT_PATH,
-  describeMissing,
-  missingFields,
-  newCardText,
-  updateCardText,
-  weightFacts,
-} from './card-writer.ts';
+import { describeMissing, missingFields, newCardText, updateCardText, weightFacts } from './card-writer.ts';
 import type { CardInputs, WeightFacts } from './card-writer.ts';
-import { printable, type Diagnostic } from '../registry/diagnostics.ts';
+import type { Diagnostic } from '../registry/diagnostics.ts';
 import { UserError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/fs-atomic.ts';
 import { git, isGitRepo } from '../lib/git.ts';
 import { MODEL_NAME } from '../registry/load.ts';
 import { OverlaySource, WorkingTreeSource } from '../registry/source.ts';
-import { readSafetensorsHeader, type TensorInfo } from '../formats/safetensors.ts';
+import type { TensorInfo } from '../formats/safetensors.ts';
+import type { BaseRef, BaseRelation } from '../registry/types.ts';
+import { scanFolder, type ScanOptions, type ScannedFile } from './intake/scan.ts';
+import { detectHfCacheSnapshot } from './intake/hf-cache.ts';
+import { inspectFolder } from './intake/inspect.ts';
+import { resolveBase, parseBaseFlag } from './intake/base.ts';
 import { openStore, pushFolder } from '../store/index.ts';
 import type { PushFileResult, PushProgress, S3StoreOptions } from '../store/index.ts';
 import { validateRegistry } from '../registry/validate.ts';
@@ -46,8 +44,6 @@ import { EXIT } from '../lib/exit-codes.ts';
 
 /** Where local state lives, under the registry repository (git-ignored): hash cache, resumable uploads. */
 export const STATE_DIR = '.model-gitops';
-const SKIP_DIRS = new Set(['.git', '.model-gitops']);
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 export interface ModelFile {
   /** '/'-separated path inside the folder. */
@@ -56,70 +52,12 @@ export interface ModelFile {
 }
 
 /**
- * The files a push would record, refusing what cannot honestly be an artifact: a symlink that leads
- * outside the folder (or nowhere, or to a folder), and anything that is not a regular file (FIFO,
- * socket, device). `.git` and `.model-gitops` folders are skipped, as pushFolder skips them.
+ * The files a push would record (see intake/scan.ts for what is refused and what is skipped): a symlink
+ * that leads outside the folder (or nowhere, or to a folder), anything that is not a regular file, git-LFS
+ * pointers, pickle-based files (unless allowed); the default ignore list and .modelignore are skipped.
  */
-export async function scanModelFolder(dir: string): Promise<ModelFile[]> {
-  const root = resolve(dir);
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-    if (!(await stat(realRoot)).isDirectory()) throw new UserError(`${dir} is not a folder`);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`model folder ${dir} does not exist`);
-  }
-  const problems: string[] = [];
-  const files: ModelFile[] = [];
-  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + sep);
-  const addFile = (path: string, size: number) => {
-    if (ARTIFACT_PATH.test(path) && path.length <= 512) files.push({ path, size });
-    else
-      problems.push(
-        `${printable(path)}: not usable as an artifact path (letters, digits, _ . + @ = - and / only, at most 512 characters); rename it`,
-      );
-  };
-  const walk = async (abs: string, depth: number): Promise<void> => {
-    if (depth > 32) {
-      problems.push(`${printable(rel(abs))}: folders nest too deep`);
-      return;
-    }
-    for (const ent of (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(abs, ent.name);
-      const st = await lstat(p);
-      if (st.isDirectory()) {
-        if (!SKIP_DIRS.has(ent.name)) await walk(p, depth + 1);
-      } else if (st.isFile()) {
-        addFile(rel(p), st.size);
-      } else if (st.isSymbolicLink()) {
-        const target = await realpath(p).catch(() => undefined);
-        if (target === undefined) problems.push(`${printable(rel(p))}: symlink to nothing (broken link)`);
-        else if (!inside(target))
-          problems.push(
-            `${printable(rel(p))}: symlink points outside the model folder (to ${target}); copy the file in instead`,
-          );
-        else {
-          const t = await stat(target);
-          if (t.isFile()) addFile(rel(p), t.size);
-          else
-            problems.push(
-              `${printable(rel(p))}: symlink to ${t.isDirectory() ? 'a folder (not followed)' : 'something that is not a regular file'}`,
-            );
-        }
-      } else {
-        problems.push(
-          `${printable(rel(p))}: not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'})`,
-        );
-      }
-    }
-  };
-  const rel = (p: string) => relative(root, p).split(sep).join('/');
-  await walk(root, 0);
-  if (problems.length)
-    throw new UserError(`${dir} cannot be pushed as it is:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  if (files.length === 0) throw new UserError(`model folder ${dir} has no files to push`);
-  return files;
+export async function scanModelFolder(dir: string, options: ScanOptions = {}): Promise<ModelFile[]> {
+  return (await scanFolder(dir, options)).files.map((f) => ({ path: f.path, size: f.size }));
 }
 
 export interface PushModelOptions {
@@ -143,6 +81,13 @@ export interface PushModelOptions {
   interfaceFrom?: string;
   /** VERSION or MODEL@VERSION the weights were trained from (lineage.parent). */
   parent?: string;
+  /** MODEL@RANGE this version is derived from (the card's base); the relation defaults from the folder. */
+  base?: string;
+  baseRelation?: BaseRelation;
+  /** Push pickle-based files (.bin, .pt, ...): marked in the card, warned about by validate. */
+  allowPickle?: boolean;
+  /** The folder must be a Hugging Face cache snapshot (it is detected anyway; this makes it required). */
+  fromHfCache?: boolean;
   s3?: S3StoreOptions;
   onProgress?: (p: PushProgress) => void;
   /** Called once the folder is scanned, before hashing: the files and sizes about to be pushed. */
@@ -230,21 +175,6 @@ function codeFromDir(codeDir: string, notes: string[]): { repository?: string; c
   return { commit, ...(repository ? { repository } : {}) };
 }
 
-async function readConfig(dir: string, files: ModelFile[], notes: string[]): Promise<unknown> {
-  const f = files.find((x) => x.path === 'config.json');
-  if (!f) return undefined;
-  if (f.size > MAX_CONFIG_BYTES) {
-    notes.push(`config.json is ${f.size} bytes; not read for the architecture`);
-    return undefined;
-  }
-  try {
-    return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
-  } catch (e) {
-    notes.push(`config.json is not valid JSON (${(e as Error).message}); architecture.family not read from it`);
-    return undefined;
-  }
-}
-
 export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
   if (!MODEL_NAME.test(o.model))
     throw new UserError(
@@ -269,9 +199,43 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
   const existing = cardStat !== undefined;
   const notes: string[] = [];
 
-  const dir = resolve(o.dir);
-  const scanned = await scanModelFolder(dir);
-  const config = await readConfig(dir, scanned, notes);
+  // A Hugging Face cache snapshot: its files are symlinks into the repo's blobs/, and its origin is lineage.
+  const snapshot = detectHfCacheSnapshot(o.dir);
+  if (o.fromHfCache && !snapshot)
+    throw new UserError(
+      `--from-hf-cache: ${o.dir} is not a Hugging Face cache snapshot (expected <cache>/models--ORG--NAME/snapshots/<revision>/ or the models--ORG--NAME folder)`,
+    );
+  if (snapshot)
+    notes.push(
+      `Hugging Face cache snapshot of ${snapshot.source.repo} at ${snapshot.source.revision}${snapshot.ref ? ` (refs/${snapshot.ref})` : ''}: recorded as lineage.source`,
+    );
+  const dir = snapshot?.dir ?? resolve(o.dir);
+  const scan = await scanFolder(dir, {
+    ...(snapshot ? { linkRoot: snapshot.root } : {}),
+    ...(o.allowPickle ? { allowPickle: true } : {}),
+  });
+  const scannedFiles: ScannedFile[] = scan.files;
+  const scanned: ModelFile[] = scannedFiles.map((f) => ({ path: f.path, size: f.size }));
+  const skipped = scan.ignored.filter((i) => !i.path.startsWith(`${STATE_DIR}/`));
+  if (skipped.length)
+    notes.push(
+      `not pushed (ignore rules): ${skipped
+        .slice(0, 8)
+        .map((i) => `${i.path} [${i.rule}]`)
+        .join(', ')}${skipped.length > 8 ? `, and ${skipped.length - 8} more` : ''}`,
+    );
+  const pickles = scannedFiles.filter((f) => f.pickle).map((f) => f.path);
+  if (pickles.length)
+    notes.push(
+      `--allow-pickle: ${pickles.join(', ')} ${pickles.length === 1 ? 'is' : 'are'} pickle-based (loading runs code); marked pickle: true in the card`,
+    );
+  const folder = await inspectFolder(scannedFiles, {
+    ...(o.codeDir ? { codeDir: o.codeDir } : {}),
+    ...(snapshot ? { source: snapshot.source } : {}),
+  });
+  notes.push(...folder.notes);
+  const config = folder.config;
+  const allTensors: TensorInfo[] = [...folder.tensors.values()].flat();
 
   // A new card: gather what a person must supply, and stop before uploading if something is missing.
   let inputs: CardInputs = { name: o.model, version: o.version };
@@ -279,21 +243,24 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
     const code = o.codeDir ? codeFromDir(o.codeDir, notes) : {};
     const parent = o.parent ? parseRef('--parent', o.parent, o.model) : undefined;
     const ifaceRef = o.interfaceFrom ? parseRef('--interface-from', o.interfaceFrom, o.model) : parent;
-    let interfaceFrom: CardInputs['interfaceFrom'];
-    if (ifaceRef) {
-      const p = `models/${ifaceRef.model}/versions/${ifaceRef.version}.yaml`;
-      let text: string;
+    const readCard = async (ref: { model: string; version: string }, flag: string, why: string) => {
+      const p = `models/${ref.model}/versions/${ref.version}.yaml`;
       try {
-        text = await readFile(join(repo, p), 'utf8');
+        return { label: p, text: await readFile(join(repo, p), 'utf8') };
       } catch {
-        throw new UserError(
-          `${o.interfaceFrom ? '--interface-from' : '--parent'}: ${p} does not exist in ${o.repo}, so there is no interface to copy`,
-        );
+        throw new UserError(`${flag}: ${p} does not exist in ${o.repo}, so there is no ${why}`);
       }
-      interfaceFrom = { label: p, text };
-    }
+    };
+    const interfaceFrom = ifaceRef
+      ? await readCard(ifaceRef, o.interfaceFrom ? '--interface-from' : '--parent', 'interface to copy')
+      : undefined;
+    // A parent that is not in models/ is reported by validation (lineage.parent), not here.
+    const parentCard = parent ? await readCard(parent, '--parent', 'parent card').catch(() => undefined) : undefined;
     const codeRepository = o.codeRepository ?? code.repository;
     const codeCommit = o.codeCommit ?? code.commit;
+    const base: BaseRef | undefined = o.base
+      ? parseBaseFlag(o.base, o.baseRelation ?? (folder.peft ? 'adapter' : (folder.readme?.baseRelation ?? 'finetune')))
+      : await resolveBase(repo, folder, parentCard, o.baseRelation, notes);
     inputs = {
       ...inputs,
       ...(o.summary !== undefined ? { summary: o.summary } : {}),
@@ -302,8 +269,23 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
       ...(codeCommit !== undefined ? { codeCommit } : {}),
       ...(parent ? { parent: `${parent.model}@${parent.version}` } : {}),
       ...(interfaceFrom ? { interfaceFrom } : {}),
+      ...(parentCard ? { parentCard } : {}),
+      ...(base ? { base } : {}),
+      ...(folder.peft
+        ? {
+            adapter: {
+              baseHint: `--base MODEL@RANGE (adapter_config.json names base_model_name_or_path ${JSON.stringify(folder.peft.baseModel ?? '')}, and no card in models/ has that as lineage.source.repo)`,
+            },
+          }
+        : {}),
+      derived: folder.derived,
     };
-    const early = weightFacts([], [], config);
+    const early = weightFacts(
+      scanned.map((f) => ({ path: f.path, sha256: '', size: f.size })),
+      allTensors,
+      config,
+      folder.gguf,
+    );
     const missing = missingFields(inputs, early);
     if (missing.length > 0 && !o.draft) {
       throw new UserError(`${describeMissing(cardPath, missing)}\nNothing was uploaded or written.`, {
@@ -312,7 +294,7 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
     }
   } else {
     const ignored = (
-      ['summary', 'family', 'codeRepository', 'codeCommit', 'codeDir', 'interfaceFrom', 'parent'] as const
+      ['summary', 'family', 'codeRepository', 'codeCommit', 'codeDir', 'interfaceFrom', 'parent', 'base'] as const
     ).filter((k) => o[k] !== undefined);
     if (ignored.length)
       notes.push(
@@ -323,28 +305,28 @@ export async function pushModel(o: PushModelOptions): Promise<PushModelResult> {
   o.onScanned?.(scanned);
   const store = openStore(o.storeUrl, { s3: { stateDir: join(repo, STATE_DIR), ...o.s3 } });
   const started = performance.now();
-  const pushed: PushFileResult[] = await pushFolder({
+  // Exactly the scanned files (ignore rules applied, links into a cache resolved), by artifact path.
+  const pushed = await pushFolder({
     dir,
+    files: scannedFiles.map((f) => ({ path: f.path, file: f.real })),
     store,
     dryRun: !!o.dryRun,
     stateDir: join(repo, STATE_DIR),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   const seconds = (performance.now() - started) / 1000;
-  const listed = pushed.map((r) => r.path).join('\n');
-  if (listed !== scanned.map((f) => f.path).join('\n'))
-    throw new UserError(
-      `${o.dir} changed while it was being pushed (files added or removed); push again once it is stable`,
-    );
 
-  const tensors: TensorInfo[] = [];
-  for (const r of pushed)
-    if (r.path.toLowerCase().endsWith('.safetensors'))
-      tensors.push(...(await readSafetensorsHeader(join(dir, ...r.path.split('/')))).tensors);
+  const pickleSet = new Set(pickles);
   const facts: WeightFacts = weightFacts(
-    pushed.map((r) => ({ path: r.path, sha256: r.sha256, size: r.size })),
-    tensors,
+    pushed.map((r) => ({
+      path: r.path,
+      sha256: r.sha256,
+      size: r.size,
+      ...(pickleSet.has(r.path) ? { pickle: true } : {}),
+    })),
+    allTensors,
     config,
+    folder.gguf,
   );
 
   let text: string;

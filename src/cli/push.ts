@@ -9,10 +9,13 @@ import { type Command, parseCommandArgs } from './command.ts';
 import { dim, green, printJson, red, table, yellow } from './output.ts';
 import { formatBytes, formatRate } from '../lib/format.ts';
 import { ProgressLine } from './progress.ts';
+import { parseBaseRelation, RELATIONS } from '../authoring/intake/base.ts';
+import type { BaseRelation } from '../registry/types.ts';
 
 const usage =
   'model-gitops push <dir> --model M --version V [--store URL] [--repo DIR] [--dry-run] [--json] ' +
-  '[--summary TEXT] [--code-repo OWNER/NAME] [--code-commit SHA] [--code-dir DIR] [--parent VERSION] [--interface-from VERSION] [--family NAME] [--draft]';
+  '[--summary TEXT] [--code-repo OWNER/NAME] [--code-commit SHA] [--code-dir DIR] [--parent VERSION] [--interface-from VERSION] [--family NAME] [--draft] ' +
+  '[--base MODEL@RANGE] [--base-relation adapter|merge|quantized|finetune] [--allow-pickle] [--from-hf-cache]';
 
 const help = `usage: ${usage}
 
@@ -37,7 +40,27 @@ architecture format/parameters/dtype are updated):
                          its interface is copied unless --interface-from says otherwise
   --interface-from VERSION  copy interface (inputs, outputs, tokenizer) from that card
   --family NAME          architecture.family when the folder has no config.json with a model_type
-  --draft                write the new card even with fields missing, as TODO placeholders that fail validation`;
+  --draft                write the new card even with fields missing, as TODO placeholders that fail validation
+  --base MODEL@RANGE     the model this one is derived from (base: {model, range, relation}); a PEFT adapter
+                         whose base_model_name_or_path is the lineage.source.repo of a card in models/ gets it
+                         without the flag
+  --base-relation R      adapter | merge | quantized | finetune (default: adapter for a PEFT folder, else the
+                         README's base_model_relation, else finetune)
+
+What is read from the folder (nothing to type): safetensors headers (a sharded checkpoint must be complete:
+every shard its index names, every tensor listed once), GGUF headers, config.json, README.md front matter
+(license, language, pipeline_tag, base_model), adapter_config.json, Trainer output (trainer_state.json,
+all_results.json, eval_results.json: metrics, hyperparameters, duration; training_args.bin is never read),
+DVC entries (*.dvc, dvc.lock, here and in --code-dir: lineage.datasets), tokenizer_config.json and the chat
+template (their digests go in the interface).
+Not pushed: .git/ .cache/ .gitattributes __pycache__/ .DS_Store .dvc/ training_args.bin, and what the
+folder's .modelignore lists (gitignore subset: # comments, !negation, trailing / for folders, leading or
+inner / anchors, * ? **; no [classes] or \\ escapes).
+Refused: git-LFS pointers (run git lfs pull), pickle-based files (.bin .pt .pth .ckpt .pkl: loading them
+runs code) unless
+  --allow-pickle         push them anyway: marked pickle: true in the card, and validate warns
+  --from-hf-cache        require <dir> to be a Hugging Face cache snapshot (models--ORG--NAME/snapshots/REV or
+                         the models--ORG--NAME folder); one is detected anyway and recorded as lineage.source`;
 
 export const pushCommand: Command = {
   usage,
@@ -59,6 +82,10 @@ export const pushCommand: Command = {
         'interface-from': { type: 'string' },
         family: { type: 'string' },
         draft: { type: 'boolean', default: false },
+        base: { type: 'string' },
+        'base-relation': { type: 'string' },
+        'allow-pickle': { type: 'boolean', default: false },
+        'from-hf-cache': { type: 'boolean', default: false },
       },
       usage,
       true,
@@ -85,7 +112,11 @@ export const pushCommand: Command = {
         storeUrl,
         dryRun: values['dry-run'],
         draft: values.draft,
+        ...(values['allow-pickle'] ? { allowPickle: true } : {}),
+        ...(values['from-hf-cache'] ? { fromHfCache: true } : {}),
+        ...(values['base-relation'] !== undefined ? { baseRelation: parseBaseRelation(values['base-relation']) } : {}),
         ...pick(values, {
+          base: 'base',
           summary: 'summary',
           family: 'family',
           codeRepository: 'code-repo',

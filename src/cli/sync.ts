@@ -1,5 +1,6 @@
 // `model-gitops sync` and `model-gitops status`: an edge device following a manifest.
 // Exit codes: 0 synced or up to date, 1 verification failure, 2 usage or I/O, 3 network after retries.
+import { describeDeprecation } from '../manifest/deprecation.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,7 @@ import { asUserError, UserError } from '../lib/errors.ts';
 import { acceptedForProvider, loadAccepted, pollAndSync, type PollAndSyncResult } from '../sync/client.ts';
 import { SYNC_DEFAULTS } from '../sync/defaults.ts';
 import type { SyncEvent } from '../sync/engine.ts';
+import { linkedBase } from '../sync/adapters.ts';
 import { activeVersion, listDir, paths, readState } from '../sync/local-store.ts';
 import { locateManifest, locateStoreRoot } from '../sync/locate.ts';
 import type { BlobSource } from '../sync/source.ts';
@@ -77,6 +79,12 @@ class Reporter {
       case 'fallback':
         this.say(`  ${e.path}: ${e.reason}; downloading whole`);
         return;
+      case 'base-linked':
+        this.say(`${e.model}: ${e.version} now runs on ${e.base} ${e.baseVersion}`);
+        return;
+      case 'deactivated':
+        this.say(`${e.model}: ${e.version} deactivated (${e.reason}); its files stay until gc`);
+        return;
       case 'retry':
         this.say(`  retry ${e.attempt} in ${e.delayMs} ms: ${e.error}`);
         return;
@@ -123,14 +131,15 @@ class Reporter {
         bytesFetched: r.bytesFetched,
         bytesReused: r.bytesReused,
         models: r.models,
+        deactivated: r.deactivated,
       });
       return;
     }
     const what = r.changed
-      ? `synced: ${r.models
-          .filter((m) => m.changed)
-          .map((m) => `${m.model}@${m.version}`)
-          .join(', ')}`
+      ? `synced: ${[
+          ...r.models.filter((m) => m.changed).map((m) => `${m.model}@${m.version}`),
+          ...r.deactivated.map((d) => `${d.model} deactivated`),
+        ].join(', ')}`
       : 'up to date';
     console.log(
       `${environment} (manifest ${r.sequence}): ${what}; ${mib(r.bytesFetched)} fetched${r.bytesReused ? `, ${mib(r.bytesReused)} reused locally` : ''}`,
@@ -288,9 +297,26 @@ export const statusCommand: Command = {
     const local = await loadAccepted(dir);
     const models = [];
     for (const m of await listDir(p.models)) {
+      if (m.startsWith('.')) continue;
       const active = await activeVersion(dir, m);
       const versions = (await listDir(p.versions(m))).filter((v) => !v.startsWith('.'));
-      models.push({ model: m, active: active ?? null, versions, lastError: state.models[m]?.lastError ?? null });
+      const r = state.models[m]?.removed;
+      // state.json is only a record; a hand-edited one must not make status print nonsense.
+      const removed = typeof r?.at === 'string' && typeof r.environment === 'string' ? r : undefined;
+      const base = active ? await linkedBase(dir, m, active) : undefined;
+      const deprecation = active ? local?.manifest.models[m]?.versions[active]?.deprecation : undefined;
+      models.push({
+        model: m,
+        // The `current` link is the truth: a model without one is not running, whatever state.json says.
+        state: active ? 'active' : removed ? 'removed' : 'inactive',
+        active: active ?? null,
+        versions,
+        base: base ? `${base.model}@${base.version}` : null,
+        removed: !active && removed ? removed : null,
+        lastError: state.models[m]?.lastError ?? null,
+        // Only when deprecated, so status of a fleet without deprecations reads exactly as before.
+        ...(deprecation ? { deprecation } : {}),
+      });
     }
     const staged = [];
     for (const name of (await listDir(p.staging)).filter((n) => n.endsWith('.partial'))) {
@@ -331,7 +357,16 @@ export const statusCommand: Command = {
       console.log(
         table([
           ['MODEL', 'ACTIVE', 'ON DISK', 'LAST ERROR'],
-          ...models.map((m) => [m.model, m.active ?? '-', m.versions.join(', ') || '-', m.lastError ?? '']),
+          ...models.map((m) => [
+            m.model,
+            m.active
+              ? `${m.active}${m.base ? ` (on ${m.base})` : ''}${'deprecation' in m && m.deprecation ? ` [${describeDeprecation(m.deprecation, new Date())}]` : ''}`
+              : m.removed
+                ? `- (removed from ${m.removed.environment} ${m.removed.at})`
+                : '-',
+            m.versions.join(', ') || '-',
+            m.lastError ?? '',
+          ]),
         ]),
       );
     for (const s of staged)

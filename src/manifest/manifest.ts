@@ -1,13 +1,15 @@
 // Builds the published manifest from a validated registry: every environment's deployments and, for
 // each version any environment references, what a consumer needs to fetch, verify and route it.
 // Deterministic: the same registry and header give the same canonical bytes.
+import { isIndexable } from '../formats/tensor-index.ts';
 import semver from 'semver';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Registry } from '../registry/load.ts';
-import type { RolloutSpec, VersionCard } from '../registry/types.ts';
+import type { BaseRef, Deployment, Environment, RolloutSpec, VersionCard } from '../registry/types.ts';
 import { sha256Hex } from '../lib/hash.ts';
 import { STORE_LAYOUT } from '../store/keys.ts';
+import { type ManifestDeprecation, readDeprecation } from './deprecation.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 /** Store keys are derived from a file's sha256 with these templates, so the manifest need not repeat them. */
@@ -24,10 +26,16 @@ export interface ManifestVersion {
   interface: VersionCard['interface'];
   architecture: VersionCard['architecture'];
   dependencies?: Record<string, string>;
+  /** What a derived version was made from (the card's `base`); only an adapter needs it at run time. */
+  base?: BaseRef;
   /** sha256 of the canonical JSON of the card's lineage: proves which training produced the bytes. */
   lineageDigest: string;
   serving?: VersionCard['serving'];
   benchmark?: BenchmarkSummary;
+  /** Present when the card is deprecated: what gateways put in Deprecation/Sunset/Link headers. */
+  deprecation?: ManifestDeprecation;
+  /** The card's offline evaluation metrics (what `select --min` reads besides the benchmark). */
+  metrics?: Record<string, number>;
 }
 
 export interface BenchmarkSummary {
@@ -43,6 +51,17 @@ export interface ManifestDeployment {
   rollbackWindow?: string[];
   /** The automated rollback rule; maxErrorRate in percent, like canary weights. */
   rollout?: { maxErrorRate?: number; maxP99LatencyRatio?: number; failureLimit?: number; minRequests?: number };
+  /** For an adapter: the base it runs on here, resolved to the base's champion in this environment. */
+  base?: ManifestDeploymentBase;
+}
+
+/**
+ * An adapter deployment's base in one environment: `version` is the base's champion there (check holds
+ * the base's champion and canary inside the range); `range` and `relation` are the adapter champion's own
+ * (a canary adapter's are in its models entry).
+ */
+export interface ManifestDeploymentBase extends BaseRef {
+  version: string;
 }
 
 export interface Manifest {
@@ -53,7 +72,8 @@ export interface Manifest {
   source: { repository: string; commit: string };
   layout: typeof STORE_LAYOUT;
   environments: Record<string, { requires?: string; models: Record<string, ManifestDeployment> }>;
-  models: Record<string, { versions: Record<string, ManifestVersion> }>;
+  /** `task` is the model card's (model.yaml), for `select --task`. */
+  models: Record<string, { task?: string; versions: Record<string, ManifestVersion> }>;
 }
 
 export interface ManifestHeader {
@@ -70,7 +90,7 @@ export interface BuildOptions {
   hasIndex?: (file: { path: string; sha256: string }) => boolean;
 }
 
-const defaultHasIndex = (f: { path: string }) => f.path.endsWith('.safetensors');
+const defaultHasIndex = (f: { path: string }) => isIndexable(f.path);
 
 export function lineageDigest(card: VersionCard): string {
   return `sha256:${sha256Hex(canonicalJson(card.lineage))}`;
@@ -97,9 +117,12 @@ export function manifestVersion(
     interface: c.interface,
     architecture: c.architecture,
     ...(c.dependencies && Object.keys(c.dependencies).length ? { dependencies: c.dependencies } : {}),
+    ...(c.base ? { base: { model: c.base.model, range: c.base.range, relation: c.base.relation } } : {}),
     lineageDigest: lineageDigest(c),
     ...(c.serving ? { serving: c.serving } : {}),
     ...(bench ? { benchmark: bench } : {}),
+    ...(c.deprecated ? { deprecation: readDeprecation(c.deprecated, c.name)! } : {}),
+    ...(c.metrics && Object.keys(c.metrics).length ? { metrics: c.metrics } : {}),
   };
 }
 
@@ -121,6 +144,8 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
         ...(d.rollbackWindow.length ? { rollbackWindow: [...d.rollbackWindow] } : {}),
         ...(d.rollout ? { rollout: manifestRollout(d.rollout) } : {}),
       };
+      const base = deploymentBase(reg, env, model, d);
+      if (base) models[model]!.base = base;
       need(model, d.version);
       if (d.canary) need(model, d.canary.version);
       for (const r of d.rollbackWindow) need(model, r);
@@ -136,7 +161,8 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
         throw new Error(`manifest: ${model}@${version} is referenced but has no valid card; run validate first`);
       out[version] = manifestVersion(entry.card, hasIndex, options.benchmarks?.get(`${model}@${version}`));
     }
-    models[model] = { versions: out };
+    const task = reg.models.get(model)?.card?.task;
+    models[model] = { ...(task ? { task } : {}), versions: out };
   }
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -148,6 +174,29 @@ export function buildManifest(reg: Registry, header: ManifestHeader, options: Bu
     environments,
     models,
   };
+}
+
+/**
+ * The base an adapter deployed in `env` runs on: its champion's base (or its canary's, when only the canary
+ * is an adapter), resolved to the base's champion there. Undefined for models that are not adapters.
+ */
+function deploymentBase(
+  reg: Registry,
+  env: Environment,
+  model: string,
+  d: Deployment,
+): ManifestDeploymentBase | undefined {
+  const cardOf = (v: string) => reg.models.get(model)?.versions.get(v)?.card;
+  const base = [d.version, ...(d.canary ? [d.canary.version] : [])]
+    .map((v) => cardOf(v)?.base)
+    .find((b) => b?.relation === 'adapter');
+  if (!base) return undefined;
+  const target = env.deployments.get(base.model);
+  if (!target)
+    throw new Error(
+      `manifest: adapter ${model} in ${env.name} runs on ${base.model}, which is not deployed there; run validate first`,
+    );
+  return { model: base.model, version: target.version, range: base.range, relation: base.relation };
 }
 
 /**

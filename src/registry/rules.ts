@@ -3,8 +3,9 @@
 import semver from 'semver';
 import { type DiagnosticSink, type PathSegment, fieldPath } from './diagnostics.ts';
 import type { Registry } from './load.ts';
-import { type Deployment, type Environment, referencedVersions } from './types.ts';
+import { type BaseRef, type Deployment, type Environment, type VersionCard, referencedVersions } from './types.ts';
 import { locate } from './yaml-file.ts';
+import { hasPickleExtension } from './pickle.ts';
 
 type Report = (
   file: string,
@@ -76,6 +77,15 @@ function checkVersionCards(reg: Registry, report: Report): void {
           );
           return;
         }
+        if (a.pickle || hasPickleExtension(a.path))
+          report(
+            file,
+            ['artifacts', i, a.pickle ? 'pickle' : 'path'],
+            `${a.path} is pickle-based: loading it runs code chosen by whoever wrote it; convert it to safetensors${a.pickle ? '' : ', or mark it pickle: true (push --allow-pickle) once you trust its origin'}`,
+            'artifact-pickle',
+            'value',
+            'warning',
+          );
         const folded = a.path.toLowerCase();
         const prev = seen.get(folded);
         if (prev !== undefined) {
@@ -108,6 +118,8 @@ function checkVersionCards(reg: Registry, report: Report): void {
           );
       }
 
+      if (card.base) checkBaseRef(reg, file, card.name, card.base, report);
+
       const parent = card.lineage.parent;
       if (parent !== undefined) {
         const at = parent.lastIndexOf('@');
@@ -132,7 +144,69 @@ function checkVersionCards(reg: Registry, report: Report): void {
   }
 }
 
+/**
+ * A card's `base`: a valid semver range, not itself. Only an adapter runs on its base (merged, quantized and
+ * fine-tuned weights are self-contained), so only an adapter's base must be a model here with a version in range;
+ * a derived model may name a base that lives outside this registry.
+ */
+function checkBaseRef(reg: Registry, file: string, name: string, base: BaseRef, report: Report): void {
+  if (base.model === name) {
+    report(file, ['base', 'model'], 'a version cannot be its own base', 'base-self');
+    return;
+  }
+  if (semver.validRange(base.range) === null) {
+    report(
+      file,
+      ['base', 'range'],
+      `"${base.range}" is not a valid semver range of ${base.model} versions (e.g. ^1.0.0, >=1.2 <2)`,
+      'base-range',
+    );
+    return;
+  }
+  if (base.relation !== 'adapter') return;
+  const entry = reg.models.get(base.model);
+  if (!entry) {
+    report(
+      file,
+      ['base', 'model'],
+      `adapter's base "${base.model}" is not a model in models/; an adapter runs on its base, so the base must be registered`,
+      'base-unknown',
+    );
+    return;
+  }
+  const known = [...entry.versions.keys(), ...entry.brokenVersions];
+  if (known.length > 0 && !known.some((v) => semver.satisfies(v, base.range)))
+    report(
+      file,
+      ['base', 'range'],
+      `no version of ${base.model} satisfies ${base.range} (known: ${known.sort(semver.rcompare).slice(0, 5).join(', ')})`,
+      'base-range-unmatched',
+    );
+}
+
 function checkEnvironment(reg: Registry, env: Environment, report: Report): void {
+  // Past its sunset (YYYY-MM-DD compares as text) the version should have left: warn wherever it still runs.
+  const today = new Date().toISOString().slice(0, 10);
+  const sunsetWarning = (
+    model: string,
+    d: Deployment,
+    ref: ReturnType<typeof referencedVersions>[number],
+    card?: VersionCard,
+  ) => {
+    const dep = card?.deprecated;
+    if (typeof dep !== 'object' || dep.sunset === undefined || dep.sunset > today) return;
+    const use = dep.replacement
+      ? `; move to ${dep.replacement.includes('@') ? dep.replacement : `${model}@${dep.replacement}`}`
+      : '';
+    report(
+      env.file,
+      fieldOf(model, d, ref.role, ref.index),
+      `${model}@${ref.version} is past its sunset (${dep.sunset}) and still in ${env.name} as ${ref.role}${use}`,
+      'environment-sunset',
+      'value',
+      'warning',
+    );
+  };
   for (const [model, d] of env.deployments) {
     const entry = reg.models.get(model);
     if (!entry) {
@@ -184,8 +258,10 @@ function checkEnvironment(reg: Registry, env: Environment, report: Report): void
         'value',
         'warning',
       );
+    for (const ref of referencedVersions(d)) sunsetWarning(model, d, ref, entry.versions.get(ref.version)?.card);
   }
   checkDependencies(reg, env, report);
+  checkAdapterBases(reg, env, report);
 }
 
 /** Path of a version reference inside an environment file, for both the short and the long form. */
@@ -237,6 +313,47 @@ function checkDependencies(reg: Registry, env: Environment, report: Report): voi
           }
         }
       }
+    }
+  }
+}
+
+/**
+ * Every adapter an environment serves (champion or canary) needs its base in the same environment, with the
+ * base's champion and canary both inside the adapter's range: a gateway may pair the adapter with either.
+ */
+function checkAdapterBases(reg: Registry, env: Environment, report: Report): void {
+  for (const [model, d] of env.deployments) {
+    const served = [
+      { version: d.version, role: 'version' as const },
+      ...(d.canary ? [{ version: d.canary.version, role: 'canary' as const }] : []),
+    ];
+    for (const s of served) {
+      const base = reg.models.get(model)?.versions.get(s.version)?.card.base;
+      if (!base || base.relation !== 'adapter' || base.model === model) continue;
+      if (semver.validRange(base.range) === null || !reg.models.has(base.model)) continue; // reported on the card
+      const who = `adapter ${model}@${s.version}`;
+      const target = env.deployments.get(base.model);
+      if (!target) {
+        report(
+          env.file,
+          fieldOf(model, d, s.role),
+          `${who} runs on ${base.model} ${base.range}, but ${base.model} is not deployed in ${env.name}; deploy a ${base.model} version in that range here too`,
+          'base-missing',
+        );
+        continue;
+      }
+      const candidates = [
+        { v: target.version, what: 'champion' as const },
+        ...(target.canary ? [{ v: target.canary.version, what: 'canary' as const }] : []),
+      ];
+      for (const c of candidates)
+        if (!semver.satisfies(c.v, base.range))
+          report(
+            env.file,
+            fieldOf(base.model, target, c.what === 'canary' ? 'canary' : 'version'),
+            `${base.model} ${c.v} (${c.what} in ${env.name}) is outside the base range of ${who}: ${base.range}`,
+            'base-range-unsatisfied',
+          );
     }
   }
 }

@@ -12,27 +12,61 @@ export interface Artifact {
   path: string;
   sha256: string;
   size: number;
+  /** Pickle-based (loading it runs code): pushed only with --allow-pickle; validate warns. */
+  pickle?: boolean;
 }
 
 export interface VersionCard {
   name: string;
   version: string;
   summary: string;
-  interface: { inputs: TensorSpec[]; outputs: TensorSpec[]; tokenizer?: { name: string; sha256: string } };
+  interface: {
+    inputs: TensorSpec[];
+    outputs: TensorSpec[];
+    tokenizer?: { name: string; sha256: string; configSha256?: string };
+    /** sha256 of the chat template text and where it was read from. */
+    chatTemplate?: { sha256: string; source?: string };
+  };
   architecture: { family: string; format: string; parameters?: number; dtype?: string };
   artifacts: Artifact[];
   lineage: {
     parent?: string;
     code: { repository: string; commit: string };
-    datasets?: { name: string; uri?: string; sha256: string }[];
+    datasets?: { name: string; uri?: string; sha256?: string; md5?: string }[];
+    source?: { hub: string; repo: string; revision: string };
     hyperparameters?: Record<string, number | string | boolean>;
     training?: { started?: string; duration_s?: number; hardware?: string };
   };
   metrics?: Record<string, number>;
+  license?: string;
+  language?: string[];
+  pipelineTag?: string;
   dependencies?: Record<string, string>;
-  serving?: { engine?: string; endpoint?: string; modelId?: string };
-  deprecated?: boolean;
+  base?: BaseRef;
+  serving?: { engine?: string; endpoint?: string; modelId?: string; task?: 'causal-lm' | 'classifier' };
+  /** `true`, or when, until when and in favour of what (see src/manifest/deprecation.ts). */
+  deprecated?: boolean | DeprecationSpec;
+  /** Set by `model-gitops archive`: out of every environment, kept in git for the record. */
+  archived?: { on: string; reason?: string };
   notes?: string;
+}
+
+/** The object form of a card's `deprecated`. Dates are YYYY-MM-DD; replacement: a version or model@version. */
+export interface DeprecationSpec {
+  since?: string;
+  sunset?: string;
+  replacement?: string;
+  reason?: string;
+}
+
+/** How a derived version relates to the model it was made from (see README "Adapters and derived models"). */
+export type BaseRelation = 'adapter' | 'merge' | 'quantized' | 'finetune';
+
+/** A version card's `base`: the model it was made from and the base versions it runs on. */
+export interface BaseRef {
+  model: string;
+  range: string;
+  relation: BaseRelation;
 }
 
 export interface BenchmarkRecipe {
@@ -57,6 +91,38 @@ export interface ModelCard {
   description: string;
   tags?: string[];
   benchmark?: BenchmarkRecipe;
+  experiment?: ExperimentSpec;
+  drift?: DriftSpec;
+  evaluation?: EvaluationSpec;
+}
+
+/** model.yaml `experiment`: the hypothesis an A/B experiment tests and when it may decide (src/observe/sequential.ts). */
+export interface ExperimentSpec {
+  hypothesis: string;
+  /** The feedback metric compared, e.g. conversion (0/1 outcomes) or a value such as rating. */
+  metric: string;
+  /** Relative lift the experiment is sized for, e.g. 5% (tunes the mixture; default 5%). */
+  minimumDetectableEffect?: string;
+  alpha: number;
+  minSamples: number;
+  /** higher (default) or lower is better. */
+  better?: 'higher' | 'lower';
+}
+
+/** model.yaml `drift`: which distance, and the warn/fail thresholds (src/observe/drift.ts). */
+export interface DriftSpec {
+  metric: 'psi' | 'js';
+  warn: number;
+  fail: number;
+  /** Fewer live requests than this in the window: no verdict. */
+  minRequests?: number;
+}
+
+/** model.yaml `evaluation`: what a significant drop in continuous evaluation does. */
+export interface EvaluationSpec {
+  onDrop: 'issue' | 'rollback';
+  /** One-sided significance level of the drop test (default 0.01). */
+  alpha?: number;
 }
 
 /** An environment entry normalised from either `name: 1.2.3` or `name: {version, canary, rollbackWindow}`. */

@@ -199,7 +199,10 @@ function compareDeployment(
   ];
   for (const s of served) {
     const before = b ? (s.role === 'canary' ? b.canary?.version : b.version) : undefined;
-    if (before !== s.version) checkDependents(ctx, env, model, s.version, s.role, before, at(s.role));
+    if (before !== s.version) {
+      checkDependents(ctx, env, model, s.version, s.role, before, at(s.role));
+      checkAdapters(ctx, env, model, s.version, s.role, before, at(s.role));
+    }
     if (held.has(s.version)) continue;
     const what = s.role === 'canary' ? 'canary' : 'champion';
     if (semver.prerelease(s.version) && !acceptsPrereleases(ctx, env.name)) {
@@ -292,5 +295,38 @@ function checkDependents(
     `moving ${model}${role === 'canary' ? ' (canary)' : ''} in ${env.name} ${move} breaks its dependent${broken.length > 1 ? 's' : ''}: ${broken.join('; ')}`,
     'dependency-broken-by-move',
     { supersede: ['dependency-range-unsatisfied'] },
+  );
+}
+
+/**
+ * Moving a base model to a version outside the range of an adapter deployed on it breaks that adapter
+ * (merged, quantized and fine-tuned models carry their own weights and do not need their base at run time).
+ */
+function checkAdapters(
+  ctx: ComparisonContext,
+  env: Environment,
+  model: string,
+  version: string,
+  role: Role,
+  from: string | undefined,
+  path: PathSegment[],
+): void {
+  const broken: string[] = [];
+  for (const [other, od] of env.deployments) {
+    for (const v of [od.version, ...(od.canary ? [od.canary.version] : [])]) {
+      const base = ctx.head.models.get(other)?.versions.get(v)?.card.base;
+      if (!base || base.relation !== 'adapter' || base.model !== model) continue;
+      if (semver.validRange(base.range) === null) continue; // reported on the card
+      if (!semver.satisfies(version, base.range)) broken.push(`${other} ${v} (range ${base.range})`);
+    }
+  }
+  if (broken.length === 0) return;
+  const move = from ? `from ${from} to ${version}` : `to ${version}`;
+  ctx.report(
+    env.file,
+    path,
+    `moving ${model}${role === 'canary' ? ' (canary)' : ''} in ${env.name} ${move} breaks ${broken.length > 1 ? `${broken.length} adapters` : 'an adapter'} that run${broken.length > 1 ? '' : 's'} on it: ${broken.join(', ')}; move ${broken.length > 1 ? 'them' : 'it'} to a version whose base range includes ${version}, or keep ${model} in range`,
+    'base-broken-by-move',
+    { supersede: ['base-range-unsatisfied'] },
   );
 }

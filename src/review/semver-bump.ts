@@ -93,8 +93,10 @@ export function bumpRows(prev: VersionCard, next: VersionCard): BumpRow[] {
   const rows: BumpRow[] = [];
   tensors(rows, 'inputs', prev.interface.inputs, next.interface.inputs);
   tensors(rows, 'outputs', prev.interface.outputs, next.interface.outputs);
-  const pt = prev.interface.tokenizer;
-  const nt = next.interface.tokenizer;
+  // configSha256 is judged on its own below, so recording it for the first time is no tokenizer change.
+  const tok = (t: VersionCard['interface']['tokenizer']) => t && { name: t.name, sha256: t.sha256 };
+  const pt = tok(prev.interface.tokenizer);
+  const nt = tok(next.interface.tokenizer);
   if (!same(pt, nt)) {
     const change = !pt
       ? `tokenizer added (${nt!.name})`
@@ -110,6 +112,8 @@ export function bumpRows(prev: VersionCard, next: VersionCard): BumpRow[] {
       why: 'interface break: token ids change for callers that tokenize themselves',
     });
   }
+  promptRows(rows, prev, next);
+  baseRows(rows, prev, next);
   const pa = prev.architecture;
   const na = next.architecture;
   if (pa.family !== na.family)
@@ -143,7 +147,9 @@ export function bumpRows(prev: VersionCard, next: VersionCard): BumpRow[] {
 
   const pl = prev.lineage;
   const nl = next.lineage;
-  const ds = (l: VersionCard['lineage']) => (l.datasets ?? []).map((d) => `${d.name}@${d.sha256}`).sort();
+  // A DVC-tracked dataset may carry only its md5 (what DVC records): either digest identifies the data.
+  const ds = (l: VersionCard['lineage']) =>
+    (l.datasets ?? []).map((d) => `${d.name}@${d.sha256 ?? (d.md5 ? `md5:${d.md5}` : '')}`).sort();
   if (!same(ds(pl), ds(nl))) {
     const before = new Set((pl.datasets ?? []).map((d) => d.name));
     const names = (nl.datasets ?? []).map((d) => d.name);
@@ -216,6 +222,96 @@ export function bumpRows(prev: VersionCard, next: VersionCard): BumpRow[] {
       why: 'served differently',
     });
   return rows;
+}
+
+/**
+ * The chat template and tokenizer_config.json are part of the interface: callers that render prompts
+ * themselves (a completions endpoint, llama.cpp with a raw prompt, a client-side template) send what the
+ * old template produced, and a model tuned on the new one answers worse or stops at the wrong tokens. So a
+ * changed or removed template (or tokenizer config) is a major bump, like a tokenizer change. Recording
+ * one for the first time changes nothing callers see: a patch.
+ */
+function promptRows(rows: BumpRow[], prev: VersionCard, next: VersionCard): void {
+  const digest = (
+    field: string,
+    what: string,
+    before: string | undefined,
+    after: string | undefined,
+    why: string,
+  ): void => {
+    if (before === after) return;
+    if (before === undefined)
+      rows.push({
+        field,
+        change: `${what} digest recorded`,
+        needs: 'patch',
+        why: 'metadata: first record of an unchanged contract',
+      });
+    else
+      rows.push({
+        field,
+        change:
+          after === undefined
+            ? `${what} removed`
+            : `${what} changed (sha256 ${before.slice(0, 12)}... -> ${after.slice(0, 12)}...)`,
+        needs: 'major',
+        why,
+      });
+  };
+  digest(
+    'interface.chatTemplate',
+    'chat template',
+    prev.interface.chatTemplate?.sha256,
+    next.interface.chatTemplate?.sha256,
+    'interface break: callers that format prompts themselves send the old template',
+  );
+  digest(
+    'interface.tokenizer.configSha256',
+    'tokenizer_config.json',
+    prev.interface.tokenizer?.configSha256,
+    next.interface.tokenizer?.configSha256,
+    'interface break: special tokens or prompt handling change for callers that tokenize themselves',
+  );
+}
+
+/**
+ * What a derived version is made from. An adapter only runs on its base, so a base range that no longer
+ * overlaps the old one, or moves to a new major of the base, or a different base model or relation, breaks
+ * every deployment of it: major. A range that still overlaps is a deployment requirement change: minor.
+ */
+function baseRows(rows: BumpRow[], prev: VersionCard, next: VersionCard): void {
+  const pb = prev.base;
+  const nb = next.base;
+  if (same(pb ?? null, nb ?? null)) return;
+  const why = 'interface break: it now needs a different base, so deployments built on the old one break';
+  if (!pb || !nb) {
+    rows.push({
+      field: 'base',
+      change: pb ? `base ${pb.model} ${pb.range} removed` : `base ${nb!.model} ${nb!.range} (${nb!.relation}) added`,
+      needs: 'major',
+      why,
+    });
+    return;
+  }
+  if (pb.model !== nb.model) {
+    rows.push({ field: 'base.model', change: `base ${pb.model} -> ${nb.model}`, needs: 'major', why });
+    return;
+  }
+  if (pb.relation !== nb.relation)
+    rows.push({ field: 'base.relation', change: `relation ${pb.relation} -> ${nb.relation}`, needs: 'major', why });
+  if (pb.range !== nb.range) {
+    const valid = semver.validRange(pb.range) !== null && semver.validRange(nb.range) !== null;
+    const newMajor =
+      !valid ||
+      !semver.intersects(pb.range, nb.range) ||
+      semver.minVersion(pb.range)?.major !== semver.minVersion(nb.range)?.major;
+    rows.push({
+      field: 'base.range',
+      change: `base range ${pb.model} ${pb.range} -> ${nb.range}${newMajor ? ' (a new major of the base)' : ''}`,
+      needs: newMajor ? 'major' : 'minor',
+      why: newMajor ? why : 'deployment requirements changed: environments must now hold different base versions',
+    });
+  }
 }
 
 export function requiredBump(rows: BumpRow[]): Bump {

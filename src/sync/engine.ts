@@ -6,6 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import { environmentSlice, type ManifestFile } from '../manifest/manifest.ts';
 import { asUserError } from '../lib/errors.ts';
 import { activateVersion } from './activate.ts';
+import { type AdapterBase, adapterBaseOf, checkBaseVersion, checkNoLinkCollision, linkBase } from './adapters.ts';
+import { deactivateRemoved } from './deactivate.ts';
 import { NetworkError, VerificationError } from './errors.ts';
 import { VersionFetcher } from './fetch-version.ts';
 import { collectGarbage } from './gc.ts';
@@ -33,7 +35,16 @@ export async function syncEnvironment(o: SyncOptions): Promise<SyncResult> {
     const deviceKey = o.deviceKey ?? (o.canary ? await deviceKeyOf(o.dir) : undefined);
     const device = { ...(deviceKey !== undefined ? { deviceKey } : {}), ...(o.canary ? { canary: true } : {}) };
     const targets = await selectTargets(slice, o.environment, o.dir, device);
-    return await syncTargets(o, emit, state, targets);
+    // Bases before the adapters that run on them, so an adapter is linked and loaded on a base in place.
+    const bases = new Map<Target, AdapterBase>();
+    for (const t of targets) {
+      const b = adapterBaseOf(slice, t.model, t.version);
+      if (!b) continue;
+      checkNoLinkCollision(t.model, t.version, t.files);
+      bases.set(t, b);
+    }
+    targets.sort((a, b) => Number(bases.has(a)) - Number(bases.has(b)));
+    return await syncTargets(o, emit, state, targets, bases);
   } finally {
     await release();
   }
@@ -45,6 +56,7 @@ async function syncTargets(
   emit: (e: SyncEvent) => void,
   state: SyncState,
   targets: Target[],
+  bases: Map<Target, AdapterBase>,
 ): Promise<SyncResult> {
   const fetcher = new VersionFetcher(o, emit);
   const outcomes: ModelOutcome[] = [];
@@ -70,6 +82,7 @@ async function syncTargets(
   fetcher.bytesPlanned = [...missing.values()].reduce((n, f) => n + f.size, 0);
   await fetcher.checkDiskSpace([...missing.values()]);
 
+  const synced = new Map<string, string>(); // model -> the version now active, for adapters' bases
   for (const t of targets) {
     const outcome: ModelOutcome = {
       model: t.model,
@@ -79,16 +92,37 @@ async function syncTargets(
       changed: false,
     };
     try {
+      const base = bases.get(t);
+      const baseVersion = base && synced.get(base.model);
+      if (base && baseVersion === undefined) {
+        // The base is not in this environment (a manifest check refuses that) or failed just now (reported).
+        const failed = targets.some((x) => x.model === base.model);
+        outcome.error = `${t.model}@${t.version} runs on ${base.model} ${base.range}, which ${failed ? 'did not sync' : `is not in ${o.environment}`}; not activating it`;
+        if (!failed) errors.push(new VerificationError(outcome.error));
+        (state.models[t.model] ??= { history: [] }).lastError = outcome.error;
+        emit({ type: 'error', model: t.model, message: outcome.error });
+        outcomes.push(outcome);
+        continue;
+      }
+      if (base) checkBaseVersion(t.model, t.version, base, baseVersion!);
       if (!current.has(t)) {
         for (const f of t.files) await fetcher.ensureBlob(t.model, f);
         await fetcher.materialize(t.model, t.version, t.files);
+        if (base) await linkBase(o.dir, t.model, t.version, base.model, baseVersion!);
         await activateVersion(o, t.model, t.version, emit);
         outcome.changed = true;
+      } else if (base && (await linkBase(o.dir, t.model, t.version, base.model, baseVersion!))) {
+        // The adapter stays, its base moved (within range): the link follows.
+        emit({ type: 'base-linked', model: t.model, version: t.version, base: base.model, baseVersion: baseVersion! });
+        outcome.changed = true;
       }
+      if (base) outcome.base = `${base.model}@${baseVersion}`;
+      synced.set(t.model, t.version);
       const ms = (state.models[t.model] ??= { history: [] });
       ms.active = t.version;
       ms.history = [t.version, ...ms.history.filter((v) => v !== t.version)].slice(0, HISTORY_LENGTH);
       delete ms.lastError;
+      delete ms.removed;
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       outcome.error = (e as Error).message;
@@ -98,6 +132,7 @@ async function syncTargets(
     }
     outcomes.push(outcome);
   }
+  const deactivated = await deactivateRemoved(o.dir, o.environment, state, new Set(targets.map((t) => t.model)), emit);
   await writeState(o.dir, state);
   await collectGarbage(o, state, targets, emit);
   if (errors.length) {
@@ -109,5 +144,13 @@ async function syncTargets(
     throw asUserError([...errors].sort((a, b) => rank(a) - rank(b))[0]!)!;
   }
   const { bytesFetched, bytesReused, requests, retries } = fetcher.stats();
-  return { models: outcomes, changed: outcomes.some((m) => m.changed), bytesFetched, bytesReused, requests, retries };
+  return {
+    models: outcomes,
+    deactivated,
+    changed: deactivated.length > 0 || outcomes.some((m) => m.changed),
+    bytesFetched,
+    bytesReused,
+    requests,
+    retries,
+  };
 }

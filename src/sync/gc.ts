@@ -7,6 +7,7 @@ import type { ManifestFile } from '../manifest/manifest.ts';
 import { crashPoint } from './crash.ts';
 import { SYNC_DEFAULTS } from './defaults.ts';
 import { activeVersion, ensureDirs, exists, listDir, lock, paths, type SyncState, trash } from './local-store.ts';
+import { pinnedBases } from './adapters.ts';
 import type { Target } from './targets.ts';
 import type { SyncEvent, SyncOptions } from './types.ts';
 
@@ -88,13 +89,24 @@ async function sweepCache(
 ): Promise<void> {
   const removed: string[] = [];
   let blobGcSafe = true;
+  // What each model keeps, decided for all models first: a base version that a kept adapter version links
+  // to is kept too, whatever its own model's order says (see adapters.ts).
+  const listed = new Map<string, string[]>();
+  const kept = new Map<string, Set<string>>();
   for (const model of await listDir(p.models)) {
     const versionsDir = p.versions(model);
     const entries = await listDir(versionsDir);
     for (const e of entries.filter((e) => e.startsWith('.')))
       await rm(join(versionsDir, e), { recursive: true, force: true }); // temp/trash left by a crash
     const versions = entries.filter((e) => !e.startsWith('.'));
-    const keep = await keepOf(model, versions);
+    listed.set(model, versions);
+    kept.set(model, await keepOf(model, versions));
+  }
+  for (const [model, pinned] of await pinnedBases(p.root, kept))
+    for (const v of pinned) if (listed.get(model)?.includes(v)) kept.get(model)?.add(v);
+  for (const [model, versions] of listed) {
+    const versionsDir = p.versions(model);
+    const keep = kept.get(model)!;
     for (const v of versions) {
       if (keep.has(v)) continue;
       await trash(join(versionsDir, v));

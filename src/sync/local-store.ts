@@ -5,6 +5,7 @@
 //   <dir>/indexes/sha256/<hex>.json  tensor ranges of that blob, each proven by hashing the local bytes
 //   <dir>/staging/<hex>.partial      downloads in progress (+ .json: the validator for resuming)
 //   <dir>/models/<m>/versions/<v>/   a materialized version (hardlinks into blobs/)
+//   <dir>/models/<m>/versions/<v>/base  for an adapter: symlink -> ../../../<base>/versions/<bv> (adapters.ts)
 //   <dir>/models/<m>/meta/<v>.json   the files of that version (for GC and status)
 //   <dir>/models/<m>/current         symlink -> versions/<v>, switched by rename
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,8 @@ export interface ModelState {
   active?: string;
   history: string[];
   lastError?: string;
+  /** Set when the model left the environment and was deactivated: when, and from which environment. */
+  removed?: { at: string; environment: string };
 }
 /** `etag` is the validator of the manifest at `location` (source + key), for conditional polls. */
 export interface AcceptedManifest {
@@ -35,6 +38,7 @@ export interface SyncState {
 }
 
 export const paths = (dir: string) => ({
+  root: dir,
   state: join(dir, 'state.json'),
   manifest: join(dir, 'manifest.json'),
   deviceKey: join(dir, 'device-key'),

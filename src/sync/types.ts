@@ -27,6 +27,10 @@ export type SyncEvent =
   | { type: 'fallback'; model: string; path: string; reason: string }
   | { type: 'activated'; model: string; version: string; previous?: string }
   | { type: 'rolled-back'; model: string; version: string; restored?: string; error: string }
+  /** An adapter's `base` link now points at this base version (see adapters.ts). */
+  | { type: 'base-linked'; model: string; version: string; base: string; baseVersion: string }
+  /** The model left the environment: `current` removed, its versions kept for --keep and gc. */
+  | { type: 'deactivated'; model: string; version: string; reason: string }
   | { type: 'gc'; versionsRemoved: string[]; blobsRemoved: number; bytesFreed: number }
   | { type: 'warning'; message: string }
   | { type: 'error'; model: string; message: string };
@@ -73,9 +77,13 @@ export interface ModelOutcome {
   previous?: string;
   changed: boolean;
   error?: string;
+  /** For an adapter: the base it is linked to on this device, as model@version. */
+  base?: string;
 }
 export interface SyncResult {
   models: ModelOutcome[];
+  /** Models this sync deactivated because they left the environment. */
+  deactivated: { model: string; version: string }[];
   changed: boolean;
   bytesFetched: number;
   bytesReused: number;

@@ -95,6 +95,20 @@ describe('semver bump of a new version', { timeout: 30_000 }, () => {
     );
   });
 
+  it('sees new training data in a dataset that DVC identifies by md5 only', () => {
+    const repo = makeRepo();
+    const md5 = (hex: string): [string, string] => [
+      'sha256: 1f8cde391478e56439948fd138eb8b13a2fed5ed433833d6a3311916db2418f9}',
+      `md5: ${hex}}`,
+    ];
+    newVersion(repo, IC, '2.1.0', '2.2.0', [NEW_WEIGHTS, md5('a'.repeat(32))]);
+    expect(errorsOf(repo.check())).toEqual([]);
+    newVersion(repo, IC, '2.2.0', '2.2.1', [[`md5: ${'a'.repeat(32)}`, `md5: ${'b'.repeat(32)}`]]);
+    const r = repo.check();
+    expect(rules(r)).toEqual(['semver-bump']);
+    expect(errorsOf(r)[0]!.message).toMatch(/lineage\.datasets\s+datasets .* -> .*\s+minor/);
+  });
+
   it('needs at least minor for new training data, and patch is enough for new weights alone', () => {
     const repo = makeRepo();
     newVersion(repo, IC, '2.1.0', '2.1.1', [NEW_WEIGHTS, NEW_DATA]);

@@ -2,7 +2,7 @@
 // GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files of the runner contract. Credentials must be masked before
 // anything could print them, and never printed by the action itself.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE, ROOT, tempDir } from '../helpers.ts';
@@ -189,6 +189,31 @@ describe('actions/upload-weights', () => {
     ).toBe(
       'intent-classifier 2.2.0: created card from upload-weights\n\nmodels/intent-classifier/versions/2.2.0.yaml\n',
     );
+  });
+
+  it('refuses pickle weights unless allow-pickle is true, then marks them; a bad base-relation names the input', async () => {
+    const f = fixture();
+    const dir = tempDir('mg-pickle-');
+    cpSync(f.dir('intent-classifier', '2.1.0'), dir, { recursive: true });
+    // A zip-format torch.save file starts like this; nothing ever loads it.
+    writeFileSync(join(dir, 'training_state.pt'), Buffer.from('PK\x03\x04archive/data.pkl', 'latin1'));
+    const store = join(tempDir('mg-store-'), 's');
+    const code = { 'code-repo': 'a/b', 'code-commit': 'cd'.repeat(20) };
+    const refused = await runAction(f.repo, inputs(f, { path: dir, store, ...code }));
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toMatch(/::error::.*training_state\.pt.*pickle/);
+    expect(refused.stdout).toContain('--allow-pickle');
+
+    const badRelation = await runAction(f.repo, inputs(f, { path: dir, store, ...code, 'base-relation': 'fork' }));
+    expect(badRelation.status).toBe(1);
+    expect(badRelation.stdout).toContain(
+      'input base-relation "fork" must be one of adapter, merge, quantized, finetune',
+    );
+
+    const allowed = await runAction(f.repo, inputs(f, { path: dir, store, ...code, 'allow-pickle': 'true' }));
+    expect(allowed.status, allowed.stdout).toBe(0);
+    const card = readFileSync(join(f.repo, 'models/intent-classifier/versions/2.2.0.yaml'), 'utf8');
+    expect(card).toMatch(/\{path: training_state\.pt, .*pickle: true\}/);
   });
 
   it('fails with the missing fields of a new card', async () => {

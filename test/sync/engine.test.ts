@@ -8,6 +8,7 @@ import { syncEnvironment, type SyncEvent, type SyncOptions } from '../../src/syn
 import { pollAndSync, acceptedForProvider } from '../../src/sync/client.ts';
 import { SourceManifestProvider } from '../../src/sync/manifest-provider.ts';
 import { planDelta } from '../../src/sync/delta.ts';
+import { validIndex } from '../../src/sync/index-check.ts';
 import { canaryBucket, pickVersion } from '../../src/sync/device-routing.ts';
 import { createRouter } from '../../src/manifest/routing.ts';
 import { indexSafetensorsBytes } from '../../src/formats/safetensors.ts';
@@ -225,11 +226,14 @@ describe('planDelta', () => {
       sha256: name.repeat(64),
     });
     // headerSize is the JSON header length: tensor bytes start at 8 + 92 = 100.
-    const index = {
-      format: 'safetensors' as const,
-      headerSize: 92,
-      tensors: [T('a', 100, 200_000), T('b', 200_000, 300_000), T('c', 300_000, 310_000), T('d', 310_000, 600_000)],
-    };
+    const index = validIndex(
+      {
+        format: 'safetensors',
+        headerSize: 92,
+        tensors: [T('a', 100, 200_000), T('b', 200_000, 300_000), T('c', 300_000, 310_000), T('d', 310_000, 600_000)],
+      },
+      600_000,
+    )!;
     const L = (end: number) => ({ path: '/blob', start: 0, end });
     const local = new Map([
       ['a'.repeat(64), L(199_900)],

@@ -3,6 +3,7 @@ import * as core from '@actions/core';
 import { formatBytes, formatRate } from '../../../src/lib/format.ts';
 import { git, runGit } from '../../../src/lib/git.ts';
 import { pushModel, redactUrl, resolveStoreUrl, urlCredentials } from '../../../src/authoring/push-model.ts';
+import { parseBaseRelation } from '../../../src/authoring/intake/base.ts';
 import type { PushModelResult } from '../../../src/authoring/push-model.ts';
 import { annotate, escapeHtml, workspacePrefix } from '../../shared/annotations.ts';
 import { booleanInput, optionalInput, requiredInput, stringInput } from '../../shared/inputs.ts';
@@ -21,6 +22,9 @@ const INPUT = {
   parent: 'parent',
   interfaceFrom: 'interface-from',
   family: 'family',
+  base: 'base',
+  baseRelation: 'base-relation',
+  allowPickle: 'allow-pickle',
   dryRun: 'dry-run',
   commitCard: 'commit-card',
 } as const;
@@ -64,7 +68,14 @@ async function run(): Promise<void> {
   const parent = optionalInput(INPUT.parent);
   const interfaceFrom = optionalInput(INPUT.interfaceFrom);
   const family = optionalInput(INPUT.family);
+  const base = optionalInput(INPUT.base);
+  const relation = optionalInput(INPUT.baseRelation);
+  const baseRelation = relation ? parseBaseRelation(relation, 'input base-relation') : undefined;
+  const allowPickle = booleanInput(INPUT.allowPickle, false);
   const card = {
+    ...(base ? { base } : {}),
+    ...(baseRelation ? { baseRelation } : {}),
+    ...(allowPickle ? { allowPickle } : {}),
     ...(summary ? { summary } : {}),
     ...(codeRepository ? { codeRepository } : {}),
     ...(codeCommit ? { codeCommit } : {}),
