@@ -22,10 +22,16 @@ import { type Command, intOption, numberOption, parseCommandArgs } from './comma
 import { printJson } from './output.ts';
 import { formatBytes } from '../lib/format.ts';
 
-const usage = `model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host ${GATEWAY_DEFAULTS.host}] [--seed S] [--state FILE] [--max-body-bytes N] [--max-connections N] [--headers-timeout-ms MS] [--body-timeout-ms MS] [--request-timeout-ms MS] [--keep-alive-timeout-ms MS] [--idle-timeout-ms MS] [--json]`;
+const usage = `model-gitops serve --environment ENV (--store URL --trust root.json [--cache-dir DIR] [--interval S] | --manifest FILE --models-dir DIR) [--port N] [--host ${GATEWAY_DEFAULTS.host}] [--seed S] [--state FILE] [--max-body-bytes N] [--max-connections N] [--headers-timeout-ms MS] [--body-timeout-ms MS] [--request-timeout-ms MS] [--keep-alive-timeout-ms MS] [--idle-timeout-ms MS] [--threads N] [--gpu] [--python PATH] [--api-key-env NAME] [--drain-timeout-ms MS] [--json]`;
 
 /** What --help adds: each HTTP limit's default (GATEWAY_DEFAULTS says why). */
 const limitsHelp = `HTTP limits (defaults): --max-body-bytes ${GATEWAY_DEFAULTS.maxBodyBytes} (413 above), --max-connections ${GATEWAY_DEFAULTS.maxConnections}, --headers-timeout-ms ${GATEWAY_DEFAULTS.headersTimeoutMs}, --body-timeout-ms ${GATEWAY_DEFAULTS.bodyTimeoutMs} (408 after), --request-timeout-ms ${GATEWAY_DEFAULTS.requestTimeoutMs} (headers and body), --keep-alive-timeout-ms ${GATEWAY_DEFAULTS.keepAliveTimeoutMs} (behind a load balancer: above its idle timeout), --idle-timeout-ms ${GATEWAY_DEFAULTS.idleTimeoutMs}; a timeout of 0 disables it`;
+
+/** The environment variable the API key is read from unless --api-key-env names another (never a flag: argv is visible to every user). */
+export const API_KEY_ENV = 'MODEL_GITOPS_API_KEY';
+
+/** What --help adds about engines. */
+const enginesHelp = `Engines: --threads N sets CPU threads per llama.cpp generation and per PyTorch worker (default: llama.cpp all cores, PyTorch 1); --gpu lets llama.cpp use a GPU it finds and runs PyTorch on cuda; --python PATH is the PyTorch worker's interpreter (default /usr/bin/python3). --drain-timeout-ms MS bounds how long a retired version's open streams may run (default ${GATEWAY_DEFAULTS.drainTimeoutMs}). With $${API_KEY_ENV} (or the variable --api-key-env names) set, /v1/* needs "Authorization: Bearer <key>"`;
 
 /** `serve` flags for HTTP limits, by the HttpLimits key they set. */
 const LIMIT_FLAGS = {
@@ -80,6 +86,11 @@ export const serveCommand: Command = {
         'request-timeout-ms': { type: 'string' },
         'keep-alive-timeout-ms': { type: 'string' },
         'idle-timeout-ms': { type: 'string' },
+        threads: { type: 'string' },
+        gpu: { type: 'boolean', default: false },
+        python: { type: 'string' },
+        'api-key-env': { type: 'string' },
+        'drain-timeout-ms': { type: 'string' },
         store: { type: 'string' },
         trust: { type: 'string' },
         'cache-dir': { type: 'string' },
@@ -89,7 +100,7 @@ export const serveCommand: Command = {
       usage,
     );
     if (values.help) {
-      console.log(`usage: ${usage}\n${limitsHelp}`);
+      console.log(`usage: ${usage}\n${limitsHelp}\n${enginesHelp}`);
       return EXIT.ok;
     }
     if (!values.environment) throw new UserError(`--environment is required\nusage: ${usage}`);
@@ -137,6 +148,12 @@ export const serveCommand: Command = {
         min: key === 'maxConnections' ? 1 : 0,
       });
     httpLimits(limits); // refuse inconsistent limits (a headers timeout above the request timeout) before loading anything
+    const threads = intOption('threads', values.threads, { min: 1, max: 1024 });
+    const apiKeyEnv = values['api-key-env'] ?? API_KEY_ENV;
+    if (values['api-key-env'] !== undefined && !process.env[apiKeyEnv])
+      throw new UserError(`--api-key-env ${apiKeyEnv}: that environment variable is not set (or empty)`);
+    const apiKey = process.env[apiKeyEnv] || undefined;
+    const drainTimeoutMs = intOption('drain-timeout-ms', values['drain-timeout-ms'], { min: 0 });
     const statePath = values.state ?? join('.model-gitops', `gateway-${environment}.state.json`);
     const manifest = await fetchManifest();
     const models = Object.keys(manifestEnvironment(manifest, environment, manifestPath).models);
@@ -164,6 +181,16 @@ export const serveCommand: Command = {
         : new FolderVersionSource(values['models-dir']!),
       statePath,
       maxBodyBytes: positiveInt('max-body-bytes', values['max-body-bytes'], GATEWAY_DEFAULTS.maxBodyBytes),
+      engines: {
+        llamaCpp: { ...(threads !== undefined ? { threads } : {}), ...(values.gpu ? { gpu: 'auto' as const } : {}) },
+        pytorch: {
+          ...(threads !== undefined ? { threads } : {}),
+          ...(values.gpu ? { device: 'cuda' } : {}),
+          ...(values.python ? { python: values.python } : {}),
+        },
+      },
+      ...(apiKey ? { apiKey } : {}),
+      ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
     });
     let applied: Awaited<ReturnType<typeof gateway.applyManifest>>;
@@ -188,12 +215,17 @@ export const serveCommand: Command = {
         models,
         loaded: applied.loaded,
         rolledBack: applied.rolledBack,
+        unavailable: applied.unavailable,
+        apiKey: apiKey !== undefined,
         state: statePath,
       });
     else
       console.log(
-        `serving ${environment} (manifest ${manifest.sequence}: ${models.join(', ')}) on ${address.url}\n  POST ${address.url}/v1/models/<model>/predict   GET /metrics /status /healthz   state: ${statePath}`,
+        `serving ${environment} (manifest ${manifest.sequence}: ${models.join(', ')}) on ${address.url}\n  POST ${address.url}/v1/models/<model>/predict   GET /metrics /status /healthz   state: ${statePath}` +
+          (apiKey ? `\n  /v1/* needs the API key from $${apiKeyEnv}` : ''),
       );
+    for (const [version, why] of Object.entries(applied.unavailable))
+      console.error(`unavailable: ${version}: ${why} (the others serve)`);
 
     let current = manifest.sequence;
     const reload = (why: string) => {

@@ -14,6 +14,10 @@ export const GATEWAY_DEFAULTS = {
   verifyFolders: true,
   /** Completed requests a rollout rule waits for before judging error rate and latency (RolloutRule.minRequests). */
   minRequests: 50,
+  /** A retired version's open requests and streams may run this long after a swap; then they are
+   * aborted and the version closes (GatewayOptions.drainTimeoutMs). Long enough for a typical chat
+   * answer to finish, short enough that two large models are not held in memory for minutes. */
+  drainTimeoutMs: 30_000,
 
   // ---- HTTP limits (HttpLimits in http.ts; `serve` flags) -----------------------------------------
   /** The request line and headers must arrive within this, or the connection is answered 408 and

@@ -9,7 +9,7 @@
 // synchronously with the routing decision, so no request can pick a version that is already closed).
 import type { Server } from 'node:http';
 import { UserError } from '../lib/errors.ts';
-import type { Manifest } from '../manifest/manifest.ts';
+import type { Manifest, ManifestVersion } from '../manifest/manifest.ts';
 import { type RouteDecision, type Router, RoutingError, createRouter } from '../manifest/routing.ts';
 import { type ApplyPlan, planApply, planRollbacks, slotKey } from './apply-plan.ts';
 import { GATEWAY_DEFAULTS } from './defaults.ts';
@@ -24,7 +24,7 @@ import {
   listenHttp,
 } from './http.ts';
 import { EventLog } from './events.ts';
-import { InputError, type LoadedModel, defaultLoaderFor } from './loaders.ts';
+import { CallAborted, InputError, type LoadContext, type LoadedModel, defaultLoaderFor, engineOf } from './loaders.ts';
 import { VersionMetrics, renderGatewayMetrics } from './metrics.ts';
 import { CanaryTracker, type RollbackRecord, type RolloutRule, StateStore } from './rollout.ts';
 import { type Slot, Slots } from './slots.ts';
@@ -39,6 +39,8 @@ interface Generation {
   router: Router;
   slots: Map<string, Slot>;
   trackers: Map<string, CanaryTracker>;
+  /** By slotKey: versions that failed to load at start-up, with the reason (engine, file or endpoint, cause). */
+  unavailable: Map<string, string>;
 }
 
 /** The outcome of loading a plan's new versions. */
@@ -47,6 +49,8 @@ interface Loaded {
   models: Map<string, LoadedModel>;
   /** Per model, why its canary failed to load (a canary never blocks a manifest). */
   canaryFailures: Map<string, string>;
+  /** By slotKey, start-up only: champions and rollback-window versions that failed, served as unavailable. */
+  unavailable: Map<string, string>;
 }
 
 /** How many of the latest rollbacks status() lists. */
@@ -75,14 +79,21 @@ export class Gateway {
     this.environment = options.environment;
     this.eventLog = new EventLog(options);
     this.events = this.eventLog.events;
-    this.pool = new Slots((slot, error) => this.versionClosed(slot, error));
-    this.loaderFor = options.loaderFor ?? defaultLoaderFor();
+    this.pool = new Slots(
+      (slot, error) => this.versionClosed(slot, error),
+      options.drainTimeoutMs ?? GATEWAY_DEFAULTS.drainTimeoutMs,
+    );
+    this.loaderFor = options.loaderFor ?? defaultLoaderFor(options.engines);
     this.state = new StateStore(options.statePath, options.environment);
     this.handle = createRequestHandler(
       {
         environment: this.environment,
-        serve: (model, key, override, call) => this.serve(model, key, override, call),
+        serve: (model, key, override, call, extra) => this.serve(model, key, override, call, extra),
         models: () => this.current?.router.models() ?? [],
+        created: () => {
+          const at = Date.parse(this.current?.manifest.publishedAt ?? '');
+          return Number.isFinite(at) ? Math.floor(at / 1000) : 0;
+        },
         health: () => ({
           ready: this.isReady(),
           closing: this.closing,
@@ -91,8 +102,12 @@ export class Gateway {
         metricsText: () => this.metricsText(),
         status: () => this.status(),
         log: (entry) => this.log(entry),
+        deprecation: (model, version) => this.current?.manifest.models[model]?.versions[version]?.deprecation,
       },
-      { maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes },
+      {
+        maxBodyBytes: options.maxBodyBytes ?? GATEWAY_DEFAULTS.maxBodyBytes,
+        ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+      },
     );
   }
 
@@ -114,12 +129,18 @@ export class Gateway {
     if (this.closing) throw new UserError('the gateway is closing');
     const old = this.current;
     const plan = planApply(old, manifest, this.environment, { defaultRollout: this.options.defaultRollout });
-    const loaded = await this.loadVersions(plan, manifest.sequence);
+    const loaded = await this.loadVersions(plan, manifest, old === undefined);
     // Live before anything below can throw, so close() still closes them if the state cannot be saved.
     const slots = this.assembleSlots(plan, old, loaded.models);
     const router = this.newRouter(manifest);
     const { trackers, rolledBack } = this.reconcileRollbacks(plan, old, loaded.canaryFailures, router);
-    const retired = this.switchTo({ manifest, router, slots, trackers }, old, plan);
+    const unavailable = new Map(loaded.unavailable);
+    // A version still unavailable from start-up stays so until a manifest stops naming it.
+    for (const w of plan.wanted) {
+      const why = old?.unavailable.get(w.key);
+      if (why !== undefined && !slots.has(w.key)) unavailable.set(w.key, why);
+    }
+    const retired = this.switchTo({ manifest, router, slots, trackers, unavailable }, old, plan);
     const loadedKeys = [...loaded.models.keys()];
     const at = new Date().toISOString();
     this.emit({
@@ -142,26 +163,56 @@ export class Gateway {
         }),
       );
     }
-    return { sequence: manifest.sequence, loaded: loadedKeys, retired, rolledBack };
+    return {
+      sequence: manifest.sequence,
+      loaded: loadedKeys,
+      retired,
+      rolledBack,
+      unavailable: Object.fromEntries(loaded.unavailable),
+    };
   }
 
   /** Materialises, loads and warms the plan's new versions in parallel. A champion or rollback-window
-   * version that fails rejects the whole manifest, after closing what did load. */
-  private async loadVersions(plan: ApplyPlan, sequence: number): Promise<Loaded> {
+   * version that fails rejects the whole manifest, after closing what did load, except at start-up:
+   * with nothing serving yet, what loaded serves and the rest are unavailable with their reason. */
+  private async loadVersions(plan: ApplyPlan, manifest: Manifest, startUp: boolean): Promise<Loaded> {
+    const sequence = manifest.sequence;
     const results = await Promise.allSettled(
       plan.load.map(async (w) => {
-        const dir = await this.options.source.materialize(w.model, w.version, w.entry);
-        const loaded = await this.loaderFor(w.model, w.version, w.entry).load(dir, w.entry);
+        const context = await this.loadContext(manifest, w.model, w.entry);
+        // Files that fail to materialise (missing, tampered) reject the manifest even at start-up: only
+        // an engine's failure to load or warm makes a version unavailable while the others serve.
+        const dir = await this.options.source.materialize(w.model, w.version, w.entry).catch((e: unknown) => {
+          throw Object.assign(e as object, { integrity: true });
+        });
+        const engine = (() => {
+          try {
+            return engineOf(w.entry);
+          } catch {
+            return String(w.entry.serving?.engine);
+          }
+        })();
+        // Every reason names the engine: "llama.cpp: could not load model.gguf: ...".
+        const named = (e: unknown) => {
+          const msg = (e as Error)?.message ?? String(e);
+          return msg.startsWith(`${engine}:`) ? e : new Error(`${engine}: ${msg}`);
+        };
+        let loaded: LoadedModel;
+        try {
+          loaded = await this.loaderFor(w.model, w.version, w.entry).load(dir, w.entry, context);
+        } catch (e) {
+          throw named(e);
+        }
         try {
           await loaded.warm();
         } catch (e) {
           await loaded.close().catch(() => undefined);
-          throw e;
+          throw named(e);
         }
         return loaded;
       }),
     );
-    const out: Loaded = { models: new Map(), canaryFailures: new Map() };
+    const out: Loaded = { models: new Map(), canaryFailures: new Map(), unavailable: new Map() };
     const fatal: string[] = [];
     results.forEach((r, i) => {
       const w = plan.load[i]!;
@@ -171,6 +222,7 @@ export class Gateway {
       }
       const why = (r.reason as Error)?.message ?? String(r.reason);
       if (w.role === 'canary') out.canaryFailures.set(w.model, why);
+      else if (startUp && !(r.reason as { integrity?: boolean })?.integrity) out.unavailable.set(w.key, why);
       else fatal.push(`${w.key} (${w.role}): ${why}`);
     });
     if (fatal.length) {
@@ -180,6 +232,19 @@ export class Gateway {
       );
     }
     return out;
+  }
+
+  /** An adapter version (its card's base relation is `adapter`) loads on its base: the version of the
+   * base model the manifest deploys in this environment, materialised like any version. */
+  private async loadContext(manifest: Manifest, model: string, entry: ManifestVersion): Promise<LoadContext> {
+    if (entry.base?.relation !== 'adapter') return {};
+    const ref = manifest.environments[this.environment]?.models[model]?.base;
+    const baseEntry = ref && manifest.models[ref.model]?.versions[ref.version];
+    if (!ref || !baseEntry) return {}; // the engine says what it makes of an adapter without a base
+    const dir = await this.options.source.materialize(ref.model, ref.version, baseEntry).catch((e: unknown) => {
+      throw Object.assign(e as object, { integrity: true });
+    });
+    return { base: { model: ref.model, version: ref.version, dir, entry: baseEntry } };
   }
 
   /** Applies the rollback decisions for the new manifest: clears voided records, records canaries
@@ -344,7 +409,8 @@ export class Gateway {
     model: string,
     key: string | undefined,
     override: string | undefined,
-    call: (m: LoadedModel, d: RouteDecision) => Promise<T>,
+    call: (m: LoadedModel, d: RouteDecision, signal: AbortSignal) => Promise<T>,
+    extra: ServeExtra = {},
   ): Promise<{ value: T; decision: RouteDecision }> {
     const gen = this.current;
     if (!gen) throw new HttpError(503, 'not-ready', 'the gateway has no manifest applied yet');
@@ -356,7 +422,15 @@ export class Gateway {
       throw e;
     }
     const slot = gen.slots.get(slotKey(model, decision.version));
-    if (!slot) throw new HttpError(503, 'version-unavailable', `${model}@${decision.version} is not loaded`);
+    if (!slot) {
+      const why = gen.unavailable.get(slotKey(model, decision.version));
+      throw new HttpError(
+        503,
+        'version-unavailable',
+        `${model}@${decision.version} is not loaded${why === undefined ? '' : `: ${why}`}`,
+        { retry: false, param: 'model' },
+      );
+    }
     const m = this.versionMetrics(model, decision.version);
     m.routed[decision.reason] = (m.routed[decision.reason] ?? 0) + 1;
     slot.inflight++;
@@ -364,19 +438,35 @@ export class Gateway {
     const t0 = performance.now();
     let ok = false;
     let inputError = false;
+    let cancelled = false;
+    // The client leaving, or the bound on draining a retired version, stops the engine's work.
+    const signal = extra.signal ? AbortSignal.any([extra.signal, slot.abort.signal]) : slot.abort.signal;
     try {
-      const value = await call(slot.loaded, decision);
+      const value = await call(slot.loaded, decision, signal);
       ok = true;
       return { value, decision };
     } catch (e) {
+      if (e instanceof HttpError && e.status < 500) {
+        inputError = true;
+        throw e;
+      }
       if (e instanceof InputError) {
         inputError = true;
-        throw new HttpError(400, 'bad-input', e.message);
+        throw new HttpError(400, 'bad-input', e.message, e.param === undefined ? {} : { param: e.param });
       }
+      if (e instanceof CallAborted || signal.aborted) {
+        cancelled = true;
+        const why = slot.abort.signal.aborted
+          ? `${model}@${decision.version} was retired and its drain bound ran out`
+          : 'the client closed the request';
+        throw new HttpError(503, 'cancelled', why, { retry: slot.abort.signal.aborted });
+      }
+      // A retry cannot help: the version failed, and each retry would count against its canary rule.
       throw new HttpError(
         502,
         'model-error',
         `${model}@${decision.version} failed: ${(e as Error)?.message ?? String(e)}`,
+        { retry: false },
       );
     } finally {
       const seconds = (performance.now() - t0) / 1000;
@@ -384,11 +474,13 @@ export class Gateway {
       m.inflight--;
       this.pool.release(slot);
       if (inputError) m.rejected++;
+      else if (cancelled) m.cancelled++;
       else {
         m.requests++;
         if (ok) m.latency.observe(seconds);
         else m.errors++;
-        const tracker = gen.trackers.get(model);
+        // A client's retry of a request already counted is not a second observation for the canary rule.
+        const tracker = extra.retry ? undefined : gen.trackers.get(model);
         const reason = tracker?.observe(decision.version, ok, seconds);
         if (reason && tracker) this.trip(model, tracker, reason);
       }
@@ -401,7 +493,9 @@ export class Gateway {
     inputs: unknown,
     options: { key?: string; override?: string } = {},
   ): Promise<{ version: string; reason: string; outputs: unknown }> {
-    const { value, decision } = await this.serve(model, options.key, options.override, (m) => m.predict(inputs));
+    const { value, decision } = await this.serve(model, options.key, options.override, (m, _d, signal) =>
+      m.predict(inputs, { signal }),
+    );
     return { version: decision.version, reason: decision.reason, outputs: value };
   }
   // ---- observability ----------------------------------------------------------------------------
@@ -428,6 +522,8 @@ export class Gateway {
         seed: gen.router.seed,
         isLoaded: (model, version) => gen.slots.has(slotKey(model, version)),
         trackers: gen.trackers,
+        engineOf: (model, version) => gen.slots.get(slotKey(model, version))?.loaded.info,
+        unavailable: (model, version) => gen.unavailable.get(slotKey(model, version)),
       },
       rolledBack: this.state.state.rolledBack,
       metricsOf: (model, version) => this.metrics.get(slotKey(model, version))?.m,
@@ -460,6 +556,12 @@ export class Gateway {
     // Slots still running in-process predictions close when those finish.
     await this.pool.closeAll();
   }
+}
+
+/** What the HTTP layer passes with a call: the client's signal, and whether this is a client's retry. */
+export interface ServeExtra {
+  signal?: AbortSignal;
+  retry?: boolean;
 }
 
 export function createGateway(options: GatewayOptions): Gateway {

@@ -1,23 +1,38 @@
 // The gateway's HTTP layer over its in-process core (gateway.ts): the routes, bounded JSON bodies,
-// JSON answers (errors as `{error: {code, message}}`), the limits that keep slow or hostile clients
+// JSON answers (errors as OpenAI's `{error: {message, type, param, code}}`), streamed answers as SSE
+// (written as fast as the client reads; a client that leaves aborts the engine's work), the limits that keep slow or hostile clients
 // from holding the server (timeouts, a connection cap, a body limit answered before the body is read)
 // and the node:http server's lifecycle. It decides nothing about versions: every prediction goes
 // through the core's `serve`.
+import { type ManifestDeprecation, deprecationHeaders } from '../manifest/deprecation.ts';
+import { timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RouteDecision } from '../manifest/routing.ts';
-import { InputError, type LoadedModel, type OpenAIKind } from './loaders.ts';
+import { CallAborted, InputError, type LoadedModel, type OpenAIChunk, type OpenAIKind, isStream } from './loaders.ts';
 import { type HttpLimits, httpLimits, HttpStats, httpMetricsText } from './http-limits.ts';
 
 export { HttpStats, httpLimits, httpMetricsText, type HttpLimits } from './http-limits.ts';
+import {
+  deploymentsOf,
+  feedbackAnswer,
+  Observations,
+  observeCompletion,
+  observePrediction,
+  REQUEST_ID_HEADER,
+} from './observations.ts';
 
-/** An HTTP error with a JSON body `{error: {code, message}}`. The core throws it too, so an in-process
- * caller of predict() sees the same status and code an HTTP client would. It is an answer, not a bug:
- * it carries no stack (capturing one per refused request is most of what a refusal would cost). */
+/** An HTTP error with a JSON body `{error: {message, type, param, code}}`. The core throws it too, so an
+ * in-process caller of predict() sees the same status and code an HTTP client would. It is an answer,
+ * not a bug: it carries no stack (capturing one per refused request is most of what a refusal would
+ * cost). `retry: false` answers `x-should-retry: false` (the OpenAI clients honour it): retrying a
+ * version's failure cannot help and would count against its canary rule again. */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  readonly param: string | null;
+  readonly retry: boolean | undefined;
+  constructor(status: number, code: string, message: string, options: { param?: string; retry?: boolean } = {}) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(message);
@@ -25,6 +40,20 @@ export class HttpError extends Error {
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
+    this.param = options.param ?? null;
+    this.retry = options.retry;
+  }
+
+  /** OpenAI's error type for the status. */
+  get type(): string {
+    if (this.status === 401) return 'authentication_error';
+    if (this.status === 404) return 'not_found_error';
+    if (this.status === 429) return 'rate_limit_error';
+    return this.status >= 500 ? 'server_error' : 'invalid_request_error';
+  }
+
+  toJSON(): { error: { message: string; type: string; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
 
@@ -33,44 +62,71 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 /** What the HTTP layer needs of the core. The gateway hands one over; its serving methods stay private. */
 export interface GatewayCore {
   readonly environment: string;
-  /** Routes one call to a version and runs it, reference counted and measured; throws HttpError. */
+  /** Routes one call to a version and runs it, reference counted and measured; throws HttpError.
+   * `signal` (the client's, combined with the version's drain bound) goes to the engine. */
   serve<T>(
     model: string,
     key: string | undefined,
     override: string | undefined,
-    call: (m: LoadedModel, d: RouteDecision) => Promise<T>,
+    call: (m: LoadedModel, d: RouteDecision, signal: AbortSignal) => Promise<T>,
+    extra?: { signal?: AbortSignal; retry?: boolean },
   ): Promise<{ value: T; decision: RouteDecision }>;
   /** The models the current manifest deploys (none before the first is applied). */
   models(): string[];
+  /** Unix seconds of the current manifest's publication (OpenAI's `created` of a model). */
+  created?(): number;
   health(): { ready: boolean; closing: boolean; sequence: number | null };
   metricsText(): string;
   status(): object;
   /** Writes one JSON log line (an internal error, with its stack). */
   log(entry: object): void;
+  /** The current manifest's deprecation of a version, if any (answers from it carry Deprecation headers). */
+  deprecation?(model: string, version: string): ManifestDeprecation | undefined;
 }
 
 /** The request listener, with the limits it reads on every request and the counters it keeps. */
 export interface GatewayRequestHandler extends RequestHandler {
   readonly limits: HttpLimits;
   readonly stats: HttpStats;
+  /** Per-version output/input distributions and the feedback of answered requests (./observations.ts). */
+  readonly observations: Observations;
 }
 
 const PREDICT_PATH = /^\/v1\/models\/([^/]+)\/predict$/;
+const MODEL_PATH = /^\/v1\/models\/([^/]+)$/;
+
+/** Options of the request handler beyond the HTTP limits. */
+export interface HandlerOptions {
+  /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Where answers are counted and feedback kept; default a new one (see src/observe/observations.ts). */
+  observations?: Observations;
+}
 
 /** The core's routes behind HTTP. `options` override GATEWAY_DEFAULTS; createHttpServer may set more. */
-export function createRequestHandler(core: GatewayCore, options: Partial<HttpLimits> = {}): GatewayRequestHandler {
-  const limits = httpLimits(options);
+export function createRequestHandler(
+  core: GatewayCore,
+  options: Partial<HttpLimits> & HandlerOptions = {},
+): GatewayRequestHandler {
+  const { apiKey, observations: given, ...limitOptions } = options;
+  const observations = given ?? new Observations();
+  const limits = httpLimits(limitOptions);
   const stats = new HttpStats();
   const handler: RequestHandler = (req, res) => {
     // A connection that closes before the answer is complete: the client left. Counted, never
     // logged: it is the client's doing, not the gateway's. (When node:http's own request timeout
-    // closed it, the server counts a timeout instead.)
+    // closed it, the server counts a timeout instead.) Its signal stops the engine's generation.
+    const gone = new AbortController();
     res.once('close', () => {
-      if (!res.writableFinished && !timedOut(req.socket)) stats.clientAborts++;
+      if (res.writableFinished) return;
+      if (!timedOut(req.socket)) stats.clientAborts++;
+      gone.abort(new CallAborted('the client closed the connection'));
     });
-    dispatch(core, limits, stats, req, res).catch((e: unknown) => fail(core, limits, stats, req, res, e));
+    dispatch(core, limits, stats, req, res, gone.signal, apiKey, observations).catch((e: unknown) =>
+      fail(core, limits, stats, req, res, e),
+    );
   };
-  return Object.assign(handler, { limits, stats });
+  return Object.assign(handler, { limits, stats, observations });
 }
 
 function fail(
@@ -88,12 +144,14 @@ function fail(
       : new HttpError(500, 'internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
   if (!(e instanceof HttpError))
     core.log({ type: 'internal-error', error: String((e as Error)?.stack ?? e), at: new Date().toISOString() });
+  if (res.writableEnded) return; // a stream that already wrote its error event
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
   if (err.status === 408) stats.requestTimeouts++;
-  sendJson(req, res, limits, err.status, { error: { code: err.code, message: err.message } });
+  if (err.retry !== undefined) res.setHeader('x-should-retry', String(err.retry));
+  sendJson(req, res, limits, err.status, err.toJSON());
 }
 
 /** The client closed the connection (or a server timeout did) before its body was complete. Not an
@@ -111,8 +169,12 @@ async function dispatch(
   stats: HttpStats,
   req: IncomingMessage,
   res: ServerResponse,
+  signal: AbortSignal,
+  apiKey: string | undefined,
+  observations: Observations,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
+  if (apiKey !== undefined && path.startsWith('/v1/')) requireApiKey(req, apiKey);
   const predict = PREDICT_PATH.exec(path);
   if (predict) {
     requireMethod(req, 'POST');
@@ -122,21 +184,48 @@ async function dispatch(
     } catch {
       throw new HttpError(400, 'bad-path', 'the model name in the path is not valid percent-encoding');
     }
-    await predictRoute(core, limits, model, await readJson(req, limits), req, res);
+    await predictRoute(core, limits, model, await readJson(req, limits), req, res, signal, observations);
     return;
   }
   if (path === '/v1/chat/completions' || path === '/v1/completions') {
     requireMethod(req, 'POST');
     const kind: OpenAIKind = path === '/v1/chat/completions' ? 'chat/completions' : 'completions';
-    await openAIRoute(core, limits, kind, await readJson(req, limits), req, res);
+    await openAIRoute(core, limits, kind, await readJson(req, limits), req, res, signal, observations);
     return;
   }
   if (path === '/v1/models') {
     requireMethod(req, 'GET');
-    sendJson(req, res, limits, 200, {
-      object: 'list',
-      data: core.models().map((id) => ({ id, object: 'model', owned_by: 'model-gitops' })),
-    });
+    const created = core.created?.() ?? 0;
+    sendJson(req, res, limits, 200, { object: 'list', data: core.models().map((id) => modelObject(id, created)) });
+    return;
+  }
+  const one = MODEL_PATH.exec(path);
+  if (one) {
+    requireMethod(req, 'GET');
+    let id: string;
+    try {
+      id = decodeURIComponent(one[1]!);
+    } catch {
+      throw new HttpError(400, 'bad-path', 'the model name in the path is not valid percent-encoding');
+    }
+    if (!core.models().includes(id))
+      throw new HttpError(404, 'model_not_found', `the model ${JSON.stringify(clip(id))} is not deployed here`, {
+        param: 'model',
+      });
+    sendJson(req, res, limits, 200, modelObject(id, core.created?.() ?? 0));
+    return;
+  }
+  if (path === '/v1/feedback') {
+    requireMethod(req, 'POST');
+    const a = feedbackAnswer(observations, await readJson(req, limits));
+    if (a.status !== 200)
+      throw new HttpError(a.status, a.code, a.message, { ...(a.param ? { param: a.param } : {}), retry: false });
+    sendJson(req, res, limits, 200, a.body);
+    return;
+  }
+  if (path === '/v1/observations') {
+    requireMethod(req, 'GET');
+    sendJson(req, res, limits, 200, observations.snapshot(deploymentsOf(core.status())));
     return;
   }
   if (path === '/metrics') {
@@ -176,6 +265,8 @@ async function predictRoute(
   body: unknown,
   req: IncomingMessage,
   res: ServerResponse,
+  signal: AbortSignal,
+  observations: Observations,
 ): Promise<void> {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inputs' in body))
     throw new HttpError(400, 'bad-request', 'the body must be a JSON object with "inputs"');
@@ -183,14 +274,19 @@ async function predictRoute(
     model,
     header(req, 'x-routing-key'),
     header(req, 'x-model-version'),
-    (m) => m.predict((body as { inputs: unknown }).inputs),
+    (m, _d, s) => m.predict((body as { inputs: unknown }).inputs, { signal: s }),
+    { signal, retry: isRetry(req) },
   );
-  setRouteHeaders(res, decision);
+  setRouteHeaders(res, decision, core.deprecation?.(model, decision.version));
+  const inputs = (body as { inputs: unknown }).inputs;
+  res.setHeader(REQUEST_ID_HEADER, observePrediction(observations, model, decision.version, inputs, value));
   sendJson(req, res, limits, 200, { model, version: decision.version, reason: decision.reason, outputs: value });
 }
 
-/** The OpenAI-compatible endpoints, for proxied versions. The body's `user` is the routing key when
- * no x-routing-key header names one. */
+/** The OpenAI-compatible endpoints. The body's `user` is the routing key when no x-routing-key header
+ * names one. `"stream": true` answers SSE: each chunk is written as the engine produces it (the first
+ * one at once), the next is taken only when the socket has drained, and the version's reference is
+ * held until the stream ends, so a swap drains open streams (within GatewayOptions.drainTimeoutMs). */
 async function openAIRoute(
   core: GatewayCore,
   limits: HttpLimits,
@@ -198,6 +294,8 @@ async function openAIRoute(
   body: unknown,
   req: IncomingMessage,
   res: ServerResponse,
+  signal: AbortSignal,
+  observations: Observations,
 ): Promise<void> {
   if (
     typeof body !== 'object' ||
@@ -205,31 +303,123 @@ async function openAIRoute(
     Array.isArray(body) ||
     typeof (body as { model?: unknown }).model !== 'string'
   ) {
-    throw new HttpError(400, 'bad-request', 'the body must be a JSON object with a "model" string');
+    throw new HttpError(400, 'bad-request', 'the body must be a JSON object with a "model" string', {
+      param: 'model',
+    });
   }
   const b = body as Record<string, unknown> & { model: string; user?: unknown };
   const key = header(req, 'x-routing-key') ?? (typeof b.user === 'string' ? b.user : undefined);
-  const { value, decision } = await core.serve(b.model, key, header(req, 'x-model-version'), async (m, d) => {
-    if (!m.openai)
-      throw new InputError(
-        `${b.model}@${d.version} is not served through an OpenAI-compatible endpoint; use /v1/models/${b.model}/predict`,
-      );
-    const r = await m.openai(kind, b);
-    // A 5xx is the version's failure (counted, may trip the rollback); a 4xx is passed through.
-    if (r.status >= 500) throw new Error(`upstream answered HTTP ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
-    return r;
-  });
-  setRouteHeaders(res, decision);
-  const out = value.body;
-  // Answer with the name the client asked for, not the upstream's internal model id.
-  if (typeof out === 'object' && out !== null && typeof (out as { model?: unknown }).model === 'string')
-    (out as { model: string }).model = b.model;
-  sendJson(req, res, limits, value.status, out);
+  let streamed = false;
+  try {
+    const { value, decision } = await core.serve(
+      b.model,
+      key,
+      header(req, 'x-model-version'),
+      async (m, d, s) => {
+        if (!m.openai)
+          throw new InputError(
+            `${b.model}@${d.version} is not served through an OpenAI-compatible endpoint; use /v1/models/${b.model}/predict`,
+          );
+        const r = await m.openai(kind, b, { signal: s });
+        if (isStream(r)) {
+          streamed = true;
+          setRouteHeaders(res, d, core.deprecation?.(b.model, d.version));
+          await writeStream(res, r.stream, b.model, s);
+          return r;
+        }
+        // A 5xx is the version's failure (counted, may trip the rollback); a 4xx is passed through.
+        if (r.status >= 500)
+          throw new Error(`upstream answered HTTP ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+        return r;
+      },
+      { signal, retry: isRetry(req) },
+    );
+    if (isStream(value)) return;
+    setRouteHeaders(res, decision, core.deprecation?.(b.model, decision.version));
+    const out = value.body;
+    if (value.status < 400)
+      res.setHeader(REQUEST_ID_HEADER, observeCompletion(observations, b.model, decision.version, b, out));
+    // Answer with the name the client asked for, not the upstream's internal model id.
+    if (typeof out === 'object' && out !== null && typeof (out as { model?: unknown }).model === 'string')
+      (out as { model: string }).model = b.model;
+    sendJson(req, res, limits, value.status, out);
+  } catch (e) {
+    // A stream that failed after its headers: the error goes out as the last event, then the stream ends.
+    if (streamed && e instanceof HttpError && !res.destroyed && !res.writableEnded) {
+      res.end(`data: ${JSON.stringify(e.toJSON())}\n\n`);
+      return;
+    }
+    throw e;
+  }
 }
 
-function setRouteHeaders(res: ServerResponse, decision: RouteDecision): void {
+/** Writes chunks as SSE with backpressure; throws CallAborted when the client leaves. */
+async function writeStream(
+  res: ServerResponse,
+  stream: AsyncIterable<OpenAIChunk>,
+  model: string,
+  signal: AbortSignal,
+): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no', // proxies (nginx) must not hold chunks back
+  });
+  res.flushHeaders(); // the client learns the served version before the first token is ready
+  for await (const chunk of stream) {
+    if (signal.aborted) throw new CallAborted();
+    if (typeof chunk.model === 'string') chunk.model = model;
+    if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) await drained(res, signal);
+  }
+  if (signal.aborted) throw new CallAborted();
+  res.end('data: [DONE]\n\n');
+}
+
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', gone);
+      resolve();
+    };
+    const gone = () => {
+      res.off('drain', done);
+      reject(new CallAborted());
+    };
+    res.on('drain', done);
+    signal.addEventListener('abort', gone, { once: true });
+  });
+}
+
+function modelObject(id: string, created: number): { id: string; object: 'model'; created: number; owned_by: string } {
+  return { id, object: 'model', created, owned_by: 'model-gitops' };
+}
+
+/** The OpenAI clients number their retries (x-stainless-retry-count); a retry is not counted again. */
+function isRetry(req: IncomingMessage): boolean {
+  const n = Number(header(req, 'x-stainless-retry-count') ?? 0);
+  return Number.isFinite(n) && n > 0;
+}
+
+function requireApiKey(req: IncomingMessage, apiKey: string): void {
+  const auth = header(req, 'authorization');
+  const given = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+  if (given === undefined)
+    throw new HttpError(401, 'missing_api_key', 'this gateway needs an API key: send Authorization: Bearer <key>', {
+      retry: false,
+    });
+  const a = Buffer.from(given);
+  const b = Buffer.from(apiKey);
+  if (a.length !== b.length || !timingSafeEqual(a, b))
+    throw new HttpError(401, 'invalid_api_key', 'the API key is not valid for this gateway', { retry: false });
+}
+
+/** THE place response headers for a served version are set, plain and streamed answers alike:
+ * x-served-version, x-route-reason, and the version's deprecation headers. */
+function setRouteHeaders(res: ServerResponse, decision: RouteDecision, deprecation?: ManifestDeprecation): void {
   res.setHeader('x-served-version', decision.version);
   res.setHeader('x-route-reason', decision.reason);
+  for (const [name, value] of Object.entries(deprecationHeaders(deprecation))) res.setHeader(name, value);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

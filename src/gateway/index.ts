@@ -15,15 +15,34 @@ export {
 } from './apply-plan.ts';
 export type { CanaryStatus, GatewayStatus, ModelStatus, VersionStatus } from './status.ts';
 export {
+  CallAborted,
+  EngineUnavailableError,
   InputError,
+  LLAMA_INSTALL_COMMAND,
+  NODE_LLAMA_CPP_VERSION,
   bagOfBytesLoader,
   defaultLoaderFor,
+  engineOf,
+  llamaCppLoader,
+  ollamaLoaderFor,
   openAIProxyLoader,
+  pytorchLoader,
+  vllmLoader,
+  type CallContext,
   type ClassifierOutput,
+  type EngineInfo,
+  type EngineOptions,
+  type LlamaCppOptions,
+  type LoadContext,
   type LoadedModel,
   type Loader,
+  type OllamaOptions,
+  type OpenAIChunk,
   type OpenAIKind,
+  type OpenAIResult,
   type ProxyOptions,
+  type PytorchOptions,
+  type VllmOptions,
 } from './loaders.ts';
 export { FolderVersionSource, type VersionSource } from './source.ts';
 export {

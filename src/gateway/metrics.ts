@@ -61,6 +61,8 @@ export class VersionMetrics {
   errors = 0;
   /** Refused as bad input (HTTP 400): the caller's fault, not the version's. */
   rejected = 0;
+  /** Stopped before an answer: the client left, or a retired version's drain bound ran out. Neither counts. */
+  cancelled = 0;
   inflight = 0;
   /** Latency of successful predictions only (fast failures would otherwise flatter p99). */
   readonly latency = new Histogram();
@@ -114,6 +116,11 @@ export function versionFamilies(entries: { model: string; version: string; m: Ve
     'Predictions refused as bad input (400), not counted as errors.',
     'counter',
   );
+  const cancelled = fam(
+    'model_gitops_cancelled_total',
+    'Predictions stopped before an answer (the client left, or a retired version ran out of drain time), not counted as errors.',
+    'counter',
+  );
   const routed = fam(
     'model_gitops_routed_total',
     'Routing decisions by reason (champion, canary, override, random).',
@@ -131,6 +138,7 @@ export function versionFamilies(entries: { model: string; version: string; m: Ve
     requests.samples.push(['', l, m.requests]);
     errors.samples.push(['', l, m.errors]);
     rejected.samples.push(['', l, m.rejected]);
+    cancelled.samples.push(['', l, m.cancelled]);
     for (const [reason, n] of Object.entries(m.routed)) routed.samples.push(['', { ...l, reason }, n]);
     inflight.samples.push(['', l, m.inflight]);
     let cumulative = 0;
@@ -147,7 +155,7 @@ export function versionFamilies(entries: { model: string; version: string; m: Ve
     for (const q of [0.5, 0.95, 0.99])
       quantiles.samples.push(['', { ...l, quantile: String(q) }, Number(m.latency.quantile(q).toPrecision(6))]);
   }
-  return [requests, errors, rejected, routed, inflight, latency, quantiles];
+  return [requests, errors, rejected, cancelled, routed, inflight, latency, quantiles];
 }
 
 /** What /metrics reports beyond the per-version families: the generation being served. */

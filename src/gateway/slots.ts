@@ -9,6 +9,9 @@ export interface Slot {
   loaded: LoadedModel;
   inflight: number;
   retired: boolean;
+  /** Aborted when the drain bound runs out: open generations stop and the slot closes. */
+  abort: AbortController;
+  drainTimer?: NodeJS.Timeout;
   closed?: Promise<void>;
   /** Set by closeAll() while the slot still drains. */
   onClosed?: () => void;
@@ -20,12 +23,15 @@ export class Slots {
   /** Told when a slot has closed, with the error when its model's close() failed. */
   private readonly closed: (slot: Slot, error?: unknown) => void;
 
-  constructor(closed: (slot: Slot, error?: unknown) => void) {
+  private readonly drainMs: number;
+
+  constructor(closed: (slot: Slot, error?: unknown) => void, drainMs = 30_000) {
     this.closed = closed;
+    this.drainMs = drainMs;
   }
 
   add(model: string, version: string, loaded: LoadedModel): Slot {
-    const slot: Slot = { model, version, loaded, inflight: 0, retired: false };
+    const slot: Slot = { model, version, loaded, inflight: 0, retired: false, abort: new AbortController() };
     this.live.add(slot);
     return slot;
   }
@@ -34,6 +40,13 @@ export class Slots {
   retire(slot: Slot): void {
     slot.retired = true;
     if (slot.inflight === 0) void this.close(slot);
+    else this.boundDrain(slot);
+  }
+
+  /** Open requests (streams above all) may hold a retired slot only so long. */
+  private boundDrain(slot: Slot): void {
+    slot.drainTimer ??= setTimeout(() => slot.abort.abort(new Error('drain bound reached')), this.drainMs);
+    slot.drainTimer.unref();
   }
 
   /** After a request on `slot` finished: a retired slot closes with its last request. */
@@ -43,6 +56,7 @@ export class Slots {
 
   close(slot: Slot): Promise<void> {
     this.live.delete(slot);
+    clearTimeout(slot.drainTimer);
     slot.closed ??= slot.loaded
       .close()
       .then(
@@ -59,6 +73,7 @@ export class Slots {
       [...this.live].map((s) => {
         s.retired = true;
         if (s.inflight === 0) return this.close(s);
+        this.boundDrain(s);
         return new Promise<void>((resolve) => {
           s.onClosed = resolve;
         });

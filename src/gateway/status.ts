@@ -1,6 +1,7 @@
 // GET /status (and Gateway.status()): per deployment, its versions with their live counters, the
 // canary's state and rollback window, and the latest automated rollbacks.
 import type { Manifest, ManifestDeployment } from '../manifest/manifest.ts';
+import type { EngineInfo } from './loaders.ts';
 import type { GatewayEvent } from './types.ts';
 import type { VersionMetrics } from './metrics.ts';
 import type { CanaryTracker, RollbackRecord, RolloutRule } from './rollout.ts';
@@ -9,9 +10,15 @@ export type RollbackEvent = Extract<GatewayEvent, { type: 'canary-rolled-back' }
 
 export interface VersionStatus {
   loaded: boolean;
+  /** The engine serving it, and whether it controls the weights (false: an external server decides). */
+  engine?: EngineInfo;
+  /** Why it is not loaded: it failed at start-up (engine, file or endpoint, and the cause). */
+  unavailable?: string;
   inflight: number;
   requests: number;
   errors: number;
+  /** Stopped before an answer (client gone, drain bound): neither a success nor a failure. */
+  cancelled: number;
   /** Latency quantiles of successful predictions in ms; null before the first. */
   p50_ms: number | null;
   p95_ms: number | null;
@@ -58,6 +65,8 @@ export interface StatusSource {
         seed: string;
         isLoaded(model: string, version: string): boolean;
         trackers: ReadonlyMap<string, CanaryTracker>;
+        engineOf?(model: string, version: string): EngineInfo | undefined;
+        unavailable?(model: string, version: string): string | undefined;
       }
     | undefined;
   rolledBack: Readonly<Record<string, RollbackRecord>>;
@@ -95,7 +104,15 @@ export function describeStatus(s: StatusSource): GatewayStatus {
       rollbackWindow: d.rollbackWindow ?? [],
       rollout: d.rollout ?? s.defaultRollout ?? null,
       versions: Object.fromEntries(
-        versions.map((v) => [v, versionStatus(gen!.isLoaded(model, v), s.metricsOf(model, v))]),
+        versions.map((v) => [
+          v,
+          versionStatus(
+            gen!.isLoaded(model, v),
+            s.metricsOf(model, v),
+            gen!.engineOf?.(model, v),
+            gen!.unavailable?.(model, v),
+          ),
+        ]),
       ),
     };
   }
@@ -109,13 +126,21 @@ export function describeStatus(s: StatusSource): GatewayStatus {
   };
 }
 
-function versionStatus(loaded: boolean, m: VersionMetrics | undefined): VersionStatus {
+function versionStatus(
+  loaded: boolean,
+  m: VersionMetrics | undefined,
+  engine: EngineInfo | undefined,
+  unavailable: string | undefined,
+): VersionStatus {
   const q = (x: number) => (m && m.latency.count ? Number((m.latency.quantile(x) * 1000).toFixed(3)) : null);
   return {
     loaded,
+    ...(engine ? { engine } : {}),
+    ...(unavailable === undefined ? {} : { unavailable }),
     inflight: m?.inflight ?? 0,
     requests: m?.requests ?? 0,
     errors: m?.errors ?? 0,
+    cancelled: m?.cancelled ?? 0,
     p50_ms: q(0.5),
     p95_ms: q(0.95),
     p99_ms: q(0.99),

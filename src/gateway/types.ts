@@ -1,6 +1,6 @@
 // The gateway's options, events and results: what a caller of createGateway sees.
 import type { ManifestVersion } from '../manifest/manifest.ts';
-import type { Loader } from './loaders.ts';
+import type { EngineOptions, Loader } from './loaders.ts';
 import type { RolloutRule } from './rollout.ts';
 import type { VersionSource } from './source.ts';
 
@@ -16,6 +16,12 @@ export interface GatewayOptions {
   defaultRollout?: RolloutRule;
   /** Request bodies above this are refused with 413. Default GATEWAY_DEFAULTS.maxBodyBytes (1 MiB). */
   maxBodyBytes?: number;
+  /** Per-engine settings for the default loaders (threads, devices, executables). */
+  engines?: EngineOptions;
+  /** When set, /v1/* requests need `Authorization: Bearer <apiKey>` (401 otherwise). */
+  apiKey?: string;
+  /** How long a retired version's open requests and streams may drain. Default GATEWAY_DEFAULTS.drainTimeoutMs. */
+  drainTimeoutMs?: number;
   onEvent?: (event: GatewayEvent) => void;
   /** One JSON line per event; default: standard error. */
   log?: (line: string) => void;
@@ -43,4 +49,6 @@ export interface ApplyResult {
   loaded: string[];
   retired: string[];
   rolledBack: string[];
+  /** Start-up only: versions whose engine failed to load or warm, by slot key, with the reason. */
+  unavailable: Record<string, string>;
 }

@@ -45,7 +45,19 @@ function refusal(b: Uint8Array, source = F): string {
 const refused = (spec: GgufSpec): string => refusal(encodeGguf(spec));
 
 /** An independent GGUF reader: node-llama-cpp's, when that optional engine is installed. */
-const nodeLlamaCpp = await import('node-llama-cpp').catch(() => undefined);
+// The optional package through a non-literal specifier: the default install has no node-llama-cpp and
+// must still type-check. Only the reader this test uses is typed.
+interface GgufReader {
+  readGgufFileInfo(
+    path: string,
+    o: { readTensorInfo: boolean; logWarnings: boolean },
+  ): Promise<{
+    tensorInfo?: { name: string; dimensions: (number | bigint)[]; ggmlType: number; fileOffset: number | bigint }[];
+    metadata: { tokenizer?: { ggml?: { tokens?: string[] } }; general?: { architecture?: string } };
+  }>;
+}
+const OPTIONAL_ENGINE: string = 'node-llama-cpp';
+const nodeLlamaCpp = (await import(OPTIONAL_ENGINE).catch(() => undefined)) as GgufReader | undefined;
 
 const TINY: GgufSpec = {
   metadata: { 'general.architecture': 'llama', 'general.name': 'tiny', 'llama.context_length': 128 },

@@ -70,7 +70,7 @@ const proxied = (modelId: string): ManifestVersion => ({
   interface: { inputs: [{ name: 'messages', dtype: 'json' }], outputs: [{ name: 'text', dtype: 'string' }] },
   architecture: { family: 'llama', format: 'gguf' },
   lineageDigest: `sha256:${'1'.repeat(64)}`,
-  serving: { engine: 'vllm', endpoint: upstreamUrl, modelId },
+  serving: { engine: 'external', endpoint: upstreamUrl, modelId },
 });
 const manifest = (v2ModelId = 'tiny-llm-2') =>
   demoManifest(
@@ -166,16 +166,12 @@ describe('OpenAI-compatible proxy loader', () => {
     expect(boom.status).toBe(502);
     expect(boom.json.error).toMatchObject({
       code: 'model-error',
+      type: 'server_error',
+      param: null,
       message: expect.stringContaining('upstream answered HTTP 500'),
     });
-    const stream = await send(
-      agent,
-      'POST',
-      `${url}/v1/chat/completions`,
-      JSON.stringify({ model: CHAT, stream: true, messages: [] }),
-    );
-    expect(stream.status).toBe(400);
-    expect(stream.json.error.message).toMatch(/streaming/);
+    // Retrying cannot help and would count against the canary rule again: the OpenAI clients obey this.
+    expect(boom.headers['x-should-retry']).toBe('false');
 
     const samples = parseMetrics((await send(agent, 'GET', `${url}/metrics`)).text);
     const errors = samples.find(
@@ -187,10 +183,62 @@ describe('OpenAI-compatible proxy loader', () => {
   it('refuses a version whose upstream does not serve its modelId (warm-up fails before routing changes)', async () => {
     const g = createGateway({ environment: 'production', source: new FolderVersionSource(tempDir()), log: () => {} });
     const m = manifest('missing-model');
-    m.environments.production!.models = { [CHAT]: { version: '1.1.0' } };
-    await expect(g.applyManifest(m)).rejects.toThrow(
-      /does not serve model "missing-model" \(it lists: tiny-llm, tiny-llm-2\)/,
+    m.environments.production!.models = { [CHAT]: { version: '1.0.0' } };
+    await g.applyManifest(m);
+    // A later manifest whose champion cannot warm is refused whole; routing stays on 1.0.0.
+    const next = manifest('missing-model');
+    next.sequence = m.sequence + 1;
+    next.environments.production!.models = { [CHAT]: { version: '1.1.0' } };
+    await expect(g.applyManifest(next)).rejects.toThrow(
+      /not applied; routing is unchanged[\s\S]*external: .*does not serve model "missing-model" \(it lists: tiny-llm, tiny-llm-2\)/,
     );
+    expect(g.status().models[CHAT]!.champion).toBe('1.0.0');
     await g.close();
+  });
+
+  it('at start-up serves what loaded: an unreachable upstream makes only its version unavailable, with the reason', async () => {
+    const g = createGateway({
+      environment: 'production',
+      source: new FolderVersionSource(demoWeightsDir()),
+      log: () => {},
+    });
+    // A port nothing listens on: bound, then closed.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const m = manifest();
+    m.models[CHAT]!.versions['1.0.0']!.serving = {
+      engine: 'external',
+      endpoint: `http://127.0.0.1:${port}/v1`,
+      modelId: 'x',
+    };
+    m.environments.production!.models[CHAT] = { version: '1.0.0' };
+    await g.applyManifest(m);
+    const { url: u } = await g.listen();
+    try {
+      const r = await send(agent, 'POST', `${u}/v1/chat/completions`, JSON.stringify({ model: CHAT, messages: [] }));
+      expect(r.status).toBe(503);
+      expect(r.headers['x-should-retry']).toBe('false');
+      expect(r.json.error.code).toBe('version-unavailable');
+      expect(r.json.error.message).toBe(
+        `chat-assistant@1.0.0 is not loaded: external: http://127.0.0.1:${port}/v1/models is unreachable (ECONNREFUSED)`,
+      );
+      const v = g.status().models[CHAT]!.versions['1.0.0']!;
+      expect(v.loaded).toBe(false);
+      expect(v.unavailable).toMatch(/ECONNREFUSED/);
+      // The other model serves.
+      const p = await send(
+        agent,
+        'POST',
+        `${u}/v1/models/intent-classifier/predict`,
+        JSON.stringify({ inputs: 'hello' }),
+      );
+      expect(p.status).toBe(200);
+      const ext = gw.status().models[CHAT]!.versions['1.0.0']!.engine;
+      expect(ext).toMatchObject({ engine: 'external', controlsWeights: false });
+    } finally {
+      await g.close();
+    }
   });
 });
