@@ -14,16 +14,8 @@ export interface ReportSource {
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
-export function reportKey(model: string, version: string, testbed: string): string {
-  for (const [what, s] of [
-    ['model', model],
-    ['version', version],
-    ['testbed', testbed],
-  ] as const) {
-    if (!SEGMENT.test(s) || s.includes('..')) throw new Error(`report key: ${what} "${s}" is not a safe path segment`);
-  }
-  return `reports/${model}/${version}/${testbed}.json`;
-}
+// The report key layout is the store's (src/store/keys.ts).
+export { reportKey } from '../store/keys.ts';
 
 function checkKey(key: string): void {
   if (!key.split('/').every((s) => SEGMENT.test(s) && !s.includes('..')))

@@ -18,6 +18,7 @@ import { validateRegistry } from '../registry/validate.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../registry/yaml-file.ts';
 import { compareEnvironments } from './compare-environments.ts';
 import { compareModels, detectRenames } from './compare-models.ts';
+import { checkLifecycle } from './deprecation-rules.ts';
 import { ComparisonContext } from './comparison.ts';
 
 export { MUTABLE_VERSION_FIELDS } from './compare-models.ts';
@@ -179,6 +180,7 @@ export function compareSources(
   detectRenames(cmp);
   compareModels(cmp);
   compareEnvironments(cmp);
+  checkLifecycle(cmp);
   // A check diagnostic that explains a validation one at the same field replaces it.
   const explained = (d: Diagnostic) => cmp.supersedes.has(`${d.file}|${d.field}|${d.rule}`);
   const diagnostics = [...validation.diagnostics.filter((d) => !explained(d)), ...cmp.sink.items].sort(

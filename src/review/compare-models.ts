@@ -9,7 +9,7 @@ import type { FollowerVerdict, SemverVerdict } from './check.ts';
 import { type ComparisonContext, deploymentField } from './comparison.ts';
 
 /** Fields of a merged version that may still change: wording and later evaluation, nothing that alters the bytes or contract. */
-export const MUTABLE_VERSION_FIELDS = new Set(['summary', 'metrics', 'notes', 'deprecated']);
+export const MUTABLE_VERSION_FIELDS = new Set(['summary', 'metrics', 'notes', 'deprecated', 'archived']);
 
 /** Every leaf path where two JSON values differ; lists of different length differ as a whole. */
 function diffPaths(a: unknown, b: unknown, path: PathSegment[] = [], out: PathSegment[][] = []): PathSegment[][] {
@@ -92,6 +92,7 @@ function renamed(ctx: ComparisonContext, card: VersionCard): VersionCard {
     ...(card.dependencies
       ? { dependencies: Object.fromEntries(Object.entries(card.dependencies).map(([k, v]) => [mapName(k), v])) }
       : {}),
+    ...(card.base ? { base: { ...card.base, model: mapName(card.base.model) } } : {}),
   };
 }
 
@@ -464,6 +465,14 @@ function checkRenameReferences(ctx: ComparisonContext, from: string, to: string)
           `${why}, but ${hm.name}@${v} names ${parent} as lineage.parent; write ${to}${parent.slice(from.length)}`,
           'renamed-model-referenced',
           { supersede: ['lineage-parent'] },
+        );
+      if (card.base?.model === from)
+        ctx.report(
+          file,
+          ['base', 'model'],
+          `${why}, but ${hm.name}@${v} still names ${from} as its base; write ${to}`,
+          'renamed-model-referenced',
+          { supersede: ['base-unknown'] },
         );
       if (card.dependencies?.[from] !== undefined)
         ctx.report(

@@ -25,8 +25,40 @@ export const manifestSequenceKey = (sequence: number): string => {
     throw new UserError(`manifest sequence must be a non-negative integer, got ${sequence}`);
   return `manifests/${sequence}.json`;
 };
-export const reportKey = (model: string, version: string, testbed: string): string =>
-  validateKey(`reports/${model}/${version}/${testbed}.json`);
+/** Where benchmark reports live; one JSON per model, version and testbed. */
+export const REPORTS_PREFIX = 'reports/';
+const REPORT_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/** `reports/<model>/<version>/<testbed>.json`; each part one plain path segment. */
+export function reportKey(model: string, version: string, testbed: string): string {
+  for (const [what, s] of [
+    ['model', model],
+    ['version', version],
+    ['testbed', testbed],
+  ] as const) {
+    if (!REPORT_SEGMENT.test(s) || s.includes('..'))
+      throw new UserError(`report key: ${what} "${s}" is not a safe path segment`);
+  }
+  return validateKey(`${REPORTS_PREFIX}${model}/${version}/${testbed}.json`);
+}
+/** `evaluations/<model>/<version>/<environment>/`: continuous-evaluation reports of a deployed version. */
+export const evaluationPrefix = (model: string, version: string, environment: string): string =>
+  `${validateKey(`evaluations/${model}/${version}/${environment}`)}/`;
+/** One evaluation report, named by when it ran (ISO time, ':' and '.' replaced) so a listing sorts by time. */
+export const evaluationKey = (model: string, version: string, environment: string, evaluatedAt: string): string =>
+  validateKey(`${evaluationPrefix(model, version, environment)}${evaluatedAt.replace(/[:.]/g, '-')}.json`);
+
+/** The sha256 named by an index key, or undefined when `key` is not an index key. */
+export function sha256OfIndexKey(key: string): string | undefined {
+  const m = /^indexes\/sha256\/([0-9a-f]{64})\.json$/.exec(key);
+  return m?.[1];
+}
+
+/** The sequence a `manifests/<n>.json` key names, or undefined. */
+export function sequenceOfManifestKey(key: string): number | undefined {
+  const m = /^manifests\/(0|[1-9]\d*)\.json$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** The sha256 named by a blob key, or undefined when `key` is not a blob key. */
 export function sha256OfBlobKey(key: string): string | undefined {

@@ -14,6 +14,8 @@ type JSONObject = ReturnType<Root['toJSON']>;
 /** The TUF target name of the whole manifest: the same name as its convenience copy in the store. */
 export const MANIFEST_TARGET = MANIFEST_KEY;
 export const SPEC_VERSION = '1.0.31';
+/** The TUF repository's two key families in the store: signed metadata and content-addressed targets. */
+export const TUF_PREFIXES = { metadata: 'metadata/', targets: 'targets/' } as const;
 export const TIMESTAMP_KEY = 'metadata/timestamp.json';
 export const rootKey = (version: number): string => `metadata/${version}.root.json`;
 export const snapshotKey = (version: number): string => `metadata/${version}.snapshot.json`;

@@ -4,6 +4,8 @@ import {
   indexKey,
   manifestSequenceKey,
   reportKey,
+  sequenceOfManifestKey,
+  sha256OfIndexKey,
   sha256OfBlobKey,
   validateKey,
   validatePrefix,
@@ -22,6 +24,11 @@ describe('store keys', () => {
     expect(reportKey('intent-classifier', '2.1.0', 'h100')).toBe('reports/intent-classifier/2.1.0/h100.json');
     expect(sha256OfBlobKey(blobKey(HEX))).toBe(HEX);
     expect(sha256OfBlobKey(indexKey(HEX))).toBeUndefined();
+    expect(sha256OfIndexKey(indexKey(HEX))).toBe(HEX);
+    expect(sha256OfIndexKey(blobKey(HEX))).toBeUndefined();
+    expect(sequenceOfManifestKey(manifestSequenceKey(12))).toBe(12);
+    expect(sequenceOfManifestKey('manifests/012.json')).toBeUndefined();
+    expect(sequenceOfManifestKey('manifests/12.json.tmp')).toBeUndefined();
   });
 
   it('refuses digests that are not 64 lowercase hex', () => {
@@ -46,7 +53,9 @@ describe('store keys', () => {
   });
 
   it('report keys cannot smuggle traversal through their parts', () => {
-    expect(() => reportKey('..', '1.0.0', 'x')).toThrow(/"\.\." segment/);
+    expect(() => reportKey('..', '1.0.0', 'x')).toThrow('report key: model ".." is not a safe path segment');
+    expect(() => reportKey('m', '1.0.0', 'a/b')).toThrow('report key: testbed "a/b" is not a safe path segment');
+    expect(() => reportKey('m', '1..0', 'x')).toThrow('report key: version "1..0" is not a safe path segment');
   });
 
   it('accepts plain keys and prefixes', () => {
