@@ -44,7 +44,7 @@ export function prepareDemoWorkspace(root: string): DemoWorkspace {
 }
 
 /** Runs a CLI command, capturing what it prints; returns its exit code and output. */
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
+export async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
   const orig = {
     log: console.log,

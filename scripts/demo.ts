@@ -12,6 +12,8 @@ import { validateRegistry } from '../src/registry/validate.ts';
 import { main as cli } from '../src/cli/main.ts';
 import { demoCheck } from './demo-check.ts';
 import { copyExampleFleet, demoFleet, prepareDemoWorkspace } from './demo-fleet.ts';
+import { demoLifecycle } from './demo-lifecycle.ts';
+import { demoObserve } from './demo-observe.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const step = (n: number, title: string) => console.log(`\n\u001b[1m${n}. ${title}\u001b[0m`);
@@ -64,6 +66,18 @@ try {
   failures += await demoFleet(workspace, step, 5);
 } catch (e) {
   expectThat(false, `fleet demo: ${(e as Error).stack ?? String(e)}`);
+}
+
+try {
+  failures += await demoLifecycle(workspace, step, 10);
+} catch (e) {
+  expectThat(false, `lifecycle demo: ${(e as Error).stack ?? String(e)}`);
+}
+
+try {
+  failures += await demoObserve(workspace, step, 14);
+} catch (e) {
+  expectThat(false, `evaluation demo: ${(e as Error).stack ?? String(e)}`);
 }
 
 console.log(

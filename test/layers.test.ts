@@ -24,7 +24,10 @@ const LAYERS: Record<string, number> = {
   authoring: 5,
   publish: 5,
   sync: 5,
+  observe: 5,
   gateway: 6,
+  site: 6,
+  lifecycle: 6,
   cli: 7,
 };
 

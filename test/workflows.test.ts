@@ -95,6 +95,9 @@ const REVIEWED_ACTIONS: Record<string, string> = {
   'actions/setup-node@2028fbc5c25fe9cf00d9f06a71cc4710d4507903': 'v6.0.0',
   'aws-actions/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c': 'v6.2.3',
   'actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3': 'v3.1.1',
+  // composite: runs actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f (v7.0.0, node24)
+  'actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9': 'v5.0.0',
+  'actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128': 'v5.0.0',
 };
 
 // -------------------------------------------------------------------------------------------- helpers

@@ -28,6 +28,38 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: "move a model back to its rollback window's first version (or drop its canary) as a git change",
     load: async () => (await import('./rollback.ts')).rollbackCommand,
   },
+  archive: {
+    summary: 'take a version out of every environment and rollback window and mark its card archived, as a git change',
+    load: async () => (await import('./archive.ts')).archiveCommand,
+  },
+  audit: {
+    summary: 'what ran where at a moment, who changed it and approved it, on which evidence (git history + manifests)',
+    load: async () => (await import('./audit.ts')).auditCommand,
+  },
+  select: {
+    summary: 'list the published versions that meet requirements (latency, metrics, size, format), best first',
+    load: async () => (await import('./select.ts')).selectCommand,
+  },
+  site: {
+    summary:
+      'build a static site of the registry: models, lineage, metrics across versions, promotion timeline, readiness proof',
+    load: async () => (await import('./site.ts')).siteCommand,
+  },
+  evaluate: {
+    summary:
+      "continuous evaluation: each deployed version's golden set through its harness, compared with its card and past runs; drift; issue on a drop",
+    load: async () => (await import('./evaluate.ts')).evaluateCommand,
+  },
+  drift: {
+    summary:
+      "compare a version's live output and input distributions (gateway) with its golden-set reference (PSI or Jensen-Shannon)",
+    load: async () => (await import('./drift.ts')).driftCommand,
+  },
+  experiment: {
+    summary:
+      'experiment report: champion vs challenger on feedback, an always-valid sequential test (mSPRT) with the hypothesis of model.yaml',
+    load: async () => (await import('./experiment.ts')).experimentCommand,
+  },
   // starting and upgrading a registry
   init: {
     summary:
@@ -51,6 +83,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   verify: {
     summary: "check that the store holds every card's artifacts with the recorded size and sha256",
     load: async () => (await import('./verify.ts')).verifyCommand,
+  },
+  gc: {
+    summary: 'delete store objects nothing retained references (mark and sweep, grace period; dry run unless --delete)',
+    load: async () => (await import('./gc.ts')).gcCommand,
   },
   // the signed manifest
   keys: {
