@@ -74,28 +74,42 @@ export async function capture(argv: string[]): Promise<{ code: number; out: stri
   }
 }
 
+/**
+ * What every demo part shares: `run` shows a model-gitops command (the workspace path as $DEMO) and at
+ * most `lines` lines of its output, and records an expectation on its exit code; `failures()` counts
+ * the expectations that did not hold.
+ */
+export function demoRunner(ws: string) {
+  let failed = 0;
+  const expectThat = (ok: boolean, what: string) => {
+    if (!ok) {
+      failed++;
+      console.log(`   !! demo expectation failed: ${what}`);
+    }
+  };
+  const show = (text: string, lines = Number.POSITIVE_INFINITY) => {
+    for (const l of text
+      .split('\n')
+      .filter((x) => x.trim())
+      .slice(0, lines))
+      console.log(`   ${l}`);
+  };
+  const run = async (argv: string[], want = 0, lines = Number.POSITIVE_INFINITY) => {
+    const r = await capture(argv);
+    console.log(`   $ model-gitops ${argv.map((a) => a.replaceAll(ws, '$DEMO')).join(' ')}`);
+    show(r.out, lines);
+    expectThat(r.code === want, `model-gitops ${argv.slice(0, 2).join(' ')} exited ${r.code}, expected ${want}`);
+    return r.out;
+  };
+  return { expectThat, show, run, failures: () => failed };
+}
+
 export async function demoFleet(
   { ws, repo }: DemoWorkspace,
   step: (n: number, title: string) => void,
   first: number,
 ): Promise<number> {
-  let failures = 0;
-  const expectThat = (ok: boolean, what: string) => {
-    if (!ok) {
-      failures++;
-      console.log(`   !! demo expectation failed: ${what}`);
-    }
-  };
-  const show = (text: string) => {
-    for (const l of text.split('\n')) if (l.trim()) console.log(`   ${l}`);
-  };
-  const run = async (argv: string[], want = 0, quiet = false) => {
-    const r = await capture(argv);
-    console.log(`   $ model-gitops ${argv.map((a) => (a.startsWith(ws) ? a.replace(ws, '$DEMO') : a)).join(' ')}`);
-    if (!quiet) show(r.out);
-    expectThat(r.code === want, `model-gitops ${argv[0]} exited ${r.code}, expected ${want}`);
-    return r.out;
-  };
+  const { expectThat, run, show, failures } = demoRunner(ws);
 
   const store = join(ws, 'store');
   const keys = join(ws, 'keys');
@@ -167,7 +181,7 @@ export async function demoFleet(
   git('commit', '-qm', 'example registry');
 
   step(first + 1, 'Sign and publish the manifest with a generated demo key, then verify it as a device would');
-  await run(['keys', 'init', '--store', store, '--keys-dir', keys, '--repo', repo], 0, true);
+  await run(['keys', 'init', '--store', store, '--keys-dir', keys, '--repo', repo], 0, 0);
   console.log('   (demo keys in $DEMO/keys; the pinned root devices trust: $DEMO/registry/trust/root.json)');
   git('add', '-A');
   git('commit', '-qm', 'pin the trust root');
@@ -232,7 +246,7 @@ export async function demoFleet(
   );
   git('add', '-A');
   git('commit', '-qm', 'intent-classifier 2.0.1 to production');
-  await run(['publish', '--store', store, '--keys-dir', keys, '--repo', repo, '--source-repo', 'acme/models'], 0, true);
+  await run(['publish', '--store', store, '--keys-dir', keys, '--repo', repo, '--source-repo', 'acme/models'], 0, 0);
   // The demo models are tiny (37 KiB): with the default 64 KiB coalescing gap the whole file would be
   // one range. A gap of 0 shows the tensor-level delta; on real models tensors are MiBs and it does not matter.
   const delta = await capture([...syncArgs, '--json', '--coalesce-gap', '0']);
@@ -331,7 +345,7 @@ export async function demoFleet(
   expectThat(errors === 5, `exactly the failure limit of requests failed (got ${errors})`);
   await gateway.close();
   await run(['rollback', 'intent-classifier', '--environment', 'production', '--canary', '--repo', repo, '--commit']);
-  await run(['publish', '--store', store, '--keys-dir', keys, '--repo', repo, '--source-repo', 'acme/models'], 0, true);
+  await run(['publish', '--store', store, '--keys-dir', keys, '--repo', repo, '--source-repo', 'acme/models'], 0, 0);
   await run(['history', '--store', store]);
-  return failures;
+  return failures();
 }

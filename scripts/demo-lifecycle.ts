@@ -8,31 +8,16 @@ import { createGateway, FolderVersionSource } from '../src/gateway/index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
-import { capture, type DemoWorkspace } from './demo-fleet.ts';
+import { capture, type DemoWorkspace, demoRunner } from './demo-fleet.ts';
 
 export async function demoLifecycle(
   { ws, repo }: DemoWorkspace,
   step: (n: number, title: string) => void,
   first: number,
 ): Promise<number> {
-  let failures = 0;
-  const expectThat = (ok: boolean, what: string) => {
-    if (!ok) {
-      failures++;
-      console.log(`   !! demo expectation failed: ${what}`);
-    }
-  };
-  const run = async (argv: string[], want = 0, lines = 40) => {
-    const r = await capture(argv);
-    console.log(`   $ model-gitops ${argv.map((a) => (a.startsWith(ws) ? a.replace(ws, '$DEMO') : a)).join(' ')}`);
-    for (const l of r.out
-      .split('\n')
-      .filter((x) => x.trim())
-      .slice(0, lines))
-      console.log(`   ${l}`);
-    expectThat(r.code === want, `model-gitops ${argv[0]} exited ${r.code}, expected ${want}`);
-    return r.out;
-  };
+  const runner = demoRunner(ws);
+  const { expectThat } = runner;
+  const run = (argv: string[], want = 0, lines = 40) => runner.run(argv, want, lines);
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: repo,
@@ -116,5 +101,5 @@ export async function demoLifecycle(
     '--max-parameters',
     '100000',
   ]);
-  return failures;
+  return runner.failures();
 }

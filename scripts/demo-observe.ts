@@ -12,31 +12,16 @@ import { mulberry32, pick } from '../src/lib/prng.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
-import { capture, type DemoWorkspace } from './demo-fleet.ts';
+import { capture, type DemoWorkspace, demoRunner } from './demo-fleet.ts';
 
 export async function demoObserve(
   { ws, repo }: DemoWorkspace,
   step: (n: number, title: string) => void,
   first: number,
 ): Promise<number> {
-  let failures = 0;
-  const expectThat = (ok: boolean, what: string) => {
-    if (!ok) {
-      failures++;
-      console.log(`   !! demo expectation failed: ${what}`);
-    }
-  };
-  const run = async (argv: string[], want = 0, lines = 30) => {
-    const r = await capture(argv);
-    console.log(`   $ model-gitops ${argv.map((a) => a.replaceAll(ws, '$DEMO')).join(' ')}`);
-    for (const l of r.out
-      .split('\n')
-      .filter((x) => x.trim())
-      .slice(0, lines))
-      console.log(`   ${l}`);
-    expectThat(r.code === want, `model-gitops ${argv.slice(0, 2).join(' ')} exited ${r.code}, expected ${want}`);
-    return r.out;
-  };
+  const runner = demoRunner(ws);
+  const { expectThat } = runner;
+  const run = (argv: string[], want = 0, lines = 30) => runner.run(argv, want, lines);
   const root = new URL('..', import.meta.url).pathname;
   const store = join(ws, 'store');
   // The recipe's harness and golden set live in the toolkit's benchmarks/ folder.
@@ -207,5 +192,5 @@ evaluation: {onDrop: issue}
   } finally {
     await gateway.close();
   }
-  return failures;
+  return runner.failures();
 }

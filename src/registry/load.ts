@@ -82,16 +82,21 @@ function isExactSemver(v: string): boolean {
   return parsed !== null && `${parsed.version}${parsed.build.length > 0 ? `+${parsed.build.join('.')}` : ''}` === v;
 }
 
-export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, options: LoadOptions = {}): Registry {
-  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const registry: Registry = {
-    source: source.label,
+/** A registry with nothing loaded yet (what loadRegistry fills, and what merged shares start from). */
+export function emptyRegistry(label: string): Registry {
+  return {
+    source: label,
     models: new Map(),
     environments: new Map(),
     brokenEnvironments: new Set(),
     files: new Map(),
     fileCount: 0,
   };
+}
+
+export function loadRegistry(source: RegistrySource, sink: DiagnosticSink, options: LoadOptions = {}): Registry {
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const registry = emptyRegistry(source.label);
   const entry = (name: string): ModelEntry => {
     let m = registry.models.get(name);
     if (!m) {

@@ -5,6 +5,7 @@
 import semver from 'semver';
 import { sha256Hex } from '../lib/hash.ts';
 import { isGitRepo, runGit } from '../lib/git.ts';
+import { type Placement, placements } from '../registry/placements.ts';
 import { UserError } from '../lib/errors.ts';
 import { mapPool } from '../lib/pool.ts';
 import { GitSource } from '../registry/git-source.ts';
@@ -34,11 +35,7 @@ export interface ArtifactPresence {
   detail?: string;
 }
 
-export interface Placement {
-  environment: string;
-  role: 'champion' | 'canary' | 'rollback';
-  weight?: string;
-}
+export type { Placement } from '../registry/placements.ts';
 
 export interface SiteData {
   registry: Registry;
@@ -103,20 +100,6 @@ function depth(envs: Map<string, Environment>, name: string): number {
     at = envs.get(at.requires);
   }
   return n;
-}
-
-function computePlacements(reg: Registry): Map<string, Map<string, Placement[]>> {
-  const out = new Map<string, Map<string, Placement[]>>();
-  for (const m of reg.models.values()) out.set(m.name, new Map([...m.versions.keys()].map((v) => [v, []])));
-  for (const env of reg.environments.values())
-    for (const [model, d] of env.deployments) {
-      const versions = out.get(model);
-      versions?.get(d.version)?.push({ environment: env.name, role: 'champion' });
-      if (d.canary)
-        versions?.get(d.canary.version)?.push({ environment: env.name, role: 'canary', weight: d.canary.weight });
-      for (const r of d.rollbackWindow) versions?.get(r)?.push({ environment: env.name, role: 'rollback' });
-    }
-  return out;
 }
 
 const group = <T>(items: T[], key: (t: T) => string): Map<string, T[]> => {
@@ -186,7 +169,7 @@ export async function collectSiteData(options: CollectOptions): Promise<SiteData
     history,
     environments,
     finals,
-    placements: computePlacements(registry),
+    placements: placements(registry),
     versionOrder,
     eventsByModel: group(history.events, (e) => e.model),
     eventsByEnvironment: group(history.events, (e) => e.environment),

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Diagnostic, DiagnosticSink, compareDiagnostics } from '../registry/diagnostics.ts';
-import { type Registry, loadRegistry } from '../registry/load.ts';
+import { type Registry, emptyRegistry, loadRegistry } from '../registry/load.ts';
 import type { RegistrySource, SourceEntry } from '../registry/source.ts';
 
 /** Below this many files one thread is faster than starting workers (each compiles the schemas). */
@@ -72,14 +72,7 @@ export async function loadRegistryFast(
   const loaded = await Promise.all(
     split(entries, threads).map((part) => inWorker({ label: source.label, entries: part })),
   );
-  const registry: Registry = {
-    source: source.label,
-    models: new Map(),
-    environments: new Map(),
-    brokenEnvironments: new Set(),
-    files: new Map(),
-    fileCount: 0,
-  };
+  const registry = emptyRegistry(source.label);
   const diagnostics: Diagnostic[] = [];
   for (const l of loaded) {
     for (const [k, v] of l.registry.models) registry.models.set(k, v);
