@@ -19,6 +19,7 @@ import {
   Observations,
   observeCompletion,
   observePrediction,
+  observeStreamEnd,
   REQUEST_ID_HEADER,
 } from './observations.ts';
 
@@ -324,7 +325,9 @@ async function openAIRoute(
         if (isStream(r)) {
           streamed = true;
           setRouteHeaders(res, d, core.deprecation?.(b.model, d.version));
-          await writeStream(res, r.stream, b.model, s);
+          res.setHeader(REQUEST_ID_HEADER, observations.issue(b.model, d.version));
+          const end = await writeStream(res, r.stream, b.model, s);
+          observeStreamEnd(observations, b.model, d.version, b, end);
           return r;
         }
         // A 5xx is the version's failure (counted, may trip the rollback); a 4xx is passed through.
@@ -359,7 +362,9 @@ async function writeStream(
   stream: AsyncIterable<OpenAIChunk>,
   model: string,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<{ finish: string | undefined; completionTokens: number | undefined }> {
+  let finish: string | undefined;
+  let completionTokens: number | undefined;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -369,10 +374,16 @@ async function writeStream(
   for await (const chunk of stream) {
     if (signal.aborted) throw new CallAborted();
     if (typeof chunk.model === 'string') chunk.model = model;
+    const c = chunk as { choices?: { finish_reason?: unknown }[]; usage?: { completion_tokens?: unknown } | null };
+    const reason = c.choices?.[0]?.finish_reason;
+    if (typeof reason === 'string') finish = reason;
+    const tokens = c.usage?.completion_tokens;
+    if (typeof tokens === 'number' && tokens >= 0) completionTokens = tokens;
     if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) await drained(res, signal);
   }
   if (signal.aborted) throw new CallAborted();
   res.end('data: [DONE]\n\n');
+  return { finish, completionTokens };
 }
 
 function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {

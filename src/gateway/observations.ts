@@ -2,7 +2,7 @@
 // every answer gets an x-request-id and is counted for its version (outputs, input lengths, tokens);
 // POST /v1/feedback attributes an outcome to the version that answered; GET /v1/observations serves
 // the counters and the feedback arms for `model-gitops drift`, `experiment report` and `evaluate run`.
-import { observeCompletion, observePrediction, parseFeedback } from '../observe/extract.ts';
+import { observeCompletion, observePrediction, observeStreamEnd, parseFeedback } from '../observe/extract.ts';
 import { type ObservationsSnapshot, Observations } from '../observe/observations.ts';
 
 export { Observations };
@@ -61,4 +61,4 @@ export function feedbackAnswer(obs: Observations, body: unknown): FeedbackAnswer
   }
 }
 
-export { observeCompletion, observePrediction };
+export { observeCompletion, observePrediction, observeStreamEnd };

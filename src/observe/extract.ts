@@ -49,6 +49,34 @@ export function observePrediction(
 }
 
 /** The OpenAI endpoints (whole answers): finish reason of the first choice, completion tokens, prompt length. */
+/** Characters of the prompt or of the messages' contents: the input-length statistic of LLM requests. */
+function promptLength(body: Record<string, unknown>): number {
+  let n = 0;
+  if (Array.isArray(body.messages))
+    for (const m of body.messages) {
+      const c = (m as { content?: unknown } | null)?.content;
+      if (typeof c === 'string') n += c.length;
+    }
+  else if (typeof body.prompt === 'string') n = body.prompt.length;
+  return n;
+}
+
+/**
+ * A streamed completion that ended, under the id issued when it started: its finish reason (from the
+ * last chunk that had one) and its completion tokens (the final chunk's usage, when the engine sends
+ * one; otherwise unknown).
+ */
+export function observeStreamEnd(
+  obs: Observations,
+  model: string,
+  version: string,
+  body: Record<string, unknown>,
+  end: { finish: string | undefined; completionTokens: number | undefined },
+  now = Date.now(),
+): void {
+  obs.count(model, version, end.finish ?? UNLABELLED, promptLength(body), end.completionTokens ?? -1, now);
+}
+
 export function observeCompletion(
   obs: Observations,
   model: string,
@@ -57,13 +85,7 @@ export function observeCompletion(
   response: unknown,
   now = Date.now(),
 ): string {
-  let inputLength = 0;
-  if (Array.isArray(body.messages))
-    for (const m of body.messages) {
-      const c = (m as { content?: unknown } | null)?.content;
-      if (typeof c === 'string') inputLength += c.length;
-    }
-  else if (typeof body.prompt === 'string') inputLength = body.prompt.length;
+  const inputLength = promptLength(body);
   const r = response as { choices?: { finish_reason?: unknown }[]; usage?: { completion_tokens?: unknown } } | null;
   const finish = r?.choices?.[0]?.finish_reason;
   const tokens = r?.usage?.completion_tokens;

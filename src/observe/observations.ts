@@ -79,6 +79,14 @@ export class Observations {
     return this.feedback.issue(v.arm);
   }
 
+  /**
+   * A request id for an answer whose output is known only when it ends (a stream: the id goes out in
+   * the headers, before the first token); count() records the answer then.
+   */
+  issue(model: string, version: string): string {
+    return this.feedback.issue(this.version(model, version).arm);
+  }
+
   /** One more item of a batched request (counted for drift; the request has one id, from record()). */
   count(model: string, version: string, output: string, inputLength: number, tokens = -1, now = Date.now()): void {
     this.version(model, version).windows.record(now, output, inputLength, tokens);

@@ -93,6 +93,20 @@ describe('the gateway through the openai client (external stand-in upstream)', (
   });
 
   it('streams the upstream SSE through, chunk by chunk, with the client’s model name', async () => {
+    const observed = async () => {
+      const r = await fetch(`${url}/v1/observations`, { headers: { authorization: 'Bearer sk-test-123' } });
+      const snap = (await r.json()) as {
+        versions: {
+          model: string;
+          version: string;
+          requests: number;
+          windows: { outputs: Record<string, number> }[];
+        }[];
+      };
+      const v = snap.versions.find((x) => x.model === CHAT && x.version === '1.1.0');
+      return { requests: v?.requests ?? 0, stops: (v?.windows ?? []).reduce((n, w) => n + (w.outputs.stop ?? 0), 0) };
+    };
+    const before = await observed();
     const { data: stream, response } = await client()
       .chat.completions.create(
         { model: CHAT, messages: [{ role: 'user', content: 'one two three' }], stream: true },
@@ -110,6 +124,10 @@ describe('the gateway through the openai client (external stand-in upstream)', (
     }
     expect(deltas).toEqual(['up-b ', 'says: ', 'one ', 'two ', 'three']);
     expect(upstream.received.at(-1)?.body).toMatchObject({ model: 'up-b', stream: true });
+    // A streamed answer has its request id in the headers (before the first token) and is counted, with
+    // the finish reason of its last chunk, once it has ended.
+    expect(response.headers.get('x-request-id')).toMatch(/\S+/);
+    expect(await observed()).toEqual({ requests: before.requests + 1, stops: before.stops + 1 });
   });
 
   it('a client that aborts its stream aborts the upstream call too', async () => {
