@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import type { TensorIndex } from '../src/formats/tensor-index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { FolderStore } from '../src/store/fs-store.ts';
-import { indexKey, STORE_LAYOUT } from '../src/store/keys.ts';
+import { indexKey } from '../src/store/keys.ts';
+import { oneModelManifest } from './one-model.ts';
 import { pushFolder } from '../src/store/push.ts';
 import { syncEnvironment } from '../src/sync/engine.ts';
 import { FolderSource } from '../src/sync/folder-source.ts';
@@ -73,27 +74,12 @@ function model(changedSeed: string): Buffer {
 }
 
 function manifest(sequence: number, version: string, f: { sha256: string; size: number }): Manifest {
-  return {
-    schemaVersion: 1,
+  return oneModelManifest(
     sequence,
-    publishedAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    source: { repository: 'bench/models', commit: '0'.repeat(40) },
-    layout: STORE_LAYOUT,
-    environments: { production: { models: { llm: { version } } } },
-    models: {
-      llm: {
-        versions: {
-          [version]: {
-            files: [{ path: 'model.gguf', sha256: f.sha256, size: f.size, index: true }],
-            interface: { inputs: [], outputs: [] },
-            architecture: { family: 'llama', parameters: 1, format: 'gguf', dtype: 'q8_0' },
-            lineageDigest: `sha256:${'0'.repeat(64)}`,
-          } as never,
-        },
-      },
-    },
-  };
+    version,
+    { ...f, path: 'model.gguf' },
+    { family: 'llama', parameters: 1, format: 'gguf', dtype: 'q8_0' },
+  );
 }
 
 const work = mkdtempSync(join(tmpdir(), 'mg-gguf-bench-'));

@@ -15,8 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { indexFile } from '../src/formats/tensor-index.ts';
-import type { Manifest } from '../src/manifest/manifest.ts';
-import { STORE_LAYOUT } from '../src/store/keys.ts';
+import { f32SafetensorsHead, oneModelManifest } from './one-model.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,19 +44,8 @@ function fillSeeded(buf: Buffer, seed: number): void {
 
 /** A safetensors file of `count` F32 tensors of TENSOR_BYTES, written tensor by tensor (never whole in memory). */
 function writeSafetensors(path: string, count: number, seedFor: (i: number) => number): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  for (let i = 0; i < count; i++)
-    header[`layers.${i}.weight`] = {
-      dtype: 'F32',
-      shape: [TENSOR_BYTES / 4],
-      data_offsets: [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES],
-    };
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
   const fd = openSync(path, 'w');
-  writeSync(fd, Buffer.concat([len, Buffer.from(json)]));
+  writeSync(fd, f32SafetensorsHead(count, TENSOR_BYTES));
   const buf = Buffer.allocUnsafe(TENSOR_BYTES);
   for (let i = 0; i < count; i++) {
     fillSeeded(buf, seedFor(i));
@@ -191,27 +179,12 @@ try {
   }
   files.forEach((f, k) => {
     const version = k === 0 ? '1.0.0' : '1.1.0';
-    const m: Manifest = {
-      schemaVersion: 1,
-      sequence: k + 1,
-      publishedAt: new Date().toISOString(),
-      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-      source: { repository: 'bench/models', commit: '0'.repeat(40) },
-      layout: STORE_LAYOUT,
-      environments: { production: { models: { llm: { version } } } },
-      models: {
-        llm: {
-          versions: {
-            [version]: {
-              files: [{ path: 'model.safetensors', sha256: f.sha256, size: f.size, index: true }],
-              interface: { inputs: [], outputs: [] },
-              architecture: { family: 'bench', parameters: 1, format: 'safetensors', dtype: 'f32' },
-              lineageDigest: `sha256:${'0'.repeat(64)}`,
-            } as never,
-          },
-        },
-      },
-    };
+    const m = oneModelManifest(
+      k + 1,
+      version,
+      { ...f, path: 'model.safetensors' },
+      { family: 'bench', parameters: 1, format: 'safetensors', dtype: 'f32' },
+    );
     writeFileSync(join(store, `manifest-${k + 1}.json`), JSON.stringify(m));
   });
   const device = join(work, 'device');

@@ -24,8 +24,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Manifest } from '../src/manifest/manifest.ts';
-import { STORE_LAYOUT } from '../src/store/keys.ts';
+import { f32SafetensorsHead, oneModelManifest } from './one-model.ts';
 import { pollAndSync } from '../src/sync/client.ts';
 import { HttpSource } from '../src/sync/http-source.ts';
 import { SourceManifestProvider } from '../src/sync/manifest-provider.ts';
@@ -42,18 +41,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Writes a safetensors file tensor by tensor (never whole in memory); returns sha256, size, index. */
 function writeModel(path: string, seedFor: (i: number) => number) {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  for (let i = 0; i < TENSORS; i++)
-    header[`layers.${i}.weight`] = {
-      dtype: 'F32',
-      shape: [TENSOR_BYTES / 4],
-      data_offsets: [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES],
-    };
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const head = Buffer.concat([len, Buffer.from(json)]);
+  const head = f32SafetensorsHead(TENSORS, TENSOR_BYTES);
   const whole = createHash('sha256').update(head);
   const fd = openSync(path, 'w');
   writeSync(fd, head);
@@ -89,32 +77,12 @@ function fillSeeded(buf: Buffer, seed: number): void {
 }
 
 function publish(name: string, sequence: number, version: string, file: { sha256: string; size: number }): void {
-  const m: Manifest = {
-    schemaVersion: 1,
+  const m = oneModelManifest(
     sequence,
-    publishedAt: new Date().toISOString(),
-    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    source: { repository: 'bench/models', commit: '0'.repeat(40) },
-    layout: STORE_LAYOUT,
-    environments: { production: { models: { llm: { version } } } },
-    models: {
-      llm: {
-        versions: {
-          [version]: {
-            files: [{ path: 'model.safetensors', sha256: file.sha256, size: file.size, index: true }],
-            interface: { inputs: [], outputs: [] },
-            architecture: {
-              family: 'bench',
-              parameters: (TENSORS * TENSOR_BYTES) / 4,
-              format: 'safetensors',
-              dtype: 'f32',
-            },
-            lineageDigest: `sha256:${'0'.repeat(64)}`,
-          } as never,
-        },
-      },
-    },
-  };
+    version,
+    { ...file, path: 'model.safetensors' },
+    { family: 'bench', parameters: (TENSORS * TENSOR_BYTES) / 4, format: 'safetensors', dtype: 'f32' },
+  );
   writeFileSync(join(store, name), JSON.stringify(m));
 }
 
@@ -234,7 +202,8 @@ async function main() {
     const conf = join(work, 'rsyncd.conf');
     writeFileSync(
       conf,
-      `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\n[m]\npath = ${mod}\nread only = yes\n`,
+      // As this user: a daemon started by root otherwise serves as nobody, who cannot enter the 0700 temp folder.
+      `pid file = ${join(work, 'rsyncd.pid')}\nuse chroot = no\nuid = ${process.getuid?.() ?? 0}\ngid = ${process.getgid?.() ?? 0}\n[m]\npath = ${mod}\nread only = yes\n`,
     );
     daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], {
       stdio: 'ignore',

@@ -74,6 +74,24 @@ export async function capture(argv: string[]): Promise<{ code: number; out: stri
   }
 }
 
+/** git in the demo's registry, as a fixed demo identity and without the machine's git configuration. */
+export function demoGit(repo: string): (...args: string[]) => string {
+  return (...args) =>
+    execFileSync('git', args, {
+      cwd: repo,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_AUTHOR_NAME: 'demo',
+        GIT_AUTHOR_EMAIL: 'demo@example.com',
+        GIT_COMMITTER_NAME: 'demo',
+        GIT_COMMITTER_EMAIL: 'demo@example.com',
+      },
+    }).trim();
+}
+
 /**
  * What every demo part shares: `run` shows a model-gitops command (the workspace path as $DEMO) and at
  * most `lines` lines of its output, and records an expectation on its exit code; `failures()` counts
@@ -115,20 +133,7 @@ export async function demoFleet(
   const keys = join(ws, 'keys');
   const device = join(ws, 'device');
   const weights = join(ws, 'weights');
-  const git = (...args: string[]) =>
-    execFileSync('git', args, {
-      cwd: repo,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_AUTHOR_NAME: 'demo',
-        GIT_AUTHOR_EMAIL: 'demo@example.com',
-        GIT_COMMITTER_NAME: 'demo',
-        GIT_COMMITTER_EMAIL: 'demo@example.com',
-      },
-    }).trim();
+  const git = demoGit(repo);
   git('init', '-q', '-b', 'main');
 
   step(

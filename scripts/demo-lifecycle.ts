@@ -1,14 +1,13 @@
 // The lifecycle part of the demo, on the registry and store the fleet part left in .model-gitops/demo:
 // a deprecation with a sunset and the headers a gateway then sends, an archive followed by a gc dry run
 // and a gc that deletes, an audit answer for a compliance ticket, and a model selection by requirements.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway, FolderVersionSource } from '../src/gateway/index.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
-import { capture, type DemoWorkspace, demoRunner } from './demo-fleet.ts';
+import { capture, type DemoWorkspace, demoGit, demoRunner } from './demo-fleet.ts';
 
 export async function demoLifecycle(
   { ws, repo }: DemoWorkspace,
@@ -18,19 +17,7 @@ export async function demoLifecycle(
   const runner = demoRunner(ws);
   const { expectThat } = runner;
   const run = (argv: string[], want = 0, lines = 40) => runner.run(argv, want, lines);
-  const git = (...args: string[]) =>
-    execFileSync('git', args, {
-      cwd: repo,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_AUTHOR_NAME: 'demo',
-        GIT_AUTHOR_EMAIL: 'demo@example.com',
-        GIT_COMMITTER_NAME: 'demo',
-        GIT_COMMITTER_EMAIL: 'demo@example.com',
-      },
-    }).trim();
+  const git = demoGit(repo);
   const store = join(ws, 'store');
   const keys = join(ws, 'keys');
   const trust = join(repo, 'trust', 'root.json');

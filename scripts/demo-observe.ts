@@ -2,7 +2,6 @@
 // a continuous-evaluation run (golden set through the CPU harness, report stored, compared with the
 // card), a gateway answering seeded simulated users who send feedback, the A/B verdict of the
 // always-valid sequential test, and a drift check that stays quiet, then flags shifted traffic.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
@@ -12,7 +11,7 @@ import { mulberry32, pick } from '../src/lib/prng.ts';
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { fetchVerifiedManifest } from '../src/trust/client.ts';
 import { environmentTarget } from '../src/trust/repository.ts';
-import { capture, type DemoWorkspace, demoRunner } from './demo-fleet.ts';
+import { capture, type DemoWorkspace, demoGit, demoRunner } from './demo-fleet.ts';
 
 export async function demoObserve(
   { ws, repo }: DemoWorkspace,
@@ -26,19 +25,7 @@ export async function demoObserve(
   const store = join(ws, 'store');
   // The recipe's harness and golden set live in the toolkit's benchmarks/ folder.
   if (!existsSync(join(repo, 'benchmarks'))) symlinkSync(join(root, 'benchmarks'), join(repo, 'benchmarks'));
-  const git = (...args: string[]) =>
-    execFileSync('git', args, {
-      cwd: repo,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_AUTHOR_NAME: 'demo',
-        GIT_AUTHOR_EMAIL: 'demo@example.com',
-        GIT_COMMITTER_NAME: 'demo',
-        GIT_COMMITTER_EMAIL: 'demo@example.com',
-      },
-    }).trim();
+  const git = demoGit(repo);
   // The experiment needs a challenger: 2.1.0 (in staging) becomes production's canary at 50%, published.
   const envFile = join(repo, 'environments/production.yaml');
   const doc = parseDocument(readFileSync(envFile, 'utf8'));
