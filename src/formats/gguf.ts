@@ -143,25 +143,8 @@ const LEGACY_MAGICS: ReadonlyMap<string, string> = new Map([
 const MIN_KV_BYTES = 8 + 1 + 4 + 1;
 /** Fewest bytes of one tensor info: name length, a one-byte name, n_dims, one dim, type, offset. */
 const MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 8 + 4 + 8;
-/** Fewest bytes of one item of each value type (a string: its length; an array: item type and length). */
-const MIN_ITEM_BYTES: Readonly<Record<GgufValueType, number>> = {
-  uint8: 1,
-  int8: 1,
-  bool: 1,
-  uint16: 2,
-  int16: 2,
-  uint32: 4,
-  int32: 4,
-  float32: 4,
-  uint64: 8,
-  int64: 8,
-  float64: 8,
-  string: 8,
-  array: 12,
-};
-
 /** Bytes of one item of the fixed-width types. */
-const FIXED_WIDTH: Partial<Record<GgufValueType, number>> = {
+const FIXED_WIDTHS = {
   uint8: 1,
   int8: 1,
   bool: 1,
@@ -173,7 +156,10 @@ const FIXED_WIDTH: Partial<Record<GgufValueType, number>> = {
   uint64: 8,
   int64: 8,
   float64: 8,
-};
+} as const satisfies Record<Exclude<GgufValueType, 'string' | 'array'>, number>;
+const FIXED_WIDTH: Partial<Record<GgufValueType, number>> = FIXED_WIDTHS;
+/** Fewest bytes of one item of each value type (a string: its length; an array: item type and length). */
+const MIN_ITEM_BYTES: Readonly<Record<GgufValueType, number>> = { ...FIXED_WIDTHS, string: 8, array: 12 };
 /** Little-endian readers of the numeric types, for arrays. */
 const NUMBER_READERS: Partial<Record<GgufValueType, (v: DataView, at: number) => number | bigint>> = {
   uint8: (v, at) => v.getUint8(at),
