@@ -41,6 +41,7 @@ import { FolderVersionSource, bagOfBytesLoader, createGateway } from '../src/gat
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { demoManifest } from '../test/gateway/demo-manifest.ts';
 import { bareModelServer } from './bare-model-server.ts';
+import { median, percentile } from './stats.ts';
 
 const MODEL = 'intent-classifier';
 const PREDICT = `/v1/models/${MODEL}/predict`;
@@ -343,8 +344,10 @@ async function mix(port: number, seconds: number): Promise<void> {
 }
 
 // ---- the parent: load generator and report --------------------------------------------------------
-function pct(sorted: number[], q: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : Number.NaN;
+/** A cell from its latencies (sorted here) and its throughput. */
+function latencyCell(lat: number[], rps: number, errors: number): Cell {
+  lat.sort((a, b) => a - b);
+  return { rps, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors };
 }
 
 interface Cell {
@@ -468,8 +471,7 @@ async function nodeLoad(port: number, path: string, concurrency: number, seconds
     }),
   );
   agent.destroy();
-  lat.sort((a, b) => a - b);
-  return { rps: lat.length / (seconds - 0.3), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors };
+  return latencyCell(lat, lat.length / (seconds - 0.3), errors);
 }
 
 /** Open-loop load at a fixed rate: each request's latency counts from when it was due, so a stalled
@@ -566,8 +568,7 @@ async function rateLoad(
     await sleep(5);
   errors += queue.length + (conns.length - idle.length);
   for (const c of conns) c.socket.destroy();
-  lat.sort((a, b) => a - b);
-  return { rps: lat.length / (seconds - 0.3), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors, lat };
+  return { ...latencyCell(lat, lat.length / (seconds - 0.3), errors), lat };
 }
 
 /** Connection counts of the closed-loop phases; RATE_ONLY=1 runs only the fixed-rate rows (the one to
@@ -642,8 +643,7 @@ async function directLoad(concurrency: number, seconds: number, weights: string)
       }
     }),
   );
-  lat.sort((a, b) => a - b);
-  return { rps: lat.length / (seconds - 0.3), p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors: 0 };
+  return latencyCell(lat, lat.length / (seconds - 0.3), 0);
 }
 
 async function main(): Promise<void> {
@@ -742,16 +742,18 @@ async function main(): Promise<void> {
         rssAfterGc,
       });
       mixes[`rate round ${r + 1}`] = mixOut;
-      quiet.push(...q.lat);
-      mixed.push(...m.lat);
+      // One push per element: a spread of ~20,000 arguments per round nears V8's argument limit.
+      for (const x of q.lat) quiet.push(x);
+      for (const x of m.lat) mixed.push(x);
       badCpuUs += u.cpuUs - t.cpuUs - m.rps * seconds * cpuPerNormalUs;
       badCount += mixOut.bad;
     }
-    const pooled = (lat: number[], rounds: Cell[]): Cell => {
-      lat.sort((a, b) => a - b);
-      const rps = rounds.reduce((a, c) => a + c.rps, 0) / rounds.length;
-      return { rps, p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors: rounds.reduce((a, c) => a + c.errors, 0) };
-    };
+    const pooled = (lat: number[], rounds: Cell[]): Cell =>
+      latencyCell(
+        lat,
+        rounds.reduce((a, c) => a + c.rps, 0) / rounds.length,
+        rounds.reduce((a, c) => a + c.errors, 0),
+      );
     cells[`gateway ${FIXED_RATE} req/s`] = pooled(
       quiet,
       rateRounds.map((r) => r.quiet),
@@ -812,9 +814,7 @@ async function main(): Promise<void> {
     );
   }
   const fixedQuiet = cells[`gateway ${FIXED_RATE} req/s`]!;
-  const roundRatios = rateRounds.map((r) => r.mix.p99 / r.quiet.p99).sort((a, b) => a - b);
-  const mid = roundRatios.length >> 1;
-  const medianRatio = roundRatios.length % 2 ? roundRatios[mid]! : (roundRatios[mid - 1]! + roundRatios[mid]!) / 2;
+  const medianRatio = median(rateRounds.map((r) => r.mix.p99 / r.quiet.p99));
   const fixedMix = cells[`gateway ${FIXED_RATE} req/s + mix`]!;
   console.log(
     `${FIXED_RATE} req/s (open loop, below saturation, ${rateRounds.length} rounds of ${seconds} s quiet then ${seconds} s under the mix): normal p99 under the mix ${ratio(fixedMix.p99, fixedQuiet.p99)} of quiet (pooled p99s; goal <= 2x), median of the rounds' ratios ${medianRatio.toFixed(2)}x; per round ${rateRounds.map((r) => `${ms(r.quiet.p99)} -> ${ms(r.mix.p99)}`).join(', ')}; server event-loop delay p99 / max per round, quiet -> under the mix: ${rateRounds.map((r) => `${ms(r.quietLoopMs.p99)} / ${ms(r.quietLoopMs.max)} -> ${ms(r.loopMs.p99)} / ${ms(r.loopMs.max)}`).join(', ')}`,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { indexFile } from '../src/formats/tensor-index.ts';
 import { f32SafetensorsHead, oneModelManifest } from './one-model.ts';
+import { median } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,12 +30,6 @@ const RUNS = Number(args.runs);
 const CLI = new URL('../bin/model-gitops.js', import.meta.url).pathname;
 const TENSOR_BYTES = 16 * MiB;
 const RSS_GOAL_KB = 256 * 1024;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Incompressible, reproducible bytes: the AES-256-CTR keystream of a seed-derived key. */
 function fillSeeded(buf: Buffer, seed: number): void {

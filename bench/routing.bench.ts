@@ -20,6 +20,7 @@ import { FolderVersionSource, bagOfBytesLoader, createGateway } from '../src/gat
 import type { Manifest } from '../src/manifest/manifest.ts';
 import { createRouter, murmur3Utf8 } from '../src/manifest/routing.ts';
 import { demoManifest } from '../test/gateway/demo-manifest.ts';
+import { percentile } from './stats.ts';
 
 const MODEL = 'intent-classifier';
 const manifest = (): Manifest =>
@@ -62,10 +63,6 @@ if (process.argv[2] === '--serve') {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-function pct(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 async function main(): Promise<void> {
@@ -180,7 +177,7 @@ async function main(): Promise<void> {
       }),
     );
     lat.sort((a, b) => a - b);
-    return { n: i, rps: lat.length / ((duration - 300) / 1000), p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+    return { n: i, rps: lat.length / ((duration - 300) / 1000), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
   };
   const startServer = async (kind: 'gateway' | 'bare') => {
     const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--serve', kind, weights], {

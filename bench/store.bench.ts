@@ -17,6 +17,7 @@ import { pushFolder } from '../src/store/push.ts';
 import { s3ClientConfig } from '../src/store/s3-store.ts';
 import { startPrivateS3 } from '../scripts/s3-private.ts';
 import type { BlobStore } from '../src/store/types.ts';
+import { median } from './stats.ts';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({
@@ -26,11 +27,6 @@ const SIZE = Number(args['size-mib']) * 1024 * 1024;
 const RUNS = Number(args.runs);
 
 // Median; for an even count the mean of the middle two.
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
